@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libprotobuf-dev protobuf-compiler
   libboost-dev catch2
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  libsqlite3-dev libnftables-dev
+  libsqlite3-dev libnftables-dev libssl-dev
 )
 # Run-time and test tools: namespaces/veth (iproute2), nft for inspecting the kernel
 # set in tests, python3 for the shared parity checker, tcpdump/tcpreplay for live tests.

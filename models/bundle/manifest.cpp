@@ -1,0 +1,128 @@
+#include "manifest.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace flowguard::models {
+
+using nlohmann::json;
+
+namespace {
+
+template <class T>
+T required(const json& j, const char* key) {
+  if (!j.contains(key)) throw ManifestError(std::string("manifest: missing field '") + key + "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw ManifestError(std::string("manifest: field '") + key + "' has the wrong type: " + e.what());
+  }
+}
+
+template <class T>
+T optional_field(const json& j, const char* key, T fallback) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw ManifestError(std::string("manifest: field '") + key + "' has the wrong type: " + e.what());
+  }
+}
+
+}  // namespace
+
+Manifest Manifest::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ManifestError(std::string("manifest: not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ManifestError("manifest: top level must be an object");
+  Manifest m;
+  m.format = required<std::string>(j, "format");
+  if (m.format != kBundleFormat)
+    throw ManifestError("manifest: unsupported format '" + m.format + "' (this build reads '" + kBundleFormat + "')");
+  m.name = required<std::string>(j, "name");
+  m.version = required<std::string>(j, "version");
+  m.architecture = optional_field<std::string>(j, "architecture", "unknown");
+  m.feature_profile = required<std::string>(j, "feature_profile");
+  m.feature_names = required<std::vector<std::string>>(j, "feature_names");
+  m.class_names = required<std::vector<std::string>>(j, "class_names");
+  m.benign_class = required<std::string>(j, "benign_class");
+  m.created_at = optional_field<std::string>(j, "created_at", "");
+  if (j.contains("scaling")) {
+    const auto& s = j.at("scaling");
+    m.scaling.kind = optional_field<std::string>(s, "kind", "none");
+    m.scaling.applied = optional_field<std::string>(s, "applied", "module");
+    m.scaling.center = optional_field<std::vector<double>>(s, "center", {});
+    m.scaling.scale = optional_field<std::vector<double>>(s, "scale", {});
+    m.scaling.transform = optional_field<std::string>(s, "transform", "");
+  }
+  if (j.contains("thresholds")) {
+    const auto& t = j.at("thresholds");
+    m.thresholds.alert = optional_field<double>(t, "alert", m.thresholds.alert);
+    m.thresholds.block = optional_field<double>(t, "block", m.thresholds.block);
+    m.thresholds.block_per_class =
+        optional_field<std::map<std::string, double>>(t, "block_per_class", {});
+    m.thresholds.tuned_for = optional_field<std::string>(t, "tuned_for", "");
+  }
+  if (j.contains("training")) m.training_json = j.at("training").dump();
+  if (auto p = m.problems(); !p.empty()) throw ManifestError("manifest: " + p.front());
+  return m;
+}
+
+std::string Manifest::to_json(int indent) const {
+  json j;
+  j["format"] = format;
+  j["name"] = name;
+  j["version"] = version;
+  j["architecture"] = architecture;
+  j["feature_profile"] = feature_profile;
+  j["feature_names"] = feature_names;
+  j["scaling"] = {{"kind", scaling.kind}, {"applied", scaling.applied}, {"center", scaling.center},
+                  {"scale", scaling.scale}, {"transform", scaling.transform}};
+  j["class_names"] = class_names;
+  j["benign_class"] = benign_class;
+  j["thresholds"] = {{"alert", thresholds.alert}, {"block", thresholds.block},
+                     {"block_per_class", thresholds.block_per_class}, {"tuned_for", thresholds.tuned_for}};
+  j["created_at"] = created_at;
+  j["training"] = json::parse(training_json.empty() ? "{}" : training_json, nullptr, false);
+  if (j["training"].is_discarded()) j["training"] = json::object();
+  return j.dump(indent);
+}
+
+std::vector<std::string> Manifest::problems() const {
+  std::vector<std::string> out;
+  if (name.empty()) out.push_back("name is empty");
+  if (version.empty()) out.push_back("version is empty");
+  if (feature_profile.empty()) out.push_back("feature_profile is empty");
+  if (feature_names.empty()) out.push_back("feature_names is empty");
+  if (std::set<std::string>(feature_names.begin(), feature_names.end()).size() != feature_names.size())
+    out.push_back("feature_names has duplicates");
+  if (class_names.size() < 2) out.push_back("class_names needs at least two classes");
+  if (!benign_index()) out.push_back("benign_class '" + benign_class + "' is not one of class_names");
+  if (scaling.kind != "none" && scaling.kind != "standard" && scaling.kind != "minmax")
+    out.push_back("scaling.kind must be none, standard or minmax");
+  if (scaling.kind != "none" &&
+      (scaling.center.size() != feature_names.size() || scaling.scale.size() != feature_names.size()))
+    out.push_back("scaling.center/scale must have one value per feature");
+  if (!(thresholds.alert >= 0.0 && thresholds.alert <= 1.0) || !(thresholds.block >= 0.0 && thresholds.block <= 1.0))
+    out.push_back("thresholds must lie in [0, 1]");
+  for (const auto& [cls, t] : thresholds.block_per_class) {
+    if (std::find(class_names.begin(), class_names.end(), cls) == class_names.end())
+      out.push_back("thresholds.block_per_class names unknown class '" + cls + "'");
+    if (!(t >= 0.0 && t <= 1.0)) out.push_back("thresholds.block_per_class['" + cls + "'] outside [0, 1]");
+  }
+  return out;
+}
+
+std::optional<std::size_t> Manifest::benign_index() const {
+  auto it = std::find(class_names.begin(), class_names.end(), benign_class);
+  if (it == class_names.end()) return std::nullopt;
+  return static_cast<std::size_t>(it - class_names.begin());
+}
+
+}  // namespace flowguard::models

@@ -1,0 +1,64 @@
+#pragma once
+// The manifest embedded in every model bundle (extra file `flowguard.json` inside the TorchScript zip).
+// It is what makes a bundle self-describing: which features in which order, which classes, which
+// thresholds. No LibTorch here, so tools that only read manifests stay light.
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace flowguard::models {
+
+inline constexpr const char* kManifestFile = "flowguard.json";
+inline constexpr const char* kBundleFormat = "flowguard-model/1";
+
+struct ManifestError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// How raw features were scaled for training. The bundle's forward() takes RAW features in profile
+// order and applies this itself (see docs/model-bundle.md); the manifest copy documents it and lets
+// evaluation tools report it.
+struct Scaling {
+  std::string kind = "none";     // "none", "standard" (x-mean)/std, "minmax" (x-min)/(max-min)
+  std::string applied = "module";// always "module" in format 1
+  std::vector<double> center;    // mean or min, one per feature
+  std::vector<double> scale;     // std or (max-min), one per feature
+  std::string transform;         // optional pre-scaling transform, e.g. "signed_log1p"
+};
+
+struct Thresholds {
+  // A non-benign prediction becomes an alert at score >= alert, a block at score >= block.
+  double alert = 0.5;
+  double block = 0.9;
+  // Optional per-class overrides of the block threshold (tuned on validation data).
+  std::map<std::string, double> block_per_class;
+  std::string tuned_for;         // e.g. "target_fpr=0.005 on validation split"
+};
+
+struct Manifest {
+  std::string format = kBundleFormat;
+  std::string name;
+  std::string version;
+  std::string architecture;      // "cnn_lstm", "cnn", "mlp", or free text for imported models
+  std::string feature_profile;   // "corrected" or "cicids2017"
+  std::vector<std::string> feature_names;
+  Scaling scaling;
+  std::vector<std::string> class_names;
+  std::string benign_class;
+  Thresholds thresholds;
+  std::string created_at;        // ISO-8601 UTC
+  // Free-form JSON text: training data, command line, metrics summary. Kept verbatim.
+  std::string training_json = "{}";
+
+  // Throws ManifestError naming the first problem (missing field, wrong type, inconsistent sizes).
+  static Manifest from_json(const std::string& text);
+  std::string to_json(int indent = 2) const;
+  // Empty when consistent; otherwise one sentence per problem.
+  std::vector<std::string> problems() const;
+  std::optional<std::size_t> benign_index() const;
+};
+
+}  // namespace flowguard::models
