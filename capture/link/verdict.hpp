@@ -43,7 +43,8 @@ struct FlowVerdict {
 class VerdictSink {
  public:
   virtual ~VerdictSink() = default;
-  // Called on the capture thread; implementations must not block for long (queue slow work).
+  // Called from the link's receive thread, one verdict at a time, never concurrently; implementations
+  // must not block for long (queue slow work such as database writes).
   virtual void on_verdict(const FlowVerdict& verdict) = 0;
 };
 
