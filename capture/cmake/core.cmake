@@ -4,7 +4,9 @@ add_library(flowguard_capture_core STATIC)
 
 # --- decode/ and source/ (packet decoding, libpcap packet sources) ---
 target_sources(flowguard_capture_core PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/decode/decoder.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/decode/decode_counters.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/source/packet_source.cpp
 )
 
 # capture/ is the include root: #include "decode/packet.hpp", "flow/flow_report.hpp", ...

@@ -13,6 +13,7 @@ inline constexpr int loop = 108;        // DLT_LOOP: like DLT_NULL but network b
 inline constexpr int linux_sll = 113;   // DLT_LINUX_SLL ("any" device, cooked v1)
 inline constexpr int ipv4 = 228;        // DLT_IPV4: raw IPv4 only
 inline constexpr int ipv6 = 229;        // DLT_IPV6: raw IPv6 only
+inline constexpr int nflog = 239;       // DLT_NFLOG: Linux netfilter log (TLVs around the IP packet)
 inline constexpr int linux_sll2 = 276;  // DLT_LINUX_SLL2 (cooked v2)
 
 }  // namespace flowguard::capture::link_type

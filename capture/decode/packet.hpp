@@ -3,6 +3,20 @@
 // captured frame without allocating; the profile then derives what it counts as payload and header
 // bytes (the two reference extractors disagree on padding and trailers, see docs/features.md), so the
 // decoder records offsets and lengths rather than a finished payload size.
+//
+// Offsets are frame offsets (byte 0 = first byte of the link header). For tunnels (IP-in-IP) every IP
+// field describes the innermost IP header and the offsets point into the same frame, so the arithmetic
+// below works unchanged. Payload arithmetic the profiles use (decoder.hpp has helpers):
+//   cicids2017 payload = caplen - l4_offset - l4_header_len            (padding/trailers count)
+//   corrected  payload = max(0, L - l4_offset - l4_header_len), where
+//              L = min(caplen, ip_offset + ip_total_len)  if ethernet_ii_before_ip && ip_total_len != 0
+//              L = caplen                                 otherwise (VLAN, tunnels, SLL, raw IP, TSO)
+// l4_header_len is the TCP header length actually captured: data offset * 4, or less when snaplen cut
+// the options (the reference's "recorded length"; the decoder rejects the cases where the reference
+// could not read flags/window, docs/features.md §2.3 U4). So neither formula goes below 0 for
+// snaplen-truncated packets: they count only what was captured.
+// Reference quirk not applied here: for IP-in-IP the reference keeps the OUTER addresses with the inner
+// ports; flowguard reports the inner addresses (tunnel_depth says it was tunnelled).
 
 #include "flow/flow_report.hpp"
 
@@ -38,7 +52,8 @@ struct DecodedPacket {
   std::uint8_t ip_protocol = 0;   // IANA protocol of the transport header (after IPv6 extension headers)
   std::uint32_t ip_offset = 0;    // frame offset of the IP header
   std::uint32_t ip_header_len = 0;// IPv4 IHL*4, IPv6 40 + extension headers
-  std::uint32_t ip_total_len = 0; // IPv4 total length field, IPv6 payload length + 40
+  std::uint32_t ip_total_len = 0; // IPv4 total length field (0 in TSO captures: then the frame length
+                                  // bounds the packet), IPv6 payload length + 40 (0 for jumbograms)
   bool ip_fragment_later = false; // fragment offset != 0: no transport header in this packet
   bool ip_more_fragments = false; // MF set (a first fragment carries a partial transport payload)
   // Plain Ethernet II directly before the IP header (no VLAN tag, no tunnel): the only case in which
@@ -48,10 +63,12 @@ struct DecodedPacket {
   // Link layer.
   std::uint16_t vlan_id = 0;      // outermost 802.1Q/802.1ad VLAN id, 0 if untagged
   std::uint8_t vlan_depth = 0;
+  std::uint8_t tunnel_depth = 0;  // IP-in-IP headers skipped to reach the IP header described above
 
   // Transport layer; l4_header_len == 0 means no transport header was decoded.
   std::uint32_t l4_offset = 0;
-  std::uint32_t l4_header_len = 0;// TCP data offset * 4, UDP 8, ICMP/ICMPv6 8
+  std::uint32_t l4_header_len = 0;// TCP data offset * 4 (captured part), UDP 8, ICMP/ICMPv6 8 (or the
+                                  // 4..7 bytes captured); 0 for fragments and other protocols
   std::uint16_t src_port = 0, dst_port = 0;
   std::uint8_t tcp_flags = 0;     // tcp_flag::*
   std::uint16_t tcp_window = 0;   // raw, unscaled

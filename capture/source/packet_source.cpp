@@ -1,0 +1,186 @@
+#include "source/packet_source.hpp"
+
+#include <pcap/pcap.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace flowguard::capture {
+
+namespace {
+
+std::string link_name(pcap_t* p) {
+  const int dlt = pcap_datalink(p);
+  const char* name = pcap_datalink_val_to_name(dlt);
+  return name != nullptr ? std::string{name} : "DLT " + std::to_string(dlt);
+}
+
+std::int64_t monotonic_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// pcap_activate() status, with the handle's own text when it has one (it names the interface and the
+// system call that failed).
+std::string activate_message(pcap_t* p, int status) {
+  std::string text = pcap_statustostr(status);
+  const char* detail = pcap_geterr(p);
+  if (detail != nullptr && *detail != '\0' &&
+      (status == PCAP_ERROR || status == PCAP_WARNING || status == PCAP_ERROR_NO_SUCH_DEVICE ||
+       status == PCAP_ERROR_PERM_DENIED || status == PCAP_WARNING_PROMISC_NOTSUP)) {
+    text += ": ";
+    text += detail;
+  }
+  return text;
+}
+
+}  // namespace
+
+PacketSource::PacketSource(pcap* handle, bool live, std::string description)
+    : handle_(handle), live_(live), description_(std::move(description)) {}
+
+PacketSource::~PacketSource() {
+  if (handle_ != nullptr) pcap_close(handle_);
+}
+
+std::unique_ptr<PacketSource> PacketSource::open_file(const FileOptions& options) {
+  if (options.pace == Pace::realtime && !(options.speed > 0.0)) {
+    throw SourceError("replay speed must be > 0, got " + std::to_string(options.speed));
+  }
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  // Microsecond precision: libpcap truncates nanosecond pcap and fine pcapng if_tsresol to µs, which is
+  // what the reference extractor sees (docs/features.md §1).
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(options.path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  if (p == nullptr) throw SourceError("cannot open capture file '" + options.path + "': " + errbuf);
+  std::unique_ptr<PacketSource> src{new PacketSource(p, false, "file " + options.path)};
+  src->link_type_ = pcap_datalink(p);
+  src->link_type_name_ = link_name(p);
+  src->pace_ = options.pace;
+  src->speed_ = options.speed;
+  src->apply_filter(options.bpf, PCAP_NETMASK_UNKNOWN);
+  return src;
+}
+
+std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_create(options.interface.c_str(), errbuf);
+  if (p == nullptr) throw SourceError("cannot open interface '" + options.interface + "': " + errbuf);
+  std::unique_ptr<PacketSource> src{new PacketSource(p, true, "interface " + options.interface)};
+
+  const auto check = [&](int rc, const char* what) {
+    if (rc != 0) {
+      throw SourceError("interface '" + options.interface + "': " + what + " failed: " + pcap_statustostr(rc));
+    }
+  };
+  check(pcap_set_snaplen(p, options.snaplen), "setting the snapshot length");
+  check(pcap_set_promisc(p, options.promiscuous ? 1 : 0), "setting promiscuous mode");
+  check(pcap_set_immediate_mode(p, options.immediate ? 1 : 0), "setting immediate mode");
+  check(pcap_set_timeout(p, std::max(1, options.timeout_ms)), "setting the read timeout");
+  if (options.buffer_bytes > 0) check(pcap_set_buffer_size(p, options.buffer_bytes), "setting the buffer size");
+  check(pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO), "setting microsecond timestamps");
+
+  const int status = pcap_activate(p);
+  if (status < 0) {
+    std::string hint;
+    if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED) {
+      hint = " (needs root or CAP_NET_RAW + CAP_NET_ADMIN)";
+    }
+    throw SourceError("cannot capture on interface '" + options.interface + "': " + activate_message(p, status) + hint);
+  }
+  if (status > 0) src->warnings_.push_back("interface '" + options.interface + "': " + activate_message(p, status));
+
+  src->link_type_ = pcap_datalink(p);
+  src->link_type_name_ = link_name(p);
+
+  bpf_u_int32 net = 0, mask = 0;
+  if (pcap_lookupnet(options.interface.c_str(), &net, &mask, errbuf) != 0) mask = PCAP_NETMASK_UNKNOWN;
+  src->apply_filter(options.bpf, mask);
+  return src;
+}
+
+void PacketSource::apply_filter(const std::string& bpf, std::uint32_t netmask) {
+  if (bpf.empty()) return;
+  bpf_program program{};
+  if (pcap_compile(handle_, &program, bpf.c_str(), 1, netmask) != 0) {
+    throw SourceError("invalid BPF filter '" + bpf + "' on " + description_ + ": " + pcap_geterr(handle_));
+  }
+  const int rc = pcap_setfilter(handle_, &program);
+  pcap_freecode(&program);
+  if (rc != 0) {
+    throw SourceError("cannot install BPF filter '" + bpf + "' on " + description_ + ": " + pcap_geterr(handle_));
+  }
+}
+
+int PacketSource::snaplen() const noexcept { return pcap_snapshot(handle_); }
+
+void PacketSource::request_stop() noexcept {
+  stop_.store(true, std::memory_order_relaxed);
+  pcap_breakloop(handle_);  // wakes a live read blocked in poll()
+}
+
+bool PacketSource::wait_for_replay_time(std::int64_t ts_us) noexcept {
+  const std::int64_t now = monotonic_ns();
+  if (!replay_started_) {
+    replay_started_ = true;
+    replay_first_ts_us_ = ts_us;
+    replay_first_clock_ns_ = now;
+    return true;
+  }
+  // Out-of-order timestamps (docs/features.md §1.5) are delivered at once rather than waited for.
+  const double offset_ns = static_cast<double>(ts_us - replay_first_ts_us_) * 1000.0 / speed_;
+  const std::int64_t due = replay_first_clock_ns_ + static_cast<std::int64_t>(offset_ns);
+  // Sleep in slices so a stop request is honoured within ~50 ms even across long capture gaps.
+  for (std::int64_t t = now; t < due; t = monotonic_ns()) {
+    if (stop_requested()) return false;
+    const std::int64_t slice = std::min<std::int64_t>(due - t, 50'000'000);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(slice));
+  }
+  return true;
+}
+
+ReadStatus PacketSource::next(RawPacket& out) noexcept {
+  if (stop_requested()) return ReadStatus::stopped;
+  pcap_pkthdr* header = nullptr;
+  const u_char* data = nullptr;
+  const int rc = pcap_next_ex(handle_, &header, &data);
+  switch (rc) {
+    case 1:
+      break;
+    case 0:
+      return stop_requested() ? ReadStatus::stopped : ReadStatus::timeout;
+    case PCAP_ERROR_BREAK:
+      // Files: end of input. Live: pcap_breakloop() from request_stop().
+      if (stop_requested()) return ReadStatus::stopped;
+      return live_ ? ReadStatus::stopped : ReadStatus::end_of_input;
+    case PCAP_ERROR:
+    default:
+      last_error_ = description_ + ": " + pcap_geterr(handle_);
+      return ReadStatus::error;
+  }
+  out.ts_us = std::int64_t{header->ts.tv_sec} * 1'000'000 + header->ts.tv_usec;
+  out.caplen = header->caplen;
+  out.wirelen = header->len;
+  out.data = {reinterpret_cast<const std::byte*>(data), header->caplen};
+  if (!live_ && pace_ == Pace::realtime && !wait_for_replay_time(out.ts_us)) return ReadStatus::stopped;
+  ++packets_read_;
+  return ReadStatus::packet;
+}
+
+SourceStats PacketSource::stats() noexcept {
+  SourceStats s;
+  s.packets_read = packets_read_;
+  if (live_) {
+    pcap_stat ps{};
+    if (pcap_stats(handle_, &ps) == 0) {
+      s.kernel_stats_valid = true;
+      s.kernel_received = ps.ps_recv;
+      s.kernel_dropped = ps.ps_drop;
+      s.interface_dropped = ps.ps_ifdrop;
+    }
+  }
+  return s;
+}
+
+}  // namespace flowguard::capture
