@@ -171,6 +171,7 @@ DecodeResult decode_nflog(Bytes& f, L3Start& start) noexcept {
     }
     off += (len + 3) & ~std::size_t{3};
   }
+  if (off < f.size()) return fail(DecodeReason::truncated_encapsulation);  // a TLV header cut off
   return not_ip(DecodeReason::non_ip_other);  // no payload TLV: a log entry without packet bytes
 }
 
@@ -417,7 +418,10 @@ DecodeResult decode_ipv6(Bytes f, std::size_t off, bool ethernet_ii, int depth, 
   if (!has(f, off, 40)) return fail(DecodeReason::truncated_ip);
   if ((u8(f, off) >> 4) != 6) return fail(DecodeReason::bad_ip_version);
   const std::size_t payload_len = be16(f, off + 4);
-  const std::size_t total = payload_len != 0 ? payload_len + 40 : 0;  // 0: jumbogram / TSO
+  // Payload length 0 with a hop-by-hop header is a jumbogram (or a BIG TCP/GSO capture): the length is
+  // unknown, like IPv4 total length 0. Otherwise 0 really means a bare 40-byte header.
+  const bool unknown_len = payload_len == 0 && u8(f, off + 6) == ipproto::hop_by_hop;
+  const std::size_t total = unknown_len ? 0 : payload_len + 40;
 
   const std::size_t end = total != 0 ? std::min(f.size(), off + total) : f.size();
   Ipv6Chain chain;
