@@ -24,6 +24,7 @@ constexpr std::array<std::string_view, decode_reason_count> reason_names{
     "unsupported_link_type",
     "ip_total_len_zero",
     "ip_fragment_later",
+    "tcp_options_cut",
 };
 }  // namespace
 

@@ -43,6 +43,7 @@ enum class DecodeReason : std::uint8_t {
   // notes on decoded packets (the packet is used)
   ip_total_len_zero,       // IPv4 total length 0 (TSO/GSO capture): the frame length is used instead
   ip_fragment_later,       // non-first fragment: IP-level packet without a transport header
+  tcp_options_cut,         // snaplen cut the TCP options; decoded with the captured header length
   count_
 };
 

@@ -222,6 +222,7 @@ struct TcpHeader {
   std::uint16_t src_port, dst_port, window;
   std::uint8_t flags;
   std::uint32_t recorded_len;
+  bool options_cut;
 };
 
 // Reads a TCP header at `off` with `end` as the last usable byte + 1. Mirrors the reference's
@@ -238,7 +239,7 @@ DecodeReason read_tcp(Bytes f, std::size_t off, std::size_t end, TcpHeader& t) n
     const auto first_option = u8(f, off + 20);
     if (first_option > 1 && recorded <= 21) return DecodeReason::truncated_tcp_options;
   }
-  t = {be16(f, off), be16(f, off + 2), be16(f, off + 14), u8(f, off + 13), recorded};
+  t = {be16(f, off), be16(f, off + 2), be16(f, off + 14), u8(f, off + 13), recorded, recorded < declared};
   return DecodeReason::none;
 }
 
@@ -336,6 +337,7 @@ DecodeResult decode_l4(Bytes f, std::size_t off, std::size_t end, bool v6, Decod
     out.tcp_flags = t.flags;
     out.tcp_window = t.window;
     out.l4_header_len = t.recorded_len;
+    if (t.options_cut && note == DecodeReason::none) return ok(DecodeReason::tcp_options_cut);
     return ok(note);
   }
   if (proto == ipproto::udp) {
