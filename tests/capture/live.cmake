@@ -1,0 +1,6 @@
+# Live capture on a veth pair inside network namespaces the script creates (root only; skips otherwise).
+add_executable(live_probe live_probe.cpp)
+target_link_libraries(live_probe PRIVATE flowguard_capture_core flowguard_warnings)
+add_test(NAME capture/live_capture_veth
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/live_capture.sh $<TARGET_FILE:live_probe>)
+set_tests_properties(capture/live_capture_veth PROPERTIES LABELS live SKIP_RETURN_CODE 77 TIMEOUT 60)
