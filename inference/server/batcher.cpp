@@ -1,0 +1,185 @@
+#include "batcher.hpp"
+
+#include "framing.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace flowguard::inference {
+
+void make_shed(v1::Verdict& v, const std::string& reason) {
+  v.set_action(v1::ACTION_SHED);
+  v.set_reason(reason);
+}
+
+Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeCounters& counters)
+    : opts_(opts), models_(models), policy_(policy), counters_(counters) {
+  opts_.max_batch = std::max<std::size_t>(opts_.max_batch, 1);
+  opts_.workers = std::max(opts_.workers, 1u);
+  for (unsigned i = 0; i < opts_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+}
+
+Batcher::~Batcher() { stop(); }
+
+std::size_t Batcher::reserve(std::size_t want) {
+  std::size_t cur = queued_.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::size_t room = cur >= opts_.max_queue ? 0 : opts_.max_queue - cur;
+    const std::size_t take = std::min(room, want);
+    if (take == 0) return 0;
+    if (queued_.compare_exchange_weak(cur, cur + take, std::memory_order_relaxed)) return take;
+  }
+}
+
+void Batcher::unreserve(std::size_t n) { queued_.fetch_sub(n, std::memory_order_relaxed); }
+
+void Batcher::submit(std::unique_ptr<Job> job) {
+  job->enqueued = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void Batcher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void Batcher::worker_loop() {
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (;;) {
+    jobs.clear();
+    bool more = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued has been taken
+      const auto deadline = queue_.front()->enqueued + opts_.max_delay;
+      std::size_t rows = 0;
+      for (;;) {
+        while (!queue_.empty() && (rows == 0 || rows + queue_.front()->slots.size() <= opts_.max_batch)) {
+          rows += queue_.front()->slots.size();
+          jobs.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        // Full, or the next job does not fit, or nothing more may wait.
+        if (rows >= opts_.max_batch || !queue_.empty() || stopping_) break;
+        if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+          if (queue_.empty() || rows + queue_.front()->slots.size() > opts_.max_batch) break;
+        }
+      }
+      queued_.fetch_sub(rows, std::memory_order_relaxed);
+      more = !queue_.empty();
+    }
+    if (more) cv_.notify_one();  // another worker may start on the rest
+    run(jobs);
+  }
+}
+
+void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
+  // One model pointer for the whole batch: a swap during the forward affects only later batches.
+  const auto model = models_.get();
+  const std::size_t nf = model->n_features();
+  const std::size_t nc = model->n_classes();
+  const auto& m = model->manifest;
+
+  // Rows of jobs whose width matches the model, concatenated. A width mismatch can only happen when a
+  // model with another schema was swapped in while no agent was connected and one raced in: shed.
+  std::vector<float> x;
+  std::vector<std::pair<Job*, std::uint32_t>> where;  // row -> (job, reply slot)
+  for (auto& job : jobs) {
+    if (job->n_features != nf) {
+      for (auto slot : job->slots)
+        make_shed(*job->reply.mutable_verdicts()->mutable_verdicts(static_cast<int>(slot)),
+                  "model feature schema changed while the flow was queued");
+      counters_.shed_error.fetch_add(job->slots.size(), std::memory_order_relaxed);
+      continue;
+    }
+    x.insert(x.end(), job->features.begin(), job->features.end());
+    for (auto slot : job->slots) where.emplace_back(job.get(), slot);
+  }
+
+  std::vector<Prediction> preds;
+  std::vector<float> probs;
+  std::vector<std::size_t> flagged;  // rows that became alert/block, for attribution
+  std::string why;
+  for (std::size_t begin = 0; begin < where.size(); begin += opts_.max_batch) {
+    const std::size_t rows = std::min(opts_.max_batch, where.size() - begin);
+    const std::span<const float> chunk(x.data() + begin * nf, rows * nf);
+    counters_.inference_batches.fetch_add(1, std::memory_order_relaxed);
+    counters_.inference_rows.fetch_add(rows, std::memory_order_relaxed);
+    const bool ok = model->predict(chunk, rows, preds, &probs, why);
+    if (!ok) spdlog::error("model {} {}: {} ({} flows shed)", m.name, m.version, why, rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      auto [job, slot] = where[begin + r];
+      auto& v = *job->reply.mutable_verdicts()->mutable_verdicts(static_cast<int>(slot));
+      v.set_model_name(m.name);
+      v.set_model_version(m.version);
+      if (!ok) {
+        make_shed(v, "inference failed: " + why);
+        counters_.shed_error.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      const auto& p = preds[r];
+      const auto& cls = m.class_names[p.class_index];
+      v.set_predicted_class(cls);
+      v.set_class_index(p.class_index);
+      v.set_score(p.score);
+      v.mutable_class_scores()->Add(probs.begin() + static_cast<std::ptrdiff_t>(r * nc),
+                                    probs.begin() + static_cast<std::ptrdiff_t>((r + 1) * nc));
+      auto d = decide(policy_, m.thresholds, cls, model->benign_index && *model->benign_index == p.class_index, p.score);
+      v.set_action(d.action);
+      v.set_threshold(d.threshold);
+      v.set_reason(std::move(d.reason));
+      switch (d.action) {
+        case v1::ACTION_ALERT: counters_.alert.fetch_add(1, std::memory_order_relaxed); break;
+        case v1::ACTION_BLOCK: counters_.block.fetch_add(1, std::memory_order_relaxed); break;
+        default: counters_.allow.fetch_add(1, std::memory_order_relaxed); break;
+      }
+      if (d.action != v1::ACTION_ALLOW && opts_.explain_top > 0) flagged.push_back(begin + r);
+    }
+  }
+
+  // Attribution only for the verdicts an operator will look at.
+  if (!flagged.empty()) {
+    std::vector<float> fx(flagged.size() * nf);
+    std::vector<std::uint32_t> cls(flagged.size());
+    for (std::size_t i = 0; i < flagged.size(); ++i) {
+      std::copy_n(x.data() + flagged[i] * nf, nf, fx.data() + i * nf);
+      auto [job, slot] = where[flagged[i]];
+      cls[i] = job->reply.verdicts().verdicts(static_cast<int>(slot)).class_index();
+    }
+    std::vector<std::vector<Attribution>> attr;
+    if (model->explain(fx, flagged.size(), cls, opts_.explain_top, attr)) {
+      counters_.explained_rows.fetch_add(flagged.size(), std::memory_order_relaxed);
+      for (std::size_t i = 0; i < flagged.size(); ++i) {
+        auto [job, slot] = where[flagged[i]];
+        auto& v = *job->reply.mutable_verdicts()->mutable_verdicts(static_cast<int>(slot));
+        for (const auto& a : attr[i]) {
+          auto* f = v.add_top_features();
+          f->set_name(m.feature_names[a.feature]);
+          f->set_value(fx[i * nf + a.feature]);
+          f->set_contribution(a.contribution);
+        }
+      }
+    }
+  }
+
+  for (auto& job : jobs) {
+    const auto n = static_cast<std::size_t>(job->reply.verdicts().verdicts_size());
+    std::string frame = wire::encode_frame(job->reply);
+    job->done(std::move(frame), n);
+  }
+}
+
+}  // namespace flowguard::inference

@@ -1,0 +1,76 @@
+#pragma once
+// Micro-batching across sessions: FlowBatches from every agent queue here (bounded in flows), workers
+// take up to max_batch flows or whatever arrived within max_delay of the oldest, run one forward on the
+// model pointer current at that moment, decide each verdict and hand each job its serialized reply.
+
+#include "counters.hpp"
+#include "model.hpp"
+#include "policy.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace flowguard::inference {
+
+struct BatcherOptions {
+  std::size_t max_batch = 64;
+  std::chrono::microseconds max_delay{2000};
+  unsigned workers = 1;
+  std::size_t max_queue = 65536;  // flows waiting for a worker, across all sessions
+  std::size_t explain_top = 3;    // top features on alert/block verdicts; 0 disables
+};
+
+// One FlowBatch on its way through the queue.
+struct Job {
+  v1::ServerMessage reply;             // reply.verdicts: one Verdict per flow, in flow order
+  std::vector<std::uint32_t> slots;    // reply positions of the flows admitted to the queue
+  std::vector<float> features;         // slots.size() x n_features, row-major
+  std::size_t n_features = 0;
+  std::chrono::steady_clock::time_point enqueued;
+  // Called on a worker thread with the serialized ServerMessage frame.
+  std::function<void(std::string frame, std::size_t verdicts)> done;
+};
+
+class Batcher {
+ public:
+  Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeCounters& counters);
+  ~Batcher();
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Reserves queue room for up to `want` flows; returns how many fit. The caller sheds the rest and
+  // submits a job holding exactly the reserved flows (or releases them with unreserve()).
+  std::size_t reserve(std::size_t want);
+  void unreserve(std::size_t n);
+  void submit(std::unique_ptr<Job> job);
+  // Finishes every queued job, then joins the workers. Idempotent.
+  void stop();
+  std::size_t queued_flows() const { return queued_.load(std::memory_order_relaxed); }
+  const BatcherOptions& options() const { return opts_; }
+
+ private:
+  void worker_loop();
+  void run(std::vector<std::unique_ptr<Job>>& jobs);
+
+  BatcherOptions opts_;
+  ModelHolder& models_;
+  const Policy& policy_;
+  ServeCounters& counters_;
+  std::atomic<std::size_t> queued_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Job>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Fills a SHED verdict (the server did not judge the flow).
+void make_shed(v1::Verdict& v, const std::string& reason);
+
+}  // namespace flowguard::inference

@@ -1,0 +1,45 @@
+#pragma once
+// Turns (predicted class, score) into allow / alert / block. The model manifest supplies the tuned
+// thresholds; the operator's policy file (YAML) can only make the server more conservative or force
+// per-class behaviour. Loading validates everything, so decide() never fails.
+
+#include "bundle/manifest.hpp"
+#include "flowguard/v1/flowguard.pb.h"
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+namespace flowguard::inference {
+
+struct PolicyError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class ClassAction { allow, alert, block };
+
+struct Policy {
+  bool detect_only = false;             // blocks become alerts ("detect-only: ...")
+  double min_block_score = 0;           // the block threshold is never below this
+  ClassAction default_action = ClassAction::block;  // strongest action for a class without a rule
+  std::map<std::string, ClassAction> classes;       // per-class strongest action
+  std::set<std::string> never_block;                // same as classes: {X: alert}
+
+  // Throws PolicyError naming the file, key and problem.
+  static Policy from_yaml_file(const std::string& path);
+  static Policy from_yaml(const std::string& text, const std::string& origin = "policy");
+  std::string describe() const;
+};
+
+struct Decision {
+  v1::Action action = v1::ACTION_ALLOW;
+  float threshold = 0;
+  std::string reason;
+};
+
+// `benign` is true when class_name is the manifest's benign class.
+Decision decide(const Policy& policy, const models::Thresholds& thresholds, const std::string& class_name,
+                bool benign, float score);
+
+}  // namespace flowguard::inference

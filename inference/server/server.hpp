@@ -1,0 +1,72 @@
+#pragma once
+// flowguard-infer's I/O side: the agent socket (one coroutine session per agent), the control socket,
+// signals, the model directory watcher and hot swaps. All sockets and sessions live on one io_context
+// thread; inference runs on the Batcher's workers; model loads run on a dedicated loader thread so a
+// slow load never stalls verdicts.
+
+#include "batcher.hpp"
+#include "counters.hpp"
+#include "model.hpp"
+#include "policy.hpp"
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace flowguard::inference {
+
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerOptions {
+  std::string socket_path = "/run/flowguard/infer.sock";
+  std::string control_path;      // empty: <socket_path>.ctl
+  std::string model_path;        // reloaded by SIGHUP and by `flowguardctl reload` without a file
+  std::string watch_dir;         // empty: no watcher
+  BatcherOptions batch;
+  std::uint32_t max_frame_bytes = 16u * 1024u * 1024u;
+  bool handle_signals = true;    // SIGINT/SIGTERM stop, SIGHUP reload (off for in-process tests)
+  std::chrono::milliseconds hello_timeout{10000};  // a connection must say Hello within this time
+};
+
+struct ReloadResult {
+  bool ok = false;
+  std::string message;  // what happened (ok) or why the model was refused (!ok)
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, std::shared_ptr<const Model> initial, Policy policy);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds both sockets (mode 0660). A stale socket file (nothing answers) is replaced; a live server
+  // on the path is an error. Throws StartupError with a sentence an operator can act on.
+  void start();
+  // Serves until stop() or SIGINT/SIGTERM, then drains: queued batches finish, sessions get their
+  // verdicts, sockets are closed and the socket files removed.
+  void run();
+  // Thread-safe; returns immediately.
+  void stop();
+
+  // Loads `path` (empty: the configured model) beside the serving one and swaps on success. Blocking,
+  // thread-safe, serialized with every other reload.
+  ReloadResult reload(const std::string& path);
+
+  std::shared_ptr<const Model> model() const;
+  const ServeCounters& counters() const;
+  const ServerOptions& options() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Replaces a stale Unix socket file, refuses a live one or a non-socket. Throws StartupError.
+void prepare_socket_path(const std::string& path, const std::string& what);
+
+}  // namespace flowguard::inference
