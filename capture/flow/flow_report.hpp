@@ -29,6 +29,15 @@ struct FlowReport {
   std::uint64_t fwd_packets = 0, bwd_packets = 0, fwd_bytes = 0, bwd_bytes = 0;
   RecordKind kind = RecordKind::final_record;
   std::span<const double> features;  // in the profile's feature_names() order
+
+  // Added by the flow engine for exact CSV output; other consumers may ignore them.
+  // Per feature: 1 if the reference prints it as an integer literal (long columns and the int 0 of
+  // empty statistics), 0 if as a Java double.
+  std::span<const std::uint8_t> feature_integral;
+  // The order the flow is stored under (the reference's "Flow ID"); may differ from src/dst after a
+  // timeout split in the corrected profile, and is the canonical order in cicids2017.
+  IpAddress key_src, key_dst;
+  std::uint16_t key_src_port = 0, key_dst_port = 0;
 };
 
 class FlowSink {

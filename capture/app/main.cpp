@@ -1,0 +1,136 @@
+// flowguard-capture: reads packets (live or from a file), computes flow features under the selected
+// profile and hands the flow records to the sinks (CSV file, server link, enforcement).
+// Exit codes: 0 ok, 1 runtime error (clear message on stderr), 2 usage error.
+
+#include "app/extension.hpp"
+#include "app/options.hpp"
+#include "app/pipeline.hpp"
+#include "features/profile.hpp"
+#include "flow/flow_engine.hpp"
+#include "output/csv_writer.hpp"
+#include "output/stats_text.hpp"
+#include "source/packet_source.hpp"
+
+#ifdef FLOWGUARD_WITH_LINK
+#include "link/link_extension.hpp"
+#endif
+#ifdef FLOWGUARD_WITH_ENFORCE
+#include "enforce/enforce_extension.hpp"
+#endif
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace {
+
+using namespace flowguard::capture;
+
+constexpr int exit_ok = 0, exit_runtime = 1, exit_usage = 2;
+
+std::atomic<PacketSource*> g_source{nullptr};
+
+extern "C" void on_stop_signal(int) {
+  if (PacketSource* s = g_source.load()) s->request_stop();
+}
+
+std::vector<std::unique_ptr<app::AgentExtension>> make_extensions() {
+  std::vector<std::unique_ptr<app::AgentExtension>> ext;
+#ifdef FLOWGUARD_WITH_ENFORCE
+  ext.push_back(make_enforce_extension());
+#endif
+#ifdef FLOWGUARD_WITH_LINK
+  ext.push_back(make_link_extension());
+#endif
+  return ext;
+}
+
+int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::AgentExtension>>& extensions) {
+  const EngineConfig config = app::engine_config(options);
+
+  // Sinks first: a bad output path or a missing server link fails before any packet is read.
+  std::vector<FlowSink*> sinks;
+  std::optional<output::CsvWriter> csv;
+  if (!options.csv_path.empty()) {
+    csv.emplace(options.csv_path, config.profile);
+    sinks.push_back(&*csv);
+  }
+  const bool have_link = std::any_of(extensions.begin(), extensions.end(),
+                                     [](const auto& e) { return e->is_server_link(); });
+  if (!options.no_server && !have_link) {
+    std::fprintf(stderr,
+                 "flowguard-capture: the server link is not built into this binary; run with --no-server "
+                 "(e.g. with --csv FILE)\n");
+    return exit_runtime;
+  }
+
+  std::unique_ptr<PacketSource> source =
+      options.file.empty() ? PacketSource::open_live(app::live_options(options))
+                           : PacketSource::open_file(app::file_options(options));
+  for (const auto& w : source->warnings()) std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
+
+  app::VerdictFanout verdicts;
+  app::AgentContext context{options, config.profile, features::feature_names(config.profile), sinks, verdicts};
+  std::vector<app::AgentExtension*> started;
+  for (auto& e : extensions) {
+    if (e->is_server_link() && options.no_server) continue;
+    e->start(context);
+    started.push_back(e.get());
+  }
+
+  const auto engine = FlowEngine::create(config, sinks);
+  app::Pipeline pipeline(*source, *engine);
+  auto print_stats = [&] {
+    std::string line = output::format_stats(pipeline.decode_counters(), engine->stats(), source->stats());
+    for (const auto* e : started) e->append_stats(line);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+
+  g_source.store(source.get());
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  const app::PipelineResult result = pipeline.run(print_stats, options.stats_interval_s);
+  g_source.store(nullptr);
+
+  for (auto* e : started) e->stop();
+  if (csv) csv->close();
+  print_stats();
+  if (!result.ok) {
+    std::fprintf(stderr, "flowguard-capture: %s\n", result.error.c_str());
+    return exit_runtime;
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"flowguard-capture: flow features from live traffic or capture files"};
+  cli.set_version_flag("--version", std::string("flowguard-capture ") + FLOWGUARD_VERSION);
+  app::CaptureOptions options;
+  app::register_capture_options(cli, options);
+  auto extensions = make_extensions();
+  for (auto& e : extensions) e->add_options(cli);
+  try {
+    cli.parse(argc, argv);
+    if (options.interface.empty() && options.file.empty()) {
+      throw CLI::ValidationError("input", "one of -i IFACE or -r FILE is required");
+    }
+  } catch (const CLI::ParseError& e) {
+    const int code = cli.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+  try {
+    return run(options, extensions);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "flowguard-capture: %s\n", e.what());
+    return exit_runtime;
+  }
+}

@@ -1,0 +1,46 @@
+#pragma once
+// Command-line options of flowguard-capture, gathered in one struct. register_capture_options() puts
+// them on a CLI11 app; other parts (server link, enforcement) register theirs through AgentExtension
+// (app/extension.hpp), so adding options never means rewriting main().
+
+#include "features/profile.hpp"
+#include "flow/flow_engine.hpp"
+#include "source/packet_source.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace flowguard::capture::app {
+
+struct CaptureOptions {
+  // Input: exactly one of interface / file.
+  std::string interface;
+  std::string file;
+  std::string bpf;
+  int snaplen = 262144;
+  std::string pace = "max";  // realtime | max (files only)
+
+  std::string profile = "corrected";
+  std::string csv_path;
+  bool no_server = false;
+
+  std::uint32_t max_flows = 262'144;
+  double active_timeout_s = 120.0;
+  double activity_timeout_s = 5.0;
+  std::uint64_t snapshot_packets = 0;
+  double snapshot_interval_s = 0.0;
+  double stats_interval_s = 10.0;  // 0: only at exit
+};
+
+void register_capture_options(CLI::App& app, CaptureOptions& options);
+
+// Engine configuration from the parsed options (the profile name was validated by CLI11).
+EngineConfig engine_config(const CaptureOptions& options);
+FileOptions file_options(const CaptureOptions& options);
+LiveOptions live_options(const CaptureOptions& options);
+
+}  // namespace flowguard::capture::app

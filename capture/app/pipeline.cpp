@@ -1,0 +1,64 @@
+#include "app/pipeline.hpp"
+
+#include "decode/decoder.hpp"
+
+#include <chrono>
+
+namespace flowguard::capture::app {
+namespace {
+
+std::int64_t wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PipelineResult Pipeline::run(const std::function<void()>& periodic, double interval_s) {
+  using Clock = std::chrono::steady_clock;
+  const bool report = interval_s > 0 && periodic;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
+  auto next_report = Clock::now() + interval;
+  const int link_type = source_.link_type();
+
+  RawPacket raw;
+  DecodedPacket packet;
+  PipelineResult result;
+  std::uint32_t since_clock_check = 0;
+  for (;;) {
+    const ReadStatus status = source_.next(raw);
+    if (status == ReadStatus::packet) {
+      if (decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, packet, counters_) == DecodeStatus::decoded) {
+        engine_.on_packet(packet);
+      }
+      // Reading the clock per packet would cost more than the rest of the path.
+      if (report && ++since_clock_check >= 4096) {
+        since_clock_check = 0;
+        if (Clock::now() >= next_report) {
+          periodic();
+          next_report = Clock::now() + interval;
+        }
+      }
+      continue;
+    }
+    if (status == ReadStatus::timeout) {
+      // Live capture and a quiet link: packet timestamps are wall-clock time, so let flows expire.
+      engine_.on_idle(wall_clock_us());
+      if (report && Clock::now() >= next_report) {
+        periodic();
+        next_report = Clock::now() + interval;
+      }
+      continue;
+    }
+    if (status == ReadStatus::error) {
+      result.ok = false;
+      result.error = "reading " + source_.description() + " failed: " + source_.last_error();
+    }
+    break;  // end_of_input, stopped, or error: the flows seen so far are still emitted
+  }
+  engine_.finish();
+  return result;
+}
+
+}  // namespace flowguard::capture::app

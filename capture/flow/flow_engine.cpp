@@ -1,0 +1,271 @@
+#include "flow/flow_engine.hpp"
+
+#include "features/cicids2017.hpp"
+#include "features/corrected.hpp"
+#include "features/feature_row.hpp"
+#include "flow/flow_table.hpp"
+
+#include <random>
+
+namespace flowguard::capture {
+namespace {
+
+using features::Step;
+
+constexpr std::uint32_t idle_sweep_budget = 4096;
+
+std::uint64_t start_up_seed(std::uint64_t configured) {
+  if (configured != 0) return configured;
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+template <typename Profile>
+class Engine final : public FlowEngine {
+ public:
+  Engine(const EngineConfig& config, std::vector<FlowSink*> sinks)
+      : config_(config),
+        profile_(config.timeouts),
+        table_(config.max_flows, start_up_seed(config.hash_seed)),
+        sinks_(std::move(sinks)) {}
+
+  void on_packet(const DecodedPacket& d) override {
+    ++packets_;
+    if (!profile_.to_packet(d, packet_)) return;
+    const features::ProfilePacket& p = packet_;
+    now_ = p.ts;
+
+    std::uint32_t slot = lookup(p);
+    if (slot == FlowTable::npos) {
+      slot = create(p);
+    } else {
+      FlowRecord& rec = table_.at(slot);
+      const bool was_expired = rec.expired;
+      if (was_expired && p.ts - rec.state.start <= config_.timeouts.flow_us) ++late_packets_;
+      const Step step = profile_.on_packet(rec.state, p, was_expired);
+      switch (step) {
+        case Step::absorbed:
+          maybe_snapshot(rec);
+          break;
+        case Step::close:
+          ++flows_ended_;
+          emit_final(rec);
+          --active_;
+          table_.erase(slot);
+          break;
+        case Step::split_inherit:
+        case Step::split_own:
+          if (was_expired) {
+            rec.expired = false;
+            ++active_;
+          } else {
+            ++flows_ended_;
+            emit_final(rec);
+          }
+          profile_.restart(rec.state, p, step);
+          start_record(rec);
+          break;
+      }
+    }
+    sweep(config_.sweep_per_packet);
+    for (FlowSink* sink : sinks_) sink->on_time(now_);
+  }
+
+  void on_idle(std::int64_t now_us) override {
+    if (now_us <= now_) return;
+    now_ = now_us;
+    sweep(idle_sweep_budget);
+    for (FlowSink* sink : sinks_) sink->on_time(now_);
+  }
+
+  void finish() override {
+    for (const std::uint32_t slot : table_.occupied()) {
+      FlowRecord& rec = table_.at(slot);
+      if (!rec.expired) emit_final(rec);
+    }
+    while (table_.size() != 0) table_.erase(table_.occupied().back());
+    active_ = 0;
+    for (FlowSink* sink : sinks_) sink->on_time(now_);
+  }
+
+  EngineStats stats() const override {
+    EngineStats s;
+    s.packets = packets_;
+    s.flows_created = created_;
+    s.flows_ended = flows_ended_;
+    s.flows_expired = expired_;
+    s.flows_evicted = evicted_;
+    s.expired_reclaimed = reclaimed_;
+    s.late_packets = late_packets_;
+    s.final_records = final_records_;
+    s.snapshot_records = snapshot_records_;
+    s.suppressed_records = suppressed_;
+    s.flows_active = active_;
+    s.table_used = table_.size();
+    s.table_capacity = table_.capacity();
+    s.bytes_per_flow = table_.bytes_per_flow();
+    return s;
+  }
+
+  features::Profile profile() const override { return Profile::id; }
+
+ private:
+  std::uint32_t lookup(const features::ProfilePacket& p) {
+    key_ = profile_.key(p);
+    hash_ = table_.hash(key_);
+    const std::uint32_t slot = table_.find(key_, hash_);
+    if constexpr (Profile::looks_up_reverse) {
+      if (slot == FlowTable::npos) {
+        const FlowKey reverse = key_.reversed();
+        return table_.find(reverse, table_.hash(reverse));
+      }
+    }
+    return slot;
+  }
+
+  // A new conversation, stored under the key lookup() computed for its first packet.
+  std::uint32_t create(const features::ProfilePacket& p) {
+    if (table_.full()) make_room();
+    const std::uint32_t slot = table_.insert(key_, hash_);
+    FlowRecord& rec = table_.at(slot);
+    profile_.begin(rec.state, p, features::orientation_of(p));
+    ++active_;
+    start_record(rec);
+    return slot;
+  }
+
+  void start_record(FlowRecord& rec) {
+    rec.flow_id = next_flow_id_++;
+    rec.last_snapshot_ts = rec.state.start;
+    ++created_;
+  }
+
+  // Table full: reuse an already-emitted expired record if the sample holds one, else evict the
+  // least recently seen flow of the sample (emitting its final record).
+  void make_room() {
+    const auto occupied = table_.occupied();
+    const std::size_t n = occupied.size();
+    std::uint32_t victim = FlowTable::npos;
+    std::int64_t oldest = 0;
+    const std::size_t sample = std::min<std::size_t>(n, std::max<std::uint32_t>(1, config_.eviction_sample));
+    for (std::size_t k = 0; k < sample; ++k) {
+      const std::uint32_t slot = occupied[(cursor_ + k) % n];
+      const FlowRecord& rec = table_.at(slot);
+      if (rec.expired) {
+        victim = slot;
+        break;
+      }
+      if (victim == FlowTable::npos || rec.state.last_seen < oldest) {
+        victim = slot;
+        oldest = rec.state.last_seen;
+      }
+    }
+    FlowRecord& rec = table_.at(victim);
+    if (rec.expired) {
+      ++reclaimed_;
+    } else {
+      ++evicted_;
+      emit_final(rec);
+      --active_;
+    }
+    table_.erase(victim);
+  }
+
+  // Bounded expiry work per packet: examine a few records round-robin.
+  void sweep(std::uint32_t budget) {
+    for (std::uint32_t k = 0; k < budget; ++k) {
+      const auto occupied = table_.occupied();
+      if (occupied.empty()) return;
+      if (cursor_ >= occupied.size()) cursor_ = 0;
+      FlowRecord& rec = table_.at(occupied[cursor_++]);
+      if (rec.expired) continue;
+      // Idle longer than the flow timeout implies now - start > timeout: the next packet of this
+      // flow would split it, so emitting the record now changes nothing but the time it leaves.
+      if (now_ - rec.state.last_seen > config_.timeouts.flow_us) {
+        ++expired_;
+        emit_final(rec);
+        rec.expired = true;
+        --active_;
+      } else if (config_.snapshot_interval_us > 0 &&
+                 now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us) {
+        emit_snapshot(rec);
+      }
+    }
+  }
+
+  void maybe_snapshot(FlowRecord& rec) {
+    const bool by_count = config_.snapshot_packets > 0 &&
+                          static_cast<std::uint64_t>(rec.state.packets()) % config_.snapshot_packets == 0;
+    const bool by_time = config_.snapshot_interval_us > 0 &&
+                         now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us;
+    if (by_count || by_time) emit_snapshot(rec);
+  }
+
+  void emit_snapshot(FlowRecord& rec) {
+    rec.last_snapshot_ts = now_;
+    if (!profile_.writable(rec.state)) return;
+    ++snapshot_records_;
+    deliver(rec, RecordKind::snapshot);
+  }
+
+  void emit_final(const FlowRecord& rec) {
+    if (!profile_.writable(rec.state)) {
+      ++suppressed_;
+      return;
+    }
+    ++final_records_;
+    deliver(rec, RecordKind::final_record);
+  }
+
+  void deliver(const FlowRecord& rec, RecordKind kind) {
+    const features::FlowState& f = rec.state;
+    profile_.features(f, row_);
+    FlowReport r;
+    r.flow_id = rec.flow_id;
+    r.src = f.dir.src;
+    r.dst = f.dir.dst;
+    r.src_port = f.dir.src_port;
+    r.dst_port = f.dir.dst_port;
+    r.protocol = f.protocol;
+    r.vlan_id = f.vlan_id;
+    r.first_ts_us = f.start;
+    r.last_ts_us = f.last_seen;
+    r.fwd_packets = static_cast<std::uint64_t>(f.fwd_count);
+    r.bwd_packets = static_cast<std::uint64_t>(f.bwd_count);
+    r.fwd_bytes = static_cast<std::uint64_t>(f.fwd_bytes);
+    r.bwd_bytes = static_cast<std::uint64_t>(f.bwd_bytes);
+    r.kind = kind;
+    r.features = row_.values();
+    r.feature_integral = row_.integral();
+    r.key_src = rec.key.address_a();
+    r.key_dst = rec.key.address_b();
+    r.key_src_port = rec.key.port_a;
+    r.key_dst_port = rec.key.port_b;
+    for (FlowSink* sink : sinks_) sink->on_flow(r);
+  }
+
+  EngineConfig config_;
+  Profile profile_;
+  FlowTable table_;
+  std::vector<FlowSink*> sinks_;
+  features::ProfilePacket packet_;
+  features::FeatureRow row_;
+  FlowKey key_;
+  std::uint64_t hash_ = 0;
+  std::int64_t now_ = 0;
+  std::size_t cursor_ = 0;
+  std::uint64_t next_flow_id_ = 1;
+  std::uint64_t packets_ = 0, created_ = 0, flows_ended_ = 0, expired_ = 0, evicted_ = 0, reclaimed_ = 0;
+  std::uint64_t late_packets_ = 0, final_records_ = 0, snapshot_records_ = 0, suppressed_ = 0, active_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<FlowEngine> FlowEngine::create(const EngineConfig& config, std::vector<FlowSink*> sinks) {
+  if (config.profile == features::Profile::cicids2017) {
+    return std::make_unique<Engine<features::Cicids2017Profile>>(config, std::move(sinks));
+  }
+  return std::make_unique<Engine<features::CorrectedProfile>>(config, std::move(sinks));
+}
+
+}  // namespace flowguard::capture

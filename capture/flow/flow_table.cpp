@@ -1,0 +1,79 @@
+#include "flow/flow_table.hpp"
+
+#include <bit>
+#include <new>
+
+namespace flowguard::capture {
+
+FlowTable::FlowTable(std::uint32_t max_flows, std::uint64_t seed)
+    : max_flows_(max_flows == 0 ? 1 : max_flows), hasher_(seed) {
+  const std::uint64_t buckets = std::bit_ceil(static_cast<std::uint64_t>(max_flows_) * 2);
+  mask_ = static_cast<std::uint32_t>(buckets - 1);
+  index_.resize(buckets);
+  auto* raw = static_cast<FlowRecord*>(
+      ::operator new(sizeof(FlowRecord) * max_flows_, std::align_val_t{alignof(FlowRecord)}));
+  pool_.reset(raw);
+  free_.reserve(max_flows_);
+  occupied_.reserve(max_flows_);
+}
+
+void FlowTable::PoolDeleter::operator()(FlowRecord* p) const {
+  ::operator delete(p, std::align_val_t{alignof(FlowRecord)});
+}
+
+std::uint32_t FlowTable::find(const FlowKey& key, std::uint64_t hash) const {
+  const auto h32 = static_cast<std::uint32_t>(hash);
+  for (std::uint32_t i = h32 & mask_;; i = (i + 1) & mask_) {
+    const Entry& e = index_[i];
+    if (e.slot_plus1 == 0) return npos;
+    if (e.hash32 == h32 && pool_[e.slot_plus1 - 1].key == key) return e.slot_plus1 - 1;
+  }
+}
+
+std::uint32_t FlowTable::insert(const FlowKey& key, std::uint64_t hash) {
+  std::uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = never_used_++;
+  }
+  FlowRecord* rec = ::new (&pool_[slot]) FlowRecord{};
+  rec->key = key;
+  rec->hash32 = static_cast<std::uint32_t>(hash);
+  rec->dense_pos = static_cast<std::uint32_t>(occupied_.size());
+  occupied_.push_back(slot);
+
+  std::uint32_t i = rec->hash32 & mask_;
+  while (index_[i].slot_plus1 != 0) i = (i + 1) & mask_;
+  index_[i] = Entry{slot + 1, rec->hash32};
+  return slot;
+}
+
+void FlowTable::erase(std::uint32_t slot) {
+  FlowRecord& rec = pool_[slot];
+  std::uint32_t i = rec.hash32 & mask_;
+  while (index_[i].slot_plus1 != slot + 1) i = (i + 1) & mask_;
+  // Backward-shift deletion keeps every probe chain contiguous without tombstones.
+  for (std::uint32_t j = (i + 1) & mask_; index_[j].slot_plus1 != 0; j = (j + 1) & mask_) {
+    const std::uint32_t home = index_[j].hash32 & mask_;
+    if (((j - home) & mask_) >= ((j - i) & mask_)) {
+      index_[i] = index_[j];
+      i = j;
+    }
+  }
+  index_[i] = Entry{};
+
+  const std::uint32_t pos = rec.dense_pos;
+  const std::uint32_t moved = occupied_.back();
+  occupied_[pos] = moved;
+  pool_[moved].dense_pos = pos;
+  occupied_.pop_back();
+  free_.push_back(slot);
+}
+
+std::size_t FlowTable::bytes_per_flow() const {
+  return sizeof(FlowRecord) + (index_.size() * sizeof(Entry)) / max_flows_ + 2 * sizeof(std::uint32_t);
+}
+
+}  // namespace flowguard::capture

@@ -1,0 +1,75 @@
+#pragma once
+// Bounded flow table: a preallocated pool of flow records (sized by --max-flows, never grown) indexed
+// by an open-addressing hash (linear probing, backward-shift deletion, load <= 0.5) over seeded key
+// hashes. A dense list of occupied slots lets the engine sweep and evict with bounded work per packet.
+// Nothing here allocates after construction.
+
+#include "features/flow_state.hpp"
+#include "flow/flow_key.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+namespace flowguard::capture {
+
+struct FlowRecord {
+  FlowKey key;                   // stored key: the Flow ID
+  std::uint64_t flow_id = 0;     // unique per run, shared by a flow's snapshots and final record
+  std::uint32_t hash32 = 0;
+  std::uint32_t dense_pos = 0;   // position in FlowTable::occupied()
+  // Already emitted by the expiry sweep but kept so that a late packet continues the conversation
+  // exactly as the reference would (inherited orientation, Flow ID, TCP flow time); reclaimed first
+  // when the table is full.
+  bool expired = false;
+  std::int64_t last_snapshot_ts = 0;
+  features::FlowState state;
+};
+static_assert(std::is_trivially_destructible_v<FlowRecord>);
+
+class FlowTable {
+ public:
+  static constexpr std::uint32_t npos = 0xFFFFFFFFu;
+
+  FlowTable(std::uint32_t max_flows, std::uint64_t seed);
+
+  std::uint64_t hash(const FlowKey& key) const { return hasher_(key); }
+  std::uint32_t find(const FlowKey& key, std::uint64_t hash) const;
+  // Requires !full() and that the key is absent. The record is value-initialised except key/hash.
+  std::uint32_t insert(const FlowKey& key, std::uint64_t hash);
+  void erase(std::uint32_t slot);
+
+  FlowRecord& at(std::uint32_t slot) { return pool_[slot]; }
+  const FlowRecord& at(std::uint32_t slot) const { return pool_[slot]; }
+  std::span<const std::uint32_t> occupied() const { return occupied_; }
+
+  std::size_t size() const { return occupied_.size(); }
+  std::uint32_t capacity() const { return max_flows_; }
+  bool full() const { return occupied_.size() >= max_flows_; }
+  // Record plus its share of the index and the dense list.
+  std::size_t bytes_per_flow() const;
+
+ private:
+  struct Entry {
+    std::uint32_t slot_plus1 = 0;  // 0 = empty
+    std::uint32_t hash32 = 0;
+  };
+  struct PoolDeleter {
+    void operator()(FlowRecord* p) const;
+  };
+
+  std::uint32_t max_flows_;
+  std::uint32_t mask_;
+  FlowKeyHasher hasher_;
+  std::vector<Entry> index_;
+  // Raw storage: pages are touched only when a slot is first used.
+  std::unique_ptr<FlowRecord[], PoolDeleter> pool_;
+  std::uint32_t never_used_ = 0;       // slots [never_used_, max_flows_) were never handed out
+  std::vector<std::uint32_t> free_;    // recycled slots
+  std::vector<std::uint32_t> occupied_;
+};
+
+}  // namespace flowguard::capture

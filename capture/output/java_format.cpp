@@ -1,0 +1,171 @@
+#include "output/java_format.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace flowguard::capture::output {
+namespace {
+
+struct CivilTime {
+  std::int64_t year;
+  int month, day, hour, minute, second;
+};
+
+// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
+CivilTime civil_from_seconds(std::int64_t secs) {
+  std::int64_t days = secs / 86400;
+  std::int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const std::int64_t doe = days - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return CivilTime{y, m, d, static_cast<int>(rem / 3600), static_cast<int>((rem % 3600) / 60),
+                   static_cast<int>(rem % 60)};
+}
+
+char* put_digits(char* p, std::int64_t v, int width) {
+  char tmp[24];
+  int n = 0;
+  std::uint64_t u = v < 0 ? 0 : static_cast<std::uint64_t>(v);
+  do {
+    tmp[n++] = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u != 0 && n < 20);
+  while (n < width) tmp[n++] = '0';
+  while (n > 0) *p++ = tmp[--n];
+  return p;
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+}  // namespace
+
+std::size_t format_java_double(double v, char* out) {
+  if (std::isnan(v)) {
+    std::memcpy(out, "NaN", 3);
+    return 3;
+  }
+  if (std::isinf(v)) {
+    if (v > 0) {
+      std::memcpy(out, "Infinity", 8);
+      return 8;
+    }
+    std::memcpy(out, "-Infinity", 9);
+    return 9;
+  }
+  char* p = out;
+  if (std::signbit(v)) *p++ = '-';
+  const double a = std::fabs(v);
+  if (a == 0.0) {
+    std::memcpy(p, "0.0", 3);
+    return static_cast<std::size_t>(p - out) + 3;
+  }
+  // Shortest round-trip digits in scientific form: "d[.ddd]e±XX".
+  char sci[40];
+  const auto res = std::to_chars(sci, sci + sizeof(sci), a, std::chars_format::scientific);
+  char digits[24];
+  int nd = 0;
+  const char* q = sci;
+  for (; q < res.ptr && *q != 'e'; ++q) {
+    if (*q != '.') digits[nd++] = *q;
+  }
+  int exp = 0;
+  std::from_chars(q + 1 + (q[1] == '+' ? 1 : 0), res.ptr, exp);
+
+  if (a >= 1e-3 && a < 1e7) {
+    if (exp >= 0) {
+      for (int i = 0; i <= exp; ++i) *p++ = i < nd ? digits[i] : '0';
+      *p++ = '.';
+      if (nd > exp + 1) {
+        for (int i = exp + 1; i < nd; ++i) *p++ = digits[i];
+      } else {
+        *p++ = '0';
+      }
+    } else {
+      *p++ = '0';
+      *p++ = '.';
+      for (int i = 0; i < -exp - 1; ++i) *p++ = '0';
+      for (int i = 0; i < nd; ++i) *p++ = digits[i];
+    }
+  } else {
+    *p++ = digits[0];
+    *p++ = '.';
+    if (nd > 1) {
+      for (int i = 1; i < nd; ++i) *p++ = digits[i];
+    } else {
+      *p++ = '0';
+    }
+    *p++ = 'E';
+    p = std::to_chars(p, p + 8, exp).ptr;
+  }
+  return static_cast<std::size_t>(p - out);
+}
+
+std::string java_double(double v) {
+  char buf[java_text_max];
+  return std::string(buf, format_java_double(v, buf));
+}
+
+std::size_t format_long(std::int64_t v, char* out) {
+  return static_cast<std::size_t>(std::to_chars(out, out + 24, v).ptr - out);
+}
+
+std::size_t format_corrected_timestamp(std::int64_t ts_us, char* out) {
+  const std::int64_t secs = floor_div(ts_us, 1'000'000);
+  const std::int64_t micros = ts_us - secs * 1'000'000;
+  const CivilTime t = civil_from_seconds(secs);
+  char* p = put_digits(out, t.year, 4);
+  *p++ = '-';
+  p = put_digits(p, t.month, 2);
+  *p++ = '-';
+  p = put_digits(p, t.day, 2);
+  *p++ = ' ';
+  p = put_digits(p, t.hour, 2);
+  *p++ = ':';
+  p = put_digits(p, t.minute, 2);
+  *p++ = ':';
+  p = put_digits(p, t.second, 2);
+  if (micros != 0) {
+    *p++ = '.';
+    if (micros % 1000 == 0) {
+      p = put_digits(p, micros / 1000, 3);
+    } else {
+      p = put_digits(p, micros, 6);
+    }
+  }
+  return static_cast<std::size_t>(p - out);
+}
+
+std::size_t format_cicids2017_timestamp(std::int64_t ts_us, char* out) {
+  const std::int64_t ms = ts_us / 1000;  // Java long division
+  const CivilTime t = civil_from_seconds(floor_div(ms, 1000));
+  const int hour12 = t.hour % 12 == 0 ? 12 : t.hour % 12;
+  char* p = put_digits(out, t.day, 2);
+  *p++ = '/';
+  p = put_digits(p, t.month, 2);
+  *p++ = '/';
+  p = put_digits(p, t.year, 4);
+  *p++ = ' ';
+  p = put_digits(p, hour12, 2);
+  *p++ = ':';
+  p = put_digits(p, t.minute, 2);
+  *p++ = ':';
+  p = put_digits(p, t.second, 2);
+  return static_cast<std::size_t>(p - out);
+}
+
+}  // namespace flowguard::capture::output
