@@ -1,0 +1,40 @@
+#include "enforce/enforce_extension.hpp"
+
+#include "enforce/enforcement.hpp"
+
+#include <CLI/CLI.hpp>
+
+#ifndef FLOWGUARD_VERSION
+#define FLOWGUARD_VERSION "unknown"
+#endif
+
+namespace flowguard::capture {
+namespace {
+
+class EnforceExtension final : public app::AgentExtension {
+ public:
+  std::string_view name() const override { return "enforce"; }
+  void add_options(CLI::App& app) override { handles_ = enforce::register_enforce_options(app, options_); }
+  void start(app::AgentContext& context) override {
+    enforce::mark_explicit(handles_, options_);
+    enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION);
+    context.verdicts.add(enforcement_.get());
+  }
+  void append_stats(std::string& line) const override {
+    if (enforcement_) enforcement_->append_stats(line);
+  }
+  void stop() override {
+    if (enforcement_) enforcement_->stop();
+  }
+
+ private:
+  enforce::EnforceOptions options_;
+  enforce::EnforceOptionHandles handles_;
+  std::unique_ptr<enforce::Enforcement> enforcement_;
+};
+
+}  // namespace
+
+std::unique_ptr<app::AgentExtension> make_enforce_extension() { return std::make_unique<EnforceExtension>(); }
+
+}  // namespace flowguard::capture

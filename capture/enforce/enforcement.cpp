@@ -1,0 +1,275 @@
+#include "enforce/enforcement.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace flowguard::capture::enforce {
+
+EnforceMode parse_mode(const std::string& text) {
+  if (text == "nftables") return EnforceMode::nftables;
+  if (text == "dry-run") return EnforceMode::dry_run;
+  if (text == "off") return EnforceMode::off;
+  throw std::invalid_argument("unknown enforce mode '" + text + "' (nftables, dry-run, off)");
+}
+
+EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) {
+  const std::string g = "Enforcement";
+  app.add_option("--enforce", o.mode, "Act on block verdicts: nftables (drop in the kernel), dry-run (log only), off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nftables", "dry-run", "off"}))
+      ->group(g);
+  app.add_option("--block-ttl", o.block_ttl_s, "Seconds a block lasts (nftables element timeout)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 30u * 86400u))
+      ->group(g);
+  app.add_option("--block-renew-interval", o.renew_interval_s,
+                 "Restart a blocked source's timeout at most this often (seconds) while it keeps attacking")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u))
+      ->group(g);
+  app.add_option("--max-blocks", o.max_blocks, "Most addresses blocked at once; further blocks are counted, not applied")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->group(g);
+  app.add_option("--allow", o.allow, "Never block this CIDR (repeatable; IPv4 or IPv6)")->group(g);
+  app.add_option("--allowlist", o.allowlist_file, "File of CIDRs never to block, one per line, '#' comments")
+      ->check(CLI::ExistingFile)
+      ->group(g);
+  app.add_flag("--no-host-allowlist", o.no_host_allowlist,
+               "Do not allowlist this host's own interface addresses (loopback stays allowlisted)")
+      ->group(g);
+  auto* control = app.add_option("--control-socket", o.control_socket,
+                                 "Unix socket for flowguardctl blocks/block/unblock/status ('none' disables)")
+                      ->capture_default_str()
+                      ->group(g);
+  auto* state = app.add_option("--state-dir", o.state_dir, "Where the block list persists across restarts ('none' disables)")
+                    ->capture_default_str()
+                    ->group(g);
+  app.add_option("--alerts", o.alerts_path, "Append alerts as Suricata-compatible EVE JSON lines to this file")->group(g);
+  app.add_option("--alert-interval", o.alert_interval_s,
+                 "Fold repeated alerts per (source, class) into one per this many seconds of packet time (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0))
+      ->group(g);
+  app.add_flag("--quiet-alerts", o.quiet_alerts, "No console line per alert")->group(g);
+  app.add_option("--events", o.events_path, "SQLite event store (alerts, blocks, unblocks)")->group(g);
+  app.add_option("--events-retention-days", o.events_retention_days, "Delete events older than this (0: keep)")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--nft-table", o.nft_table, "Name of the nftables table (family inet)")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        const bool ok = !s.empty() && s.size() <= 32 &&
+                        s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+        return ok ? std::string() : std::string("table name: 1-32 of [a-z0-9_]");
+      })
+      ->group(g);
+  return {control, state};
+}
+
+void mark_explicit(const EnforceOptionHandles& h, EnforceOptions& o) {
+  o.control_socket_explicit = h.control_socket != nullptr && h.control_socket->count() > 0;
+  o.state_dir_explicit = h.state_dir != nullptr && h.state_dir->count() > 0;
+}
+
+std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::string version,
+                                                 CounterProvider agent_counters) {
+  std::unique_ptr<Enforcement> e(new Enforcement());
+  e->version_ = std::move(version);
+  e->agent_counters_ = std::move(agent_counters);
+  const EnforceMode mode = parse_mode(o.mode);
+
+  Allowlist allow;
+  allow.add_loopback();
+  if (!o.no_host_allowlist) allow.add_host_addresses();
+  for (const auto& cidr : o.allow) {
+    std::string why;
+    if (!allow.add(cidr, why)) throw std::runtime_error("--allow '" + cidr + "': " + why);
+  }
+  if (!o.allowlist_file.empty()) allow.load_file(o.allowlist_file);
+
+  if (!o.events_path.empty()) {
+    e->events_ = std::make_unique<EventStore>(EventStoreOptions{o.events_path, o.events_retention_days, 8192, 512});
+  }
+
+  BlockManagerOptions bo;
+  bo.mode = mode;
+  bo.ttl_seconds = o.block_ttl_s;
+  bo.max_blocks = o.max_blocks;
+  bo.renew_interval_seconds = o.renew_interval_s;
+  bo.nft_table = o.nft_table;
+  if (o.state_dir != "none" && !o.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.state_dir, ec);
+    const bool usable = !ec && ::access(o.state_dir.c_str(), W_OK) == 0;
+    if (usable) {
+      bo.state_dir = o.state_dir;
+    } else if (o.state_dir_explicit) {
+      throw std::runtime_error("--state-dir " + o.state_dir + " is not writable");
+    } else {
+      spdlog::warn("enforce: {} not writable; the block list will not survive a restart", o.state_dir);
+    }
+  }
+  e->blocks_ = std::make_unique<BlockManager>(bo, std::move(allow), e->events_.get());
+  e->blocks_->start();
+
+  e->alerts_ = std::make_unique<AlertWriter>(
+      AlertWriterOptions{o.alerts_path, !o.quiet_alerts, o.alert_interval_s, 16'384}, e->events_.get());
+
+  if (o.control_socket != "none" && !o.control_socket.empty()) {
+    try {
+      e->control_ = std::make_unique<ControlServer>(ControlServerOptions{o.control_socket},
+                                                    [raw = e.get()](const auto& req) { return raw->handle_control(req); });
+    } catch (const std::exception& ex) {
+      if (o.control_socket_explicit) throw;
+      spdlog::warn("enforce: no control socket ({}); flowguardctl blocks/unblock will not reach this agent",
+                   ex.what());
+    }
+  }
+  spdlog::info("enforce: mode {}, block TTL {} s, max {} blocks, {} allowlist entries{}{}", o.mode, o.block_ttl_s,
+               o.max_blocks, e->blocks_->allowlist().entries().size(),
+               e->control_ ? ", control socket " + o.control_socket : std::string(),
+               o.alerts_path.empty() ? std::string() : ", alerts " + o.alerts_path);
+  return e;
+}
+
+Enforcement::~Enforcement() { stop(); }
+
+void Enforcement::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (control_) control_->stop();
+  if (blocks_) blocks_->stop();
+  if (alerts_) alerts_->flush();
+  if (events_) events_->stop();
+}
+
+void Enforcement::on_verdict(const FlowVerdict& verdict) {
+  verdicts_.fetch_add(1, std::memory_order_relaxed);
+  if (verdict.action != VerdictAction::alert && verdict.action != VerdictAction::block) return;
+  const BlockOutcome outcome = blocks_->apply(verdict);
+  alerts_->emit(verdict, outcome, blocks_->mode());
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> Enforcement::counters() const {
+  const BlockCounters& b = blocks_->counters();
+  std::vector<std::pair<std::string, std::uint64_t>> c = {
+      {"verdicts", verdicts_.load()},
+      {"alerts_emitted", alerts_->emitted()},
+      {"alerts_suppressed", alerts_->suppressed()},
+      {"alert_write_errors", alerts_->write_errors()},
+      {"block_verdicts", b.block_verdicts.load()},
+      {"blocks_active", blocks_->size()},
+      {"blocks_added", b.blocked.load()},
+      {"blocks_dry_run", b.dry_run.load()},
+      {"blocks_renewed", b.renewed.load()},
+      {"blocks_renew_suppressed", b.renew_suppressed.load()},
+      {"blocked_but_allowlisted", b.allowlisted.load()},
+      {"blocks_cap_reached", b.cap_reached.load()},
+      {"blocks_not_blockable", b.not_blockable.load()},
+      {"blocks_manual", b.manual_blocks.load()},
+      {"blocks_restored", b.restored.load()},
+      {"blocks_expired", b.expired.load()},
+      {"unblocks", b.unblocks.load()},
+      {"nft_errors", b.kernel_errors.load()},
+      {"state_write_errors", b.state_write_errors.load()},
+  };
+  if (events_) {
+    c.emplace_back("events_written", events_->written());
+    c.emplace_back("events_dropped", events_->dropped());
+    c.emplace_back("events_write_errors", events_->write_errors());
+  }
+  if (control_) {
+    c.emplace_back("control_requests", control_->requests());
+    c.emplace_back("control_bad_frames", control_->bad_frames());
+  }
+  if (agent_counters_) {
+    for (auto& kv : agent_counters_()) c.push_back(std::move(kv));
+  }
+  return c;
+}
+
+void Enforcement::append_stats(std::string& line) const {
+  const BlockCounters& b = blocks_->counters();
+  line += " alerts=" + std::to_string(alerts_->emitted());
+  line += " alerts_folded=" + std::to_string(alerts_->suppressed());
+  line += " blocks=" + std::to_string(blocks_->size());
+  line += " block_verdicts=" + std::to_string(b.block_verdicts.load());
+  line += " allowlisted=" + std::to_string(b.allowlisted.load());
+  if (b.cap_reached.load() > 0) line += " blocks_cap_reached=" + std::to_string(b.cap_reached.load());
+  if (b.kernel_errors.load() > 0) line += " nft_errors=" + std::to_string(b.kernel_errors.load());
+  if (events_ && events_->dropped() > 0) line += " events_dropped=" + std::to_string(events_->dropped());
+}
+
+flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::ControlRequest& req) {
+  using flowguard::v1::ControlRequest;
+  flowguard::v1::ControlResponse resp;
+  auto apply_result = [&](const ControlResult& r) {
+    resp.set_ok(r.ok);
+    if (r.ok) resp.set_message(r.message);
+    else resp.set_error(r.error);
+  };
+  switch (req.body_case()) {
+    case ControlRequest::kBlocks: {
+      resp.set_ok(true);
+      for (const BlockRecord& r : blocks_->list()) {
+        auto* b = resp.add_blocks();
+        b->set_address(format_address(r.address));
+        b->set_reason(r.reason);
+        b->set_model_version(r.model_version);
+        b->set_created_unix_ms(r.created_unix_ms);
+        b->set_expires_unix_ms(r.expires_unix_ms);
+        b->set_manual(r.manual);
+      }
+      resp.set_message(std::to_string(resp.blocks_size()) + " address(es) blocked (" +
+                       std::string(to_string(blocks_->mode())) + ")");
+      break;
+    }
+    case ControlRequest::kBlock:
+      apply_result(blocks_->block(req.block().address(), req.block().ttl_seconds(), req.block().reason()));
+      break;
+    case ControlRequest::kUnblock:
+      apply_result(blocks_->unblock(req.unblock().address()));
+      break;
+    case ControlRequest::kStatus: {
+      resp.set_ok(true);
+      auto* s = resp.mutable_status();
+      s->set_process("flowguard-capture");
+      s->set_version(version_);
+      s->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
+                           .count());
+      for (auto& [name, value] : counters()) {
+        auto* c = s->add_counters();
+        c->set_name(name);
+        c->set_value(value);
+      }
+      break;
+    }
+    case ControlRequest::kStats:
+      resp.set_ok(true);
+      for (auto& [name, value] : counters()) {
+        auto* c = resp.add_stats();
+        c->set_name(name);
+        c->set_value(value);
+      }
+      break;
+    case ControlRequest::kReload:
+    case ControlRequest::kModels:
+      resp.set_ok(false);
+      resp.set_error("served by flowguard-infer");
+      break;
+    case ControlRequest::BODY_NOT_SET:
+      resp.set_ok(false);
+      resp.set_error("empty request");
+      break;
+  }
+  return resp;
+}
+
+}  // namespace flowguard::capture::enforce
