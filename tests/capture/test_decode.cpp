@@ -605,3 +605,62 @@ TEST_CASE("Counters: outcome totals add up and every reason has a unique name", 
   c.for_each_nonzero([&](std::string_view n, std::uint64_t) { printed.emplace_back(n); });
   CHECK(printed.size() == 5 + 3);  // totals + non_ip_arp, truncated_ip, unsupported_link_type
 }
+
+TEST_CASE("Mutated frames: any bytes under any link type decode safely and consistently", "[decode]") {
+  // Deterministic mutation fuzzing: flip bytes of valid frames, cut them anywhere, and decode them
+  // under every link type. The sanitizer build turns any out-of-bounds read into a failure; here the
+  // decoded results must be self-consistent.
+  const std::vector<Bytes> seeds{
+      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(6)).tcp(1, 2, syn, 3, 7, 1).payload(20).build(),
+      FrameBuilder{}.ethernet(0x8100).vlan(3, 0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(44, 0).ipv6_fragment(17, 0, true)
+          .udp(1, 2).payload(9).build(),
+      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(3, 3).ipv4(host_b, host_c, 6, Ipv4Options{}.total(80))
+          .tcp(4, 5, ack, 6).build(),
+      FrameBuilder{}.sll2(0x86DD).ipv6(six_a, six_b, 58).icmp(1, 0).ipv6(six_b, six_a, 6, 60).tcp(1, 2, ack, 3).build(),
+      FrameBuilder{}.null_af(2, true).ipv4(host_a, host_b, 41).ipv6(six_a, six_b, 4).ipv4(host_c, host_d, 17).udp(8, 9).build(),
+      nflog_frame(2, FrameBuilder{}.ipv4(host_a, host_b, 17).udp(1, 2).payload(7).build()),
+      FrameBuilder{}.ethernet(0x8847).raw({0, 1, 1, 64}).ipv4(host_a, host_b, 6).tcp(1, 2, syn, 3).build(),
+  };
+  const int link_types[] = {link_type::ethernet, link_type::linux_sll, link_type::linux_sll2, link_type::raw,
+                            link_type::null,     link_type::loop,      link_type::nflog,      link_type::ipv6};
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto rnd = [&state]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  DecodeCounters counters;
+  std::uint64_t decoded = 0;
+  for (int iter = 0; iter < 30000; ++iter) {
+    Bytes frame = seeds[rnd() % seeds.size()];
+    const int flips = 1 + static_cast<int>(rnd() % 4);
+    for (int i = 0; i < flips; ++i) frame[rnd() % frame.size()] = std::byte{static_cast<std::uint8_t>(rnd())};
+    const std::size_t len = rnd() % 3 == 0 ? rnd() % (frame.size() + 1) : frame.size();
+    std::unique_ptr<std::byte[]> copy{new std::byte[len == 0 ? 1 : len]};
+    std::copy_n(frame.begin(), len, copy.get());
+    for (int lt : link_types) {
+      DecodedPacket p;
+      if (decode_packet(lt, std::span<const std::byte>{copy.get(), len}, 0, 0, p, counters) != DecodeStatus::decoded) {
+        continue;
+      }
+      ++decoded;
+      REQUIRE((p.src.family == 4 || p.src.family == 6));
+      REQUIRE(p.ip_offset + (p.src.family == 4 ? 20u : 40u) <= len);
+      REQUIRE(p.ip_offset + p.ip_header_len <= len);
+      if (p.l4_header_len != 0) {
+        REQUIRE(p.l4_offset >= p.ip_offset + p.ip_header_len);
+        REQUIRE(p.l4_offset + p.l4_header_len <= len);
+        REQUIRE(corrected_payload_len(p) <= cicids2017_payload_len(p));
+        REQUIRE(cicids2017_payload_len(p) >= 0);
+      }
+      if (p.quoted.present) REQUIRE(p.quoted.l4_offset + p.quoted.l4_header_len <= len);
+      REQUIRE_FALSE((p.ip_fragment_later && p.l4_header_len != 0));
+    }
+  }
+  CHECK(counters.packets == 30000u * std::size(link_types));
+  CHECK(counters.packets == counters.decoded + counters.malformed + counters.not_ip + counters.unsupported_link_type);
+  CHECK(decoded == counters.decoded);
+  CHECK(counters.decoded > 10000);  // mutations mostly hit payload bytes: many frames still decode
+  CHECK(counters.malformed > 1000);
+}
