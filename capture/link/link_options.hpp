@@ -1,0 +1,31 @@
+#pragma once
+// Options of the agent's link to flowguard-infer. register_link_options() puts them on the agent's
+// CLI11 app (flowguard-capture registers them through link_extension.hpp).
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace flowguard::capture {
+
+struct LinkOptions {
+  std::string socket_path = "/run/flowguard/infer.sock";
+  std::size_t queue_flows = 65536;  // records waiting to be sent; beyond: dropped, counted unjudged
+  std::size_t batch_flows = 256;    // flows per FlowBatch (clamped to the server's max_batch_flows)
+  unsigned delay_ms = 5;            // longest a record waits for its batch to fill
+  std::string agent_id;             // empty: the host name
+  std::string agent_version = "0.0.0";
+  // Records sent and not yet answered; beyond this the sender waits for verdicts (0: queue_flows).
+  std::size_t max_in_flight = 0;
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{5000};
+  std::chrono::milliseconds hello_timeout{5000};
+};
+
+void register_link_options(CLI::App& app, LinkOptions& options);
+
+}  // namespace flowguard::capture

@@ -1,0 +1,663 @@
+#include "link/server_link.hpp"
+
+#include "flowguard/v1/flowguard.pb.h"
+#include "framing.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace flowguard::capture {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Flow metadata kept while the record is in flight, to build the FlowVerdict from what the agent saw.
+struct Meta {
+  std::uint64_t flow_id = 0;
+  IpAddress src, dst;
+  std::uint16_t src_port = 0, dst_port = 0;
+  std::uint8_t protocol = 0;
+  std::uint16_t vlan_id = 0;
+  std::int64_t first_ts_us = 0, last_ts_us = 0;
+  std::uint64_t fwd_packets = 0, bwd_packets = 0, fwd_bytes = 0, bwd_bytes = 0;
+  RecordKind kind = RecordKind::final_record;
+};
+
+struct Slot {
+  Meta meta;
+  std::vector<float> features;  // sized once, at construction
+};
+
+// Single producer (capture thread), single consumer (sender thread), fixed capacity.
+class Ring {
+ public:
+  Ring(std::size_t capacity, std::size_t n_features) : slots_(std::max<std::size_t>(capacity, 1)) {
+    for (auto& s : slots_) s.features.resize(n_features);
+  }
+  Slot* reserve() {
+    const auto h = head_.load(std::memory_order_relaxed);
+    if (h - tail_.load(std::memory_order_acquire) >= slots_.size()) return nullptr;
+    return &slots_[h % slots_.size()];
+  }
+  void publish() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  Slot* front() {
+    const auto t = tail_.load(std::memory_order_relaxed);
+    if (head_.load(std::memory_order_acquire) == t) return nullptr;
+    return &slots_[t % slots_.size()];
+  }
+  void pop() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  std::size_t size() const { return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire); }
+
+ private:
+  std::vector<Slot> slots_;
+  alignas(64) std::atomic<std::size_t> head_{0};
+  alignas(64) std::atomic<std::size_t> tail_{0};
+};
+
+struct InFlight {
+  std::vector<Meta> metas;
+};
+
+struct AtomicCounters {
+  using C = std::atomic<std::uint64_t>;
+  C offered{0}, sent{0}, judged{0}, alert{0}, block{0}, shed{0};
+  C queue_full{0}, server_away{0}, connection_lost{0}, missing_verdict{0}, bad_record{0}, stopped{0};
+  C connects{0}, reconnects{0}, hello_refused{0}, server_errors{0}, unknown_verdicts{0}, model_changes{0};
+};
+
+void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+VerdictAction to_action(v1::Action a) {
+  switch (a) {
+    case v1::ACTION_ALERT: return VerdictAction::alert;
+    case v1::ACTION_BLOCK: return VerdictAction::block;
+    case v1::ACTION_SHED: return VerdictAction::shed;
+    default: return VerdictAction::allow;
+  }
+}
+
+bool write_all(int fd, const std::string& data) {
+  for (std::size_t off = 0; off < data.size();) {
+    const auto n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "flowguard-capture";
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::uint64_t>> LinkCounters::named() const {
+  return {{"link_offered", offered},
+          {"link_sent", sent},
+          {"link_judged", judged},
+          {"link_alert", alert},
+          {"link_block", block},
+          {"link_shed", shed},
+          {"link_unjudged_queue_full", unjudged_queue_full},
+          {"link_unjudged_server_away", unjudged_server_away},
+          {"link_unjudged_connection_lost", unjudged_connection_lost},
+          {"link_unjudged_missing_verdict", unjudged_missing_verdict},
+          {"link_unjudged_bad_record", unjudged_bad_record},
+          {"link_unjudged_stopped", unjudged_stopped},
+          {"link_connects", connects},
+          {"link_reconnects", reconnects},
+          {"link_hello_refused", hello_refused},
+          {"link_server_errors", server_errors},
+          {"link_unknown_verdicts", unknown_verdicts},
+          {"link_model_changes", model_changes}};
+}
+
+struct ServerLink::Impl {
+  Impl(LinkOptions o, LinkSchema s, VerdictSink* vs)
+      : opts(std::move(o)), schema(std::move(s)), sink(vs), nf(schema.feature_names.size()), ring(opts.queue_flows, nf) {
+    if (opts.agent_id.empty()) opts.agent_id = host_name();
+    opts.batch_flows = std::max<std::size_t>(opts.batch_flows, 1);
+    if (opts.max_in_flight == 0) opts.max_in_flight = std::max(opts.queue_flows, opts.batch_flows);
+    opts.max_in_flight = std::max(opts.max_in_flight, opts.batch_flows);
+  }
+
+  LinkOptions opts;
+  LinkSchema schema;
+  VerdictSink* sink;
+  std::size_t nf;
+  Ring ring;
+  AtomicCounters c;
+  std::atomic<bool> connected{false}, stopping{false}, broken{false}, started{false};
+
+  std::mutex mu;  // in-flight table, texts, and the condition variables below
+  std::condition_variable wake_sender, progress;
+  std::map<std::uint64_t, InFlight> inflight;
+  std::size_t inflight_flows = 0;
+  std::string last_error, model;
+
+  std::mutex fd_mu;
+  int fd = -1;
+  std::thread sender, receiver;
+  std::size_t batch_limit = 0;  // min(batch_flows, server's max_batch_flows)
+  std::uint64_t next_seq = 0;
+  bool ever_connected = false;
+
+  // ------------------------------------------------------------------ capture thread
+
+  void on_flow(const FlowReport& r) {
+    add(c.offered);
+    if (!connected.load(std::memory_order_acquire)) return add(c.server_away);
+    if (r.features.size() != nf) return add(c.bad_record);
+    Slot* s = ring.reserve();
+    if (!s) return add(c.queue_full);
+    auto& m = s->meta;
+    m.flow_id = r.flow_id;
+    m.src = r.src;
+    m.dst = r.dst;
+    m.src_port = r.src_port;
+    m.dst_port = r.dst_port;
+    m.protocol = r.protocol;
+    m.vlan_id = r.vlan_id;
+    m.first_ts_us = r.first_ts_us;
+    m.last_ts_us = r.last_ts_us;
+    m.fwd_packets = r.fwd_packets;
+    m.bwd_packets = r.bwd_packets;
+    m.fwd_bytes = r.fwd_bytes;
+    m.bwd_bytes = r.bwd_bytes;
+    m.kind = r.kind;
+    for (std::size_t i = 0; i < nf; ++i) s->features[i] = static_cast<float>(r.features[i]);
+    ring.publish();
+    // Wake the sender only on the edges that matter; its timed wait covers a missed wake-up.
+    const auto n = ring.size();
+    if (n == 1 || n == opts.batch_flows) wake_sender.notify_one();
+  }
+
+  // ------------------------------------------------------------------ connection
+
+  void set_error(const std::string& e, bool log_as_error) {
+    std::lock_guard lock(mu);
+    if (e != last_error) {
+      if (log_as_error) spdlog::error("server link: {}", e);
+      else spdlog::warn("server link: {}", e);
+    }
+    last_error = e;
+  }
+
+  bool connect_and_hello() {
+    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+      set_error(fmt::format("socket(): {}", std::strerror(errno)), true);
+      return false;
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, opts.socket_path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+      set_error(fmt::format("cannot connect to flowguard-infer at {}: {} (flows fail open until it is up)",
+                            opts.socket_path, std::strerror(errno)),
+                false);
+      ::close(s);
+      return false;
+    }
+    v1::AgentMessage hello_msg;
+    auto* h = hello_msg.mutable_hello();
+    h->set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+    h->set_agent_id(opts.agent_id);
+    h->set_agent_version(opts.agent_version);
+    h->set_feature_profile(schema.feature_profile);
+    for (const auto& n : schema.feature_names) h->add_feature_names(n);
+    if (!write_all(s, wire::encode_frame(hello_msg))) {
+      set_error(fmt::format("sending Hello to {} failed: {}", opts.socket_path, std::strerror(errno)), false);
+      ::close(s);
+      return false;
+    }
+    wire::FrameDecoder dec;
+    const auto deadline = Clock::now() + opts.hello_timeout;
+    std::optional<v1::HelloAck> ack;
+    char buf[16384];
+    while (!ack && !stopping.load()) {
+      std::string_view payload;
+      if (dec.next(payload)) {
+        v1::ServerMessage msg;
+        std::string why;
+        if (!wire::parse_payload(payload, msg, why)) {
+          set_error("flowguard-infer answered the Hello with garbage: " + why, true);
+          break;
+        }
+        if (msg.has_hello_ack()) ack = msg.hello_ack();
+        else if (msg.has_error()) {
+          set_error("flowguard-infer refused the Hello: " + msg.error().message(), true);
+          break;
+        }
+        continue;
+      }
+      if (dec.failed()) {
+        set_error("flowguard-infer sent an oversized frame", true);
+        break;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        set_error(fmt::format("flowguard-infer at {} did not answer the Hello within {} ms", opts.socket_path,
+                              opts.hello_timeout.count()),
+                  false);
+        break;
+      }
+      pollfd p{s, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100))) <= 0) continue;
+      const auto n = ::recv(s, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        set_error(fmt::format("flowguard-infer at {} closed the connection during the handshake", opts.socket_path),
+                  false);
+        break;
+      }
+      dec.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    if (!ack) {
+      ::close(s);
+      return false;
+    }
+    if (!ack->accepted()) {
+      add(c.hello_refused);
+      std::string e = "flowguard-infer refused this agent: " + ack->reason();
+      set_error(e, true);
+      ::close(s);
+      return false;
+    }
+    batch_limit = std::min<std::size_t>(opts.batch_flows, ack->max_batch_flows() ? ack->max_batch_flows() : 4096);
+    {
+      std::lock_guard lock(mu);
+      model = ack->model().name() + " " + ack->model().version();
+      last_error.clear();
+    }
+    {
+      std::lock_guard lock(fd_mu);
+      fd = s;
+    }
+    add(c.connects);
+    if (ever_connected) add(c.reconnects);
+    ever_connected = true;
+    spdlog::info("server link: connected to flowguard-infer at {} (model {} {})", opts.socket_path,
+                 ack->model().name(), ack->model().version());
+    broken.store(false);
+    connected.store(true, std::memory_order_release);
+    receiver = std::thread([this, s, d = std::move(dec)]() mutable { receive_loop(s, std::move(d)); });
+    return true;
+  }
+
+  // Everything in flight and queued becomes unjudged; the socket is closed.
+  void disconnect(std::atomic<std::uint64_t>& in_flight_reason, std::atomic<std::uint64_t>& queued_reason) {
+    connected.store(false, std::memory_order_release);
+    {
+      std::lock_guard lock(fd_mu);
+      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    }
+    if (receiver.joinable()) receiver.join();
+    {
+      std::lock_guard lock(fd_mu);
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+    {
+      std::lock_guard lock(mu);
+      add(in_flight_reason, inflight_flows);
+      inflight.clear();
+      inflight_flows = 0;
+    }
+    drain_ring(queued_reason);
+    broken.store(false);
+  }
+
+  void drain_ring(std::atomic<std::uint64_t>& reason) {
+    std::size_t n = 0;
+    while (ring.front()) {
+      ring.pop();
+      ++n;
+    }
+    if (n) add(reason, n);
+    progress.notify_all();
+  }
+
+  // ------------------------------------------------------------------ sender thread
+
+  void send_loop() {
+    auto backoff = opts.reconnect_min;
+    v1::AgentMessage msg;
+    std::string frame;
+    std::optional<Clock::time_point> first_seen;
+    while (!stopping.load()) {
+      if (broken.load()) {
+        spdlog::warn("server link: connection to flowguard-infer lost; reconnecting");
+        disconnect(c.connection_lost, c.server_away);
+        first_seen.reset();
+        continue;
+      }
+      if (!connected.load()) {
+        drain_ring(c.server_away);
+        if (connect_and_hello()) {
+          backoff = opts.reconnect_min;
+          continue;
+        }
+        std::unique_lock lock(mu);
+        wake_sender.wait_for(lock, backoff, [&] { return stopping.load(); });
+        backoff = std::min(backoff * 2, opts.reconnect_max);
+        continue;
+      }
+      const std::size_t queued = ring.size();
+      const auto now = Clock::now();
+      const auto delay = std::chrono::milliseconds(opts.delay_ms);
+      if (queued == 0) {
+        first_seen.reset();
+        std::unique_lock lock(mu);
+        wake_sender.wait_for(lock, std::max(delay, std::chrono::milliseconds(20)),
+                             [&] { return stopping.load() || broken.load() || ring.size() > 0; });
+        continue;
+      }
+      if (!first_seen) first_seen = now;
+      if (queued < batch_limit && now - *first_seen < delay) {
+        std::unique_lock lock(mu);
+        wake_sender.wait_until(lock, *first_seen + delay,
+                               [&] { return stopping.load() || broken.load() || ring.size() >= batch_limit; });
+        continue;
+      }
+      const std::size_t n = std::min(queued, batch_limit);
+      {
+        // Bounded in flight: wait for verdicts before sending more (the ring absorbs, then drops).
+        std::unique_lock lock(mu);
+        if (inflight_flows + n > opts.max_in_flight) {
+          wake_sender.wait_for(lock, std::chrono::milliseconds(50));
+          continue;
+        }
+      }
+      send_batch(n, msg, frame);
+      first_seen.reset();
+      if (ring.size() > 0) first_seen = Clock::now();
+    }
+    disconnect(c.stopped, c.stopped);
+  }
+
+  void send_batch(std::size_t n, v1::AgentMessage& msg, std::string& frame) {
+    msg.Clear();  // keeps the FlowRecord objects and their buffers for reuse
+    auto* fb = msg.mutable_flows();
+    const auto seq = ++next_seq;
+    fb->set_batch_seq(seq);
+    InFlight entry;
+    entry.metas.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      Slot* s = ring.front();
+      if (!s) break;
+      const auto& m = s->meta;
+      auto* r = fb->add_flows();
+      r->set_flow_id(m.flow_id);
+      const auto sv = m.src.view(), dv = m.dst.view();
+      r->set_src_ip(reinterpret_cast<const char*>(sv.data()), sv.size());
+      r->set_dst_ip(reinterpret_cast<const char*>(dv.data()), dv.size());
+      r->set_src_port(m.src_port);
+      r->set_dst_port(m.dst_port);
+      r->set_protocol(m.protocol);
+      r->set_vlan_id(m.vlan_id);
+      r->set_first_ts_us(m.first_ts_us);
+      r->set_last_ts_us(m.last_ts_us);
+      r->set_fwd_packets(m.fwd_packets);
+      r->set_bwd_packets(m.bwd_packets);
+      r->set_fwd_bytes(m.fwd_bytes);
+      r->set_bwd_bytes(m.bwd_bytes);
+      r->set_kind(m.kind == RecordKind::snapshot ? v1::RECORD_KIND_SNAPSHOT : v1::RECORD_KIND_FINAL);
+      r->mutable_features()->Add(s->features.begin(), s->features.end());
+      entry.metas.push_back(m);
+      ring.pop();
+    }
+    const auto count = entry.metas.size();
+    {
+      std::lock_guard lock(mu);
+      inflight.emplace(seq, std::move(entry));
+      inflight_flows += count;
+    }
+    frame.clear();
+    if (wire::append_frame(msg, frame) != wire::FrameError::none) {
+      // Cannot happen within max_batch_flows; count rather than crash.
+      std::lock_guard lock(mu);
+      inflight.erase(seq);
+      inflight_flows -= count;
+      add(c.bad_record, count);
+      return;
+    }
+    int s;
+    {
+      std::lock_guard lock(fd_mu);
+      s = fd;
+    }
+    add(c.sent, count);
+    if (s < 0 || !write_all(s, frame)) broken.store(true);
+  }
+
+  // ------------------------------------------------------------------ receiver thread
+
+  void receive_loop(int s, wire::FrameDecoder dec) {
+    char buf[65536];
+    v1::ServerMessage msg;
+    FlowVerdict fv;
+    for (;;) {
+      std::string_view payload;
+      while (dec.next(payload)) {
+        std::string why;
+        msg.Clear();
+        if (!wire::parse_payload(payload, msg, why)) {
+          set_error("flowguard-infer sent a malformed message: " + why, true);
+          return mark_broken();
+        }
+        handle(msg, fv);
+      }
+      if (dec.failed()) {
+        set_error("flowguard-infer sent an oversized frame", true);
+        return mark_broken();
+      }
+      const auto n = ::recv(s, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return mark_broken();
+      dec.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  }
+
+  void mark_broken() {
+    broken.store(true);
+    connected.store(false, std::memory_order_release);
+    wake_sender.notify_all();
+  }
+
+  void handle(const v1::ServerMessage& msg, FlowVerdict& fv) {
+    if (msg.has_model_changed()) {
+      add(c.model_changes);
+      const auto& m = msg.model_changed();
+      spdlog::info("server link: flowguard-infer now serves model {} {}", m.name(), m.version());
+      std::lock_guard lock(mu);
+      model = m.name() + " " + m.version();
+      return;
+    }
+    if (msg.has_error()) {
+      add(c.server_errors);
+      set_error("flowguard-infer closed the session: " + msg.error().message(), true);
+      return;
+    }
+    if (!msg.has_verdicts()) return;
+    const auto& vb = msg.verdicts();
+    InFlight entry;
+    {
+      std::lock_guard lock(mu);
+      auto it = inflight.find(vb.batch_seq());
+      if (it == inflight.end()) {
+        add(c.unknown_verdicts, static_cast<std::uint64_t>(vb.verdicts_size()));
+        return;
+      }
+      entry = std::move(it->second);
+      inflight.erase(it);
+      inflight_flows -= entry.metas.size();
+    }
+    wake_sender.notify_one();
+    std::vector<bool> matched(entry.metas.size(), false);
+    for (int i = 0; i < vb.verdicts_size(); ++i) {
+      const auto& v = vb.verdicts(i);
+      std::size_t at = entry.metas.size();
+      const auto ui = static_cast<std::size_t>(i);
+      if (ui < entry.metas.size() && !matched[ui] && entry.metas[ui].flow_id == v.flow_id()) {
+        at = ui;
+      } else {
+        for (std::size_t k = 0; k < entry.metas.size(); ++k)
+          if (!matched[k] && entry.metas[k].flow_id == v.flow_id()) {
+            at = k;
+            break;
+          }
+      }
+      if (at == entry.metas.size()) {
+        add(c.unknown_verdicts);
+        continue;
+      }
+      matched[at] = true;
+      deliver(entry.metas[at], v, fv);
+    }
+    std::uint64_t missing = 0;
+    for (bool m : matched) missing += m ? 0 : 1;
+    if (missing) add(c.missing_verdict, missing);
+    if (vb.verdicts_size() > 0) {
+      const auto& last = vb.verdicts(vb.verdicts_size() - 1);
+      if (!last.model_version().empty()) {
+        std::lock_guard lock(mu);
+        model = last.model_name() + " " + last.model_version();
+      }
+    }
+    progress.notify_all();
+  }
+
+  void deliver(const Meta& m, const v1::Verdict& v, FlowVerdict& fv) {
+    fv.flow_id = m.flow_id;
+    fv.src = m.src;
+    fv.dst = m.dst;
+    fv.src_port = m.src_port;
+    fv.dst_port = m.dst_port;
+    fv.protocol = m.protocol;
+    fv.vlan_id = m.vlan_id;
+    fv.first_ts_us = m.first_ts_us;
+    fv.last_ts_us = m.last_ts_us;
+    fv.fwd_packets = m.fwd_packets;
+    fv.bwd_packets = m.bwd_packets;
+    fv.fwd_bytes = m.fwd_bytes;
+    fv.bwd_bytes = m.bwd_bytes;
+    fv.kind = m.kind;
+    fv.action = to_action(v.action());
+    fv.predicted_class = v.predicted_class();
+    fv.score = v.score();
+    fv.threshold = v.threshold();
+    fv.reason = v.reason();
+    fv.model_name = v.model_name();
+    fv.model_version = v.model_version();
+    fv.top_features.clear();
+    for (const auto& f : v.top_features()) fv.top_features.push_back({f.name(), f.value(), f.contribution()});
+    switch (fv.action) {
+      case VerdictAction::shed: add(c.shed); break;
+      case VerdictAction::alert: add(c.alert), add(c.judged); break;
+      case VerdictAction::block: add(c.block), add(c.judged); break;
+      default: add(c.judged); break;
+    }
+    if (sink) sink->on_verdict(fv);
+  }
+};
+
+ServerLink::ServerLink(LinkOptions options, LinkSchema schema, VerdictSink* sink)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(schema), sink)) {}
+
+ServerLink::~ServerLink() { stop(); }
+
+void ServerLink::start() {
+  if (impl_->started.exchange(true)) return;
+  impl_->sender = std::thread([impl = impl_.get()] { impl->send_loop(); });
+}
+
+void ServerLink::on_flow(const FlowReport& report) { impl_->on_flow(report); }
+
+bool ServerLink::wait_connected(std::chrono::milliseconds timeout) {
+  auto& i = *impl_;
+  const auto deadline = Clock::now() + timeout;
+  std::unique_lock lock(i.mu);
+  while (!i.connected.load() && Clock::now() < deadline) i.progress.wait_for(lock, std::chrono::milliseconds(5));
+  return i.connected.load();
+}
+
+bool ServerLink::flush(std::chrono::milliseconds timeout) {
+  auto& i = *impl_;
+  const auto deadline = Clock::now() + timeout;
+  i.wake_sender.notify_one();
+  std::unique_lock lock(i.mu);
+  for (;;) {
+    if (i.ring.size() == 0 && i.inflight_flows == 0) return true;
+    if (Clock::now() >= deadline) return false;
+    // The sender sends a partial batch only after link-delay; nudge it, then wait for progress.
+    i.progress.wait_for(lock, std::chrono::milliseconds(5));
+  }
+}
+
+void ServerLink::stop() {
+  auto& i = *impl_;
+  if (!i.started.load() || i.stopping.exchange(true)) return;
+  {
+    std::lock_guard lock(i.fd_mu);
+    if (i.fd >= 0) ::shutdown(i.fd, SHUT_RDWR);  // unblocks a send stuck on a server that stopped reading
+  }
+  i.wake_sender.notify_all();
+  if (i.sender.joinable()) i.sender.join();
+}
+
+bool ServerLink::connected() const { return impl_->connected.load(std::memory_order_acquire); }
+
+LinkCounters ServerLink::counters() const {
+  const auto& a = impl_->c;
+  auto v = [](const std::atomic<std::uint64_t>& x) { return x.load(std::memory_order_relaxed); };
+  LinkCounters r;
+  r.offered = v(a.offered);
+  r.sent = v(a.sent);
+  r.judged = v(a.judged);
+  r.alert = v(a.alert);
+  r.block = v(a.block);
+  r.shed = v(a.shed);
+  r.unjudged_queue_full = v(a.queue_full);
+  r.unjudged_server_away = v(a.server_away);
+  r.unjudged_connection_lost = v(a.connection_lost);
+  r.unjudged_missing_verdict = v(a.missing_verdict);
+  r.unjudged_bad_record = v(a.bad_record);
+  r.unjudged_stopped = v(a.stopped);
+  r.connects = v(a.connects);
+  r.reconnects = v(a.reconnects);
+  r.hello_refused = v(a.hello_refused);
+  r.server_errors = v(a.server_errors);
+  r.unknown_verdicts = v(a.unknown_verdicts);
+  r.model_changes = v(a.model_changes);
+  return r;
+}
+
+std::string ServerLink::last_error() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->last_error;
+}
+
+std::string ServerLink::model() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->model;
+}
+
+std::unique_ptr<ServerLink> make_server_link(const LinkOptions& options, LinkSchema schema, VerdictSink* sink) {
+  return std::make_unique<ServerLink>(options, std::move(schema), sink);
+}
+
+}  // namespace flowguard::capture
