@@ -1,0 +1,73 @@
+#pragma once
+// The networks flowguard-train builds, trains and exports. Each architecture is written ONCE, in
+// TorchScript source, and defined on a torch::jit::Module with its parameters and the scaling buffers:
+// the module that is trained is the module that is exported, so training and serving cannot drift.
+//
+// forward(x) takes RAW features [batch, n_features] in profile order and returns logits:
+//   nan_to_num (NaN -> 0, +/-Inf -> +/-FLT_MAX) -> signed log1p -> (x - center) / scale -> clamp(+/-20) -> net
+// center/scale are fitted on the training split only.
+
+#include "dataset.hpp"
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace flowguard::train {
+
+inline constexpr const char* kTransform = "signed_log1p";
+const std::vector<std::string>& architectures();  // cnn_lstm, cnn, mlp
+
+struct Scaler {
+  std::vector<double> center, scale;  // per feature, in transformed space
+};
+// The transform applied before scaling, in double precision (mirrors the module's first steps).
+double sanitize_and_transform(float raw);
+Scaler fit_scaler(const Dataset& train);
+
+// Builds an untrained module (weights drawn from `seed`). Throws std::invalid_argument for an unknown arch.
+torch::jit::Module build_module(const std::string& arch, std::size_t n_features, std::size_t n_classes,
+                                const Scaler& scaler, std::uint64_t seed, double dropout = 0.2);
+
+struct TrainConfig {
+  std::string arch = "cnn_lstm";
+  int epochs = 40;
+  int patience = 6;         // epochs without validation-loss improvement before stopping
+  int batch_size = 256;
+  double learning_rate = 2e-3;
+  double dropout = 0.2;
+  std::uint64_t seed = 1;
+  std::string class_weighting = "sqrt";  // none | sqrt (sqrt of inverse frequency) | inverse
+  bool progress = true;     // print progress on stderr
+};
+
+struct EpochLog {
+  int epoch = 0;
+  double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0, learning_rate = 0;
+};
+
+struct TrainResult {
+  torch::jit::Module module;  // in eval mode, best-validation weights restored
+  Scaler scaler;
+  std::vector<double> class_weights;
+  std::vector<EpochLog> history;
+  int best_epoch = 0;
+  double seconds = 0;
+};
+
+// Single-threaded and seeded: the same data, config and seed give identical weights.
+// class_names of train and val must be identical (use subsets of one Dataset).
+TrainResult train_model(const Dataset& train, const Dataset& val, const TrainConfig& config);
+
+// Softmax probabilities [rows x classes], row-major. Call on a module in eval mode.
+std::vector<float> predict_proba(torch::jit::Module& module, const Dataset& data, std::size_t batch = 4096);
+std::vector<float> predict_proba(torch::jit::Module& module, const float* x, std::size_t rows, std::size_t n_features,
+                                 std::size_t batch = 4096);
+
+// Limits LibTorch to one thread (call once, before any torch work) for reproducible, polite runs.
+void use_single_thread();
+
+}  // namespace flowguard::train

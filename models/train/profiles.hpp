@@ -1,0 +1,39 @@
+#pragma once
+// Feature profiles the trainer understands: which columns are model inputs, in which order.
+// `corrected` and `cicids2017` are the capture agent's profiles (the order is the contract with the
+// inference server); `nsl-kdd` exists for offline experiments only (no live extractor produces it).
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flowguard::train {
+
+inline constexpr const char* kProfileCorrected = "corrected";
+inline constexpr const char* kProfileCicids2017 = "cicids2017";
+inline constexpr const char* kProfileNslKdd = "nsl-kdd";
+
+// The 81 columns `Flow Duration` .. `Total TCP Flow Time` of the corrected (CNS2022) CSV header.
+const std::vector<std::string>& corrected_features();
+// The 77 columns `Flow Duration` .. `Idle Min` of the original CIC-IDS2017 CSVs, trimmed of leading
+// spaces, the second `Fwd Header Length` named `Fwd Header Length.1` (as pandas names it).
+const std::vector<std::string>& cicids2017_features();
+// NSL-KDD: 38 numeric columns plus one-hot groups `protocol_type=<v>`, `service=<v>`, `flag=<v>`
+// over the standard vocabularies (3 + 70 + 11), in the file's column order.
+const std::vector<std::string>& nslkdd_features();
+
+// Returns nullptr for an unknown profile name.
+const std::vector<std::string>* profile_features(std::string_view profile);
+
+// Whether a class name denotes benign traffic ("BENIGN" in CIC-IDS2017, "normal" in NSL-KDD).
+bool looks_benign(std::string_view label);
+
+// The NSL-KDD column layout (no header in the files): 41 features, label, difficulty.
+struct NslKddColumn {
+  std::string name;
+  std::vector<std::string> categories;  // empty for numeric columns
+};
+const std::vector<NslKddColumn>& nslkdd_columns();
+
+}  // namespace flowguard::train
