@@ -1,6 +1,8 @@
 #include "decode/decoder.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <type_traits>
 
 namespace flowguard::capture {
 
@@ -51,6 +53,11 @@ struct L3Start {
   L3 kind = L3::by_version;
   bool ethernet_ii = false;
 };
+
+// Default-initialises in place: `out = DecodedPacket{}` builds a temporary and copies it, which costs a
+// measurable share of a ~40 ns decode.
+static_assert(std::is_trivially_destructible_v<DecodedPacket>);
+void reset(DecodedPacket& out) noexcept { std::construct_at(&out); }
 
 constexpr DecodeResult fail(DecodeReason r) noexcept { return {DecodeStatus::malformed, r}; }
 constexpr DecodeResult not_ip(DecodeReason r) noexcept { return {DecodeStatus::not_ip, r}; }
@@ -369,14 +376,14 @@ DecodeResult decode_ip(Bytes f, L3Start start, int depth, DecodedPacket& out) no
 // An inner (tunnelled) IP header replaces everything the outer one filled in; capture and link fields
 // stay.
 void reset_network_fields(DecodedPacket& out) noexcept {
-  DecodedPacket fresh;
-  fresh.ts_us = out.ts_us;
-  fresh.caplen = out.caplen;
-  fresh.wirelen = out.wirelen;
-  fresh.vlan_id = out.vlan_id;
-  fresh.vlan_depth = out.vlan_depth;
-  fresh.tunnel_depth = out.tunnel_depth;
-  out = fresh;
+  const DecodedPacket keep = out;
+  reset(out);
+  out.ts_us = keep.ts_us;
+  out.caplen = keep.caplen;
+  out.wirelen = keep.wirelen;
+  out.vlan_id = keep.vlan_id;
+  out.vlan_depth = keep.vlan_depth;
+  out.tunnel_depth = keep.tunnel_depth;
 }
 
 DecodeResult decode_ipv4(Bytes f, std::size_t off, bool ethernet_ii, int depth, DecodedPacket& out) noexcept {
@@ -389,7 +396,7 @@ DecodeResult decode_ipv4(Bytes f, std::size_t off, bool ethernet_ii, int depth, 
   if (total != 0 && total < ihl) return fail(DecodeReason::ip_total_len_too_small);
   const auto frag = be16(f, off + 6);
 
-  reset_network_fields(out);
+  if (depth > 0) reset_network_fields(out);  // the outer header's fields go; the first header finds `out` fresh
   out.src.family = out.dst.family = 4;
   for (std::size_t i = 0; i < 4; ++i) {
     out.src.bytes[i] = u8(f, off + 12 + i);
@@ -431,7 +438,7 @@ DecodeResult decode_ipv6(Bytes f, std::size_t off, bool ethernet_ii, int depth, 
     return fail(r);
   }
 
-  reset_network_fields(out);
+  if (depth > 0) reset_network_fields(out);  // the outer header's fields go; the first header finds `out` fresh
   out.src.family = out.dst.family = 6;
   for (std::size_t i = 0; i < 16; ++i) {
     out.src.bytes[i] = u8(f, off + 8 + i);
@@ -472,7 +479,7 @@ DecodeResult decode_ip(Bytes f, L3Start start, int depth, DecodedPacket& out) no
 
 DecodeResult decode_packet(int link_type, std::span<const std::byte> frame, std::int64_t ts_us,
                            std::uint32_t wirelen, DecodedPacket& out) noexcept {
-  out = DecodedPacket{};
+  reset(out);
   out.ts_us = ts_us;
   out.caplen = static_cast<std::uint32_t>(frame.size());
   out.wirelen = wirelen;
