@@ -15,8 +15,11 @@
 // the options (the reference's "recorded length"; the decoder rejects the cases where the reference
 // could not read flags/window, docs/features.md §2.3 U4). So neither formula goes below 0 for
 // snaplen-truncated packets: they count only what was captured.
-// Reference quirk not applied here: for IP-in-IP the reference keeps the OUTER addresses with the inner
-// ports; flowguard reports the inner addresses (tunnel_depth says it was tunnelled).
+// Reference quirks not applied here (docs/decoding.md lists all differences): for IP-in-IP the
+// reference keeps the OUTER addresses with the inner ports, flowguard reports the inner packet
+// (tunnel_depth > 0); for an Ethernet II IPv4 packet with total length 0 (TSO capture) the cicids2017
+// reference trims the frame to the IP header and loses the transport header, flowguard keeps it.
+// The fields are meaningful only when decode_packet() returned DecodeStatus::decoded.
 
 #include "flow/flow_report.hpp"
 
