@@ -441,9 +441,17 @@ struct Server::Impl {
   }
 
   awaitable<ReloadResult> reload_async(std::string path) {
-    // The load runs on the loader thread; this coroutine resumes on the io thread when it is done.
-    co_return co_await asio::co_spawn(
-        loader, [this, path]() -> awaitable<ReloadResult> { co_return do_reload(path); }, use_awaitable);
+    // The load runs on the loader thread; this coroutine waits on a timer the loader cancels (via the io
+    // thread) when it is done. Plain handlers only: no coroutine frame ever crosses threads.
+    auto result = std::make_shared<ReloadResult>();
+    auto done = std::make_shared<asio::steady_timer>(ioc, asio::steady_timer::time_point::max());
+    asio::post(loader, [this, path = std::move(path), result, done] {
+      *result = do_reload(path);
+      asio::post(ioc, [done] { done->cancel(); });
+    });
+    error_code ec;
+    co_await done->async_wait(asio::redirect_error(use_awaitable, ec));
+    co_return *result;
   }
 
   awaitable<void> reload_and_log(std::string path, std::string origin) {
