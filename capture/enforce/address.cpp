@@ -63,8 +63,7 @@ bool is_blockable(const IpAddress& address) {
   return a.bytes[0] != 0xff;  // ff00::/8 multicast
 }
 
-bool Cidr::contains(const IpAddress& address) const {
-  const IpAddress a = canonical(address);
+bool Cidr::contains_canonical(const IpAddress& a) const {
   if (a.family != network.family) return false;
   const unsigned full = prefix / 8, rest = prefix % 8;
   if (!std::equal(a.bytes.begin(), a.bytes.begin() + full, network.bytes.begin())) return false;

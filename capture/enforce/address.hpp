@@ -27,7 +27,9 @@ struct Cidr {
   IpAddress network;  // host bits cleared
   std::uint8_t prefix = 0;
 
-  bool contains(const IpAddress& address) const;
+  bool contains(const IpAddress& address) const { return contains_canonical(canonical(address)); }
+  // For callers that canonicalized once and test many networks (Allowlist).
+  bool contains_canonical(const IpAddress& address) const;
   std::string to_string() const;
 };
 

@@ -67,7 +67,8 @@ void Allowlist::add_host_addresses() {
 }
 
 bool Allowlist::contains(const IpAddress& address) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const Cidr& c) { return c.contains(address); });
+  const IpAddress a = canonical(address);
+  return std::any_of(entries_.begin(), entries_.end(), [&](const Cidr& c) { return c.contains_canonical(a); });
 }
 
 }  // namespace flowguard::capture::enforce
