@@ -2,6 +2,7 @@
 
 #include "decode/decoder.hpp"
 
+#include <array>
 #include <chrono>
 
 namespace flowguard::capture::app {
@@ -23,14 +24,21 @@ PipelineResult Pipeline::run(const std::function<void()>& periodic, double inter
   const int link_type = source_.link_type();
 
   RawPacket raw;
-  DecodedPacket packet;
+  // Files are processed in batches so the engine can prefetch flow records; live packets go one by one
+  // (a batch must never wait for the next packet to arrive).
+  std::array<DecodedPacket, FlowEngine::max_batch> batch;
+  const std::size_t batch_limit = source_.is_live() ? 1 : batch.size();
+  std::size_t batched = 0;
   PipelineResult result;
   std::uint32_t since_clock_check = 0;
   for (;;) {
     const ReadStatus status = source_.next(raw);
     if (status == ReadStatus::packet) {
-      if (decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, packet, counters_) == DecodeStatus::decoded) {
-        engine_.on_packet(packet);
+      if (decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, batch[batched], counters_) ==
+              DecodeStatus::decoded &&
+          ++batched == batch_limit) {
+        engine_.on_packets({batch.data(), batched});
+        batched = 0;
       }
       // Reading the clock per packet would cost more than the rest of the path.
       if (report && ++since_clock_check >= 4096) {
@@ -41,6 +49,10 @@ PipelineResult Pipeline::run(const std::function<void()>& periodic, double inter
         }
       }
       continue;
+    }
+    if (batched != 0) {
+      engine_.on_packets({batch.data(), batched});
+      batched = 0;
     }
     if (status == ReadStatus::timeout) {
       // Live capture and a quiet link: packet timestamps are wall-clock time, so let flows expire.

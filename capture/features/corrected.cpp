@@ -99,7 +99,8 @@ void update_subflow(FlowState& f, const ProfilePacket& p) {
   f.subflow_last = p.ts;
 }
 
-void count_flags(FlowState& f, const ProfilePacket& p) {
+inline void count_flags(FlowState& f, const ProfilePacket& p) {
+  if (p.tcp_flags == 0) return;
   f.fin += p.has(tcp_flag::fin);
   f.syn += p.has(tcp_flag::syn);
   f.rst += p.has(tcp_flag::rst);
@@ -110,8 +111,8 @@ void count_flags(FlowState& f, const ProfilePacket& p) {
   f.ece += p.has(tcp_flag::ece);
 }
 
-void update_bulk_for(FlowState& f, const ProfilePacket& p) {
-  if (f.is_forward(p.src)) {
+inline void update_bulk_for(FlowState& f, const ProfilePacket& p, bool forward) {
+  if (forward) {
     update_bulk(f.fwd_bulk, f.bwd_bulk, p);
   } else {
     update_bulk(f.bwd_bulk, f.fwd_bulk, p);
@@ -122,12 +123,13 @@ void update_bulk_for(FlowState& f, const ProfilePacket& p) {
 
 // §5.3, in the reference's order.
 void CorrectedProfile::add_first_packet(FlowState& f, const ProfilePacket& p) const {
-  update_bulk_for(f, p);
+  const bool forward = f.is_forward(p.src);
+  update_bulk_for(f, p, forward);
   count_flags(f, p);
   f.end_active = f.start = f.last_seen = f.start_active = p.ts;
   update_subflow(f, p);
   f.pkt_len.add(static_cast<double>(p.payload));
-  if (f.is_forward(p.src)) {
+  if (forward) {
     f.min_seg_fwd = p.header;
     f.init_win_fwd = p.window;
     f.fwd_len.add(static_cast<double>(p.payload));
@@ -157,11 +159,12 @@ void CorrectedProfile::add_first_packet(FlowState& f, const ProfilePacket& p) co
 
 // §5.4, in the reference's order.
 void CorrectedProfile::add_packet(FlowState& f, const ProfilePacket& p) const {
-  update_bulk_for(f, p);
+  const bool forward = f.is_forward(p.src);
+  update_bulk_for(f, p, forward);
   update_subflow(f, p);
   count_flags(f, p);
   f.pkt_len.add(static_cast<double>(p.payload));
-  if (f.is_forward(p.src)) {
+  if (forward) {
     if (p.payload >= 1) ++f.act_data_fwd;
     f.fwd_len.add(static_cast<double>(p.payload));
     f.fwd_header += p.header;

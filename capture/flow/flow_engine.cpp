@@ -5,6 +5,8 @@
 #include "features/feature_row.hpp"
 #include "flow/flow_table.hpp"
 
+#include <algorithm>
+#include <array>
 #include <random>
 
 namespace flowguard::capture {
@@ -29,46 +31,31 @@ class Engine final : public FlowEngine {
         table_(config.max_flows, start_up_seed(config.hash_seed)),
         sinks_(std::move(sinks)) {}
 
-  void on_packet(const DecodedPacket& d) override {
-    ++packets_;
-    if (!profile_.to_packet(d, packet_)) return;
-    const features::ProfilePacket& p = packet_;
-    now_ = p.ts;
+  void on_packet(const DecodedPacket& d) override { on_packets({&d, 1}); }
 
-    std::uint32_t slot = lookup(p);
-    if (slot == FlowTable::npos) {
-      slot = create(p);
-    } else {
-      FlowRecord& rec = table_.at(slot);
-      const bool was_expired = rec.expired;
-      if (was_expired && p.ts - rec.state.start <= config_.timeouts.flow_us) ++late_packets_;
-      const Step step = profile_.on_packet(rec.state, p, was_expired);
-      switch (step) {
-        case Step::absorbed:
-          maybe_snapshot(rec);
-          break;
-        case Step::close:
-          ++flows_ended_;
-          emit_final(rec);
-          --active_;
-          table_.erase(slot);
-          break;
-        case Step::split_inherit:
-        case Step::split_own:
-          if (was_expired) {
-            rec.expired = false;
-            ++active_;
-          } else {
-            ++flows_ended_;
-            emit_final(rec);
-          }
-          profile_.restart(rec.state, p, step);
-          start_record(rec);
-          break;
+  void on_packets(std::span<const DecodedPacket> batch) override {
+    while (!batch.empty()) {
+      const std::size_t n = std::min(batch.size(), max_batch);
+      // Map, key and hash in file order (to_packet is stateful in cicids2017), prefetching the index...
+      for (std::size_t i = 0; i < n; ++i) {
+        ++packets_;
+        Pending& q = pending_[i];
+        q.usable = profile_.to_packet(batch[i], q.packet);
+        if (!q.usable) continue;
+        q.key = profile_.key(q.packet);
+        q.hash = table_.hash(q.key);
+        table_.prefetch_bucket(q.hash);
       }
+      // ...then the records those buckets name, then do the real work packet by packet.
+      for (std::size_t i = 0; i < n; ++i) {
+        if (pending_[i].usable) table_.prefetch_record(pending_[i].hash);
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        if (pending_[i].usable) process(pending_[i]);
+      }
+      for (FlowSink* sink : sinks_) sink->on_time(now_);
+      batch = batch.subspan(n);
     }
-    sweep(config_.sweep_per_packet);
-    for (FlowSink* sink : sinks_) sink->on_time(now_);
   }
 
   void on_idle(std::int64_t now_us) override {
@@ -110,25 +97,65 @@ class Engine final : public FlowEngine {
   features::Profile profile() const override { return Profile::id; }
 
  private:
-  std::uint32_t lookup(const features::ProfilePacket& p) {
-    key_ = profile_.key(p);
-    hash_ = table_.hash(key_);
-    const std::uint32_t slot = table_.find(key_, hash_);
+  struct Pending {
+    features::ProfilePacket packet;
+    FlowKey key;
+    std::uint64_t hash = 0;
+    bool usable = false;
+  };
+
+  std::uint32_t lookup(const Pending& q) const {
     if constexpr (Profile::looks_up_reverse) {
-      if (slot == FlowTable::npos) {
-        const FlowKey reverse = key_.reversed();
-        return table_.find(reverse, table_.hash(reverse));
+      return table_.find_either(q.key, q.key.reversed(), q.hash);
+    } else {
+      return table_.find(q.key, q.hash);
+    }
+  }
+
+  void process(const Pending& q) {
+    const features::ProfilePacket& p = q.packet;
+    now_ = p.ts;
+    const std::uint32_t slot = lookup(q);
+    if (slot == FlowTable::npos) {
+      create(q);
+    } else {
+      FlowRecord& rec = table_.at(slot);
+      const bool was_expired = rec.expired;
+      if (was_expired && p.ts - rec.state.start <= config_.timeouts.flow_us) ++late_packets_;
+      const Step step = profile_.on_packet(rec.state, p, was_expired);
+      switch (step) {
+        case Step::absorbed:
+          maybe_snapshot(rec);
+          break;
+        case Step::close:
+          ++flows_ended_;
+          emit_final(rec);
+          --active_;
+          table_.erase(slot);
+          break;
+        case Step::split_inherit:
+        case Step::split_own:
+          if (was_expired) {
+            rec.expired = false;
+            ++active_;
+          } else {
+            ++flows_ended_;
+            emit_final(rec);
+          }
+          profile_.restart(rec.state, p, step);
+          start_record(rec);
+          break;
       }
     }
-    return slot;
+    sweep(config_.sweep_per_packet);
   }
 
   // A new conversation, stored under the key lookup() computed for its first packet.
-  std::uint32_t create(const features::ProfilePacket& p) {
+  std::uint32_t create(const Pending& q) {
     if (table_.full()) make_room();
-    const std::uint32_t slot = table_.insert(key_, hash_);
+    const std::uint32_t slot = table_.insert(q.key, q.hash);
     FlowRecord& rec = table_.at(slot);
-    profile_.begin(rec.state, p, features::orientation_of(p));
+    profile_.begin(rec.state, q.packet, features::orientation_of(q.packet));
     ++active_;
     start_record(rec);
     return slot;
@@ -178,6 +205,7 @@ class Engine final : public FlowEngine {
       if (occupied.empty()) return;
       if (cursor_ >= occupied.size()) cursor_ = 0;
       FlowRecord& rec = table_.at(occupied[cursor_++]);
+      if (cursor_ < occupied.size()) table_.prefetch_slot(occupied[cursor_]);  // next packet's candidate
       if (rec.expired) continue;
       // Idle longer than the flow timeout implies now - start > timeout: the next packet of this
       // flow would split it, so emitting the record now changes nothing but the time it leaves.
@@ -248,10 +276,8 @@ class Engine final : public FlowEngine {
   Profile profile_;
   FlowTable table_;
   std::vector<FlowSink*> sinks_;
-  features::ProfilePacket packet_;
+  std::array<Pending, max_batch> pending_{};
   features::FeatureRow row_;
-  FlowKey key_;
-  std::uint64_t hash_ = 0;
   std::int64_t now_ = 0;
   std::size_t cursor_ = 0;
   std::uint64_t next_flow_id_ = 1;

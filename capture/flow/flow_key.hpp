@@ -44,11 +44,24 @@ struct FlowKey {
     return k;
   }
 
+  // The same key for both orientations: the smaller (address, port) end first.
+  // (Any fixed total order will do; comparing native 64-bit words is cheapest.)
+  FlowKey canonical() const {
+    std::uint64_t a[2], b[2];
+    std::memcpy(a, addr_a.data(), sizeof(a));
+    std::memcpy(b, addr_b.data(), sizeof(b));
+    const bool keep = a[0] != b[0] ? a[0] < b[0] : (a[1] != b[1] ? a[1] < b[1] : port_a <= port_b);
+    return keep ? *this : reversed();
+  }
+
   IpAddress address_a() const { return to_address(addr_a); }
   IpAddress address_b() const { return to_address(addr_b); }
 
   friend bool operator==(const FlowKey& x, const FlowKey& y) {
-    return std::memcmp(&x, &y, sizeof(FlowKey)) == 0;
+    std::uint64_t a[5], b[5];
+    std::memcpy(a, &x, sizeof(a));
+    std::memcpy(b, &y, sizeof(b));
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
   }
 
  private:

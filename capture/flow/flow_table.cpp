@@ -30,6 +30,31 @@ std::uint32_t FlowTable::find(const FlowKey& key, std::uint64_t hash) const {
   }
 }
 
+std::uint32_t FlowTable::find_either(const FlowKey& key, const FlowKey& reverse, std::uint64_t hash) const {
+  const auto h32 = static_cast<std::uint32_t>(hash);
+  for (std::uint32_t i = h32 & mask_;; i = (i + 1) & mask_) {
+    const Entry& e = index_[i];
+    if (e.slot_plus1 == 0) return npos;
+    if (e.hash32 == h32) {
+      const FlowKey& stored = pool_[e.slot_plus1 - 1].key;
+      if (stored == key || stored == reverse) return e.slot_plus1 - 1;
+    }
+  }
+}
+
+void FlowTable::prefetch_record(std::uint64_t hash) const {
+  const auto h32 = static_cast<std::uint32_t>(hash);
+  for (std::uint32_t i = h32 & mask_;; i = (i + 1) & mask_) {
+    const Entry& e = index_[i];
+    if (e.slot_plus1 == 0) return;
+    if (e.hash32 == h32) {
+      const char* rec = reinterpret_cast<const char*>(&pool_[e.slot_plus1 - 1]);
+      for (std::size_t off = 0; off < sizeof(FlowRecord); off += 64) __builtin_prefetch(rec + off, 1);
+      return;
+    }
+  }
+}
+
 std::uint32_t FlowTable::insert(const FlowKey& key, std::uint64_t hash) {
   std::uint32_t slot;
   if (!free_.empty()) {

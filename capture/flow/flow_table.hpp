@@ -36,8 +36,16 @@ class FlowTable {
 
   FlowTable(std::uint32_t max_flows, std::uint64_t seed);
 
-  std::uint64_t hash(const FlowKey& key) const { return hasher_(key); }
+  // Symmetric: a key and its reverse hash alike, so the corrected profile's two-orientation lookup
+  // walks one probe chain (and touches one cache line of the index).
+  std::uint64_t hash(const FlowKey& key) const { return hasher_(key.canonical()); }
   std::uint32_t find(const FlowKey& key, std::uint64_t hash) const;
+  // The slot stored under `key` or under `reverse` (both share `hash`; the engine never stores both).
+  std::uint32_t find_either(const FlowKey& key, const FlowKey& reverse, std::uint64_t hash) const;
+  // Hints for batched lookups: bring the index bucket, then the record it most likely names, into cache.
+  void prefetch_bucket(std::uint64_t hash) const { __builtin_prefetch(&index_[hash & mask_]); }
+  void prefetch_record(std::uint64_t hash) const;
+  void prefetch_slot(std::uint32_t slot) const { __builtin_prefetch(&pool_[slot]); }
   // Requires !full() and that the key is absent. The record is value-initialised except key/hash.
   std::uint32_t insert(const FlowKey& key, std::uint64_t hash);
   void erase(std::uint32_t slot);

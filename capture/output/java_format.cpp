@@ -74,6 +74,12 @@ std::size_t format_java_double(double v, char* out) {
     std::memcpy(p, "0.0", 3);
     return static_cast<std::size_t>(p - out) + 3;
   }
+  // Whole numbers below 1e7 (most columns: counts, lengths, µs) print as "<integer>.0".
+  if (a < 1e7 && a == static_cast<double>(static_cast<std::int64_t>(a))) {
+    p += format_long(static_cast<std::int64_t>(a), p);
+    std::memcpy(p, ".0", 2);
+    return static_cast<std::size_t>(p - out) + 2;
+  }
   // Shortest round-trip digits in scientific form: "d[.ddd]e±XX".
   char sci[40];
   const auto res = std::to_chars(sci, sci + sizeof(sci), a, std::chars_format::scientific);
