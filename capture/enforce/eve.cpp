@@ -122,6 +122,8 @@ nlohmann::json eve_alert(const FlowVerdict& v, const AlertContext& ctx) {
         {"threshold", v.threshold},
         {"verdict", verdict_action_name(v.action)},
         {"enforcement", to_string(ctx.outcome)},
+        // The source is (or, in dry-run, would be) blocked: what a report of "blocked hosts" wants.
+        {"block", blocked || ctx.outcome == BlockOutcome::dry_run},
         {"enforce_mode", to_string(ctx.mode)},
         {"record_kind", record_kind_name(v.kind)},
         {"reason", v.reason},

@@ -82,6 +82,9 @@ TEST_CASE("an EVE alert carries Suricata's field names and flowguard's extras", 
   CHECK(g["record_kind"] == "final");
   CHECK(g["reason"] == "score above block threshold");
   CHECK(g["enforcement"] == "blocked");
+  CHECK(g["block"] == true);
+  CHECK(eve_alert(v, AlertContext{BlockOutcome::dry_run, EnforceMode::dry_run, 0})["flowguard"]["block"] == true);
+  CHECK(eve_alert(v, AlertContext{BlockOutcome::allowlisted, EnforceMode::nftables, 0})["flowguard"]["block"] == false);
   CHECK(g["suppressed"] == 3);
   REQUIRE(g["top_features"].size() == 2);
   CHECK(g["top_features"][0]["name"] == "Flow Duration");
