@@ -8,6 +8,16 @@ foreach(test_name test_flow_engine test_profile_cicids2017 test_profile_correcte
                        PROPERTIES ENVIRONMENT "FLOWGUARD_SHARED_DIR=${FLOWGUARD_SHARED_DIR}")
 endforeach()
 
+# flowguard-capture end to end on a pcap the test writes (uses the decoder tests' frame fixtures).
+if(TARGET flowguard-capture AND TARGET flowguard_capture_fixtures)
+  add_executable(test_csv_app ${CMAKE_CURRENT_SOURCE_DIR}/test_csv_app.cpp)
+  target_link_libraries(test_csv_app PRIVATE flowguard_capture_fixtures flowguard_capture_core
+                        flowguard_catch_main flowguard_warnings)
+  target_compile_definitions(test_csv_app PRIVATE FLOWGUARD_CAPTURE_BINARY="$<TARGET_FILE:flowguard-capture>")
+  add_dependencies(test_csv_app flowguard-capture)
+  catch_discover_tests(test_csv_app TEST_PREFIX "capture/")
+endif()
+
 # Parity (label dataset): flowguard-capture on every parity capture, both profiles, checked with the
 # shared cmpflows.py and a strict field-by-field comparison. Exit 77 (skipped) without the shared dir.
 if(TARGET flowguard-capture)
