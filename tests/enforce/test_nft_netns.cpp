@@ -393,3 +393,59 @@ TEST_CASE("dry-run decides and logs the same but leaves the kernel untouched", "
   CHECK_FALSE(t.table_exists());
   CHECK(run("nft list ruleset").find("flowguard") == std::string::npos);
 }
+
+#ifdef FLOWGUARD_CTL_PATH
+#include "enforce/enforcement.hpp"
+
+#include <fstream>
+
+TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EVE, in a namespace", "[netns]") {
+  REQUIRE_NETNS();
+  TempDir dir;
+  Topology t;
+  Path attacker(t, AF_INET, "10.203.0.2", "10.203.0.1");
+  Path other(t, AF_INET, "10.203.0.3", "10.203.0.1");
+  InNamespace in(t.fw_ns());
+  EnforceOptions o;
+  o.mode = "nftables";
+  o.control_socket = dir / "capture.ctl";
+  o.control_socket_explicit = true;
+  o.state_dir = dir / "state";
+  o.state_dir_explicit = true;
+  o.alerts_path = dir / "eve.json";
+  o.events_path = dir / "events.db";
+  o.quiet_alerts = true;
+  auto e = Enforcement::create(o, "netns-test");
+  const std::string ctl = std::string(FLOWGUARD_CTL_PATH) + " --capture-socket " + (dir / "capture.ctl") + " ";
+
+  // A model verdict blocks 10.203.0.2; the alert says so.
+  e->on_verdict(verdict("10.203.0.2", VerdictAction::block, "DDoS"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(attacker.delivered() == 0);
+  // The operator blocks 10.203.0.3 by hand with the real flowguardctl.
+  CHECK(run(ctl + "block 10.203.0.3 --ttl 300 --reason 'ticket 1'").find("blocked 10.203.0.3") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(other.delivered() == 0);
+  CHECK(t.elements("blocked4") == Elements{"10.203.0.2", "10.203.0.3"});
+  const std::string listing = run(ctl + "blocks");
+  CHECK(listing.find("10.203.0.2") != std::string::npos);
+  CHECK(listing.find("ticket 1") != std::string::npos);
+  // ... and lifts the model's block.
+  CHECK(run(ctl + "unblock 10.203.0.2").find("unblocked 10.203.0.2") != std::string::npos);
+  CHECK(t.elements("blocked4") == Elements{"10.203.0.3"});
+  CHECK(attacker.delivered() == 20);
+  // A malformed address never reaches nftables.
+  CHECK(run(ctl + "block '10.0.0.1 } ; flush ruleset ; add element inet flowguard blocked4 { 10.0.0.2'")
+            .find("not an IPv4 or IPv6 address") != std::string::npos);
+  CHECK(t.elements("blocked4") == Elements{"10.203.0.3"});
+  e->stop();
+
+  std::ifstream in_eve(dir / "eve.json");
+  std::string line;
+  REQUIRE(std::getline(in_eve, line));
+  const auto eve = nlohmann::json::parse(line);
+  CHECK(eve["src_ip"] == "10.203.0.2");
+  CHECK(eve["alert"]["action"] == "blocked");
+  CHECK(eve["flowguard"]["enforcement"] == "blocked");
+}
+#endif
