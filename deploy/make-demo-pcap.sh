@@ -10,7 +10,7 @@
 #   fg-demo-atk2  10.200.0.77                      attacker: hping3 SYN flood to port 80
 #   fg-demo-br    bridge br0 joining one veth per host
 #
-# Benign traffic runs for the whole capture; the scan starts at ~12 s, the flood at ~32 s. Counts are
+# Benign traffic runs for the whole capture; the scan starts at ~11 s, the flood at ~20 s. Counts are
 # fixed (downloads, queries, pings, scan ports, flood packets) so reruns produce the same shape of
 # traffic; packet timing naturally differs. Requires root, iproute2, tcpdump, python3, curl, nmap,
 # hping3 (deploy/install-deps.sh --with-demo-tools).
