@@ -35,8 +35,11 @@ std::string utc_now_iso() {
 }
 
 struct Scored {
-  std::vector<std::int32_t> predicted;
-  std::vector<double> score;  // 1 - p(benign)
+  std::vector<std::int32_t> predicted;  // argmax class
+  std::vector<double> score;            // 1 - p(benign): ranks attack vs benign (ROC/PR)
+  std::vector<double> confidence;       // p(predicted class): the inference server's verdict score
+  std::vector<double> decision;         // confidence when an attack class is predicted, else 0: the server
+                                        // alerts/blocks when this reaches the alert/block threshold
 };
 
 Scored score_rows(const std::vector<float>& proba, std::size_t n_classes, std::size_t benign) {
@@ -44,10 +47,15 @@ Scored score_rows(const std::vector<float>& proba, std::size_t n_classes, std::s
   const std::size_t rows = n_classes ? proba.size() / n_classes : 0;
   s.predicted.resize(rows);
   s.score.resize(rows);
+  s.confidence.resize(rows);
+  s.decision.resize(rows);
   for (std::size_t i = 0; i < rows; ++i) {
     const float* p = proba.data() + i * n_classes;
-    s.predicted[i] = static_cast<std::int32_t>(std::max_element(p, p + n_classes) - p);
+    const auto pred = static_cast<std::size_t>(std::max_element(p, p + n_classes) - p);
+    s.predicted[i] = static_cast<std::int32_t>(pred);
     s.score[i] = std::clamp(1.0 - static_cast<double>(p[benign]), 0.0, 1.0);
+    s.confidence[i] = static_cast<double>(p[pred]);
+    s.decision[i] = pred == benign ? 0.0 : s.confidence[i];
   }
   return s;
 }
@@ -187,10 +195,16 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   // Thresholds from the validation split only: block where benign FPR <= target, alert where attack
   // recall >= target (never above block).
   const auto val_pos = attack_mask(val.y, benign);
-  const double block = threshold_for_fpr(val_scored.score, val_pos, o.target_fpr);
-  const double alert = std::min(block, threshold_for_recall(val_scored.score, val_pos, o.target_recall));
-  add_operating_points(out.validation, val_scored.score, val.y, alert, block);
-  add_operating_points(out.test, test_scored.score, test.y, alert, block);
+  // Tuned on the server's decision score (docs/inference.md): an attack class predicted with
+  // probability >= threshold. A threshold never goes below kMinThreshold, so a benign prediction
+  // (decision 0) is never flagged.
+  constexpr double kMinThreshold = 1e-3;
+  const double block =
+      std::max(kMinThreshold, threshold_for_fpr(val_scored.decision, val_pos, o.target_fpr));
+  const double alert = std::clamp(threshold_for_recall(val_scored.decision, val_pos, o.target_recall),
+                                  kMinThreshold, block);
+  add_operating_points(out.validation, val_scored.decision, val.y, alert, block);
+  add_operating_points(out.test, test_scored.decision, test.y, alert, block);
   print_summary(log, "validation", out.validation);
   print_summary(log, "test", out.test);
 
@@ -314,7 +328,7 @@ Evaluation run_evaluate(const EvaluateOptions& o, std::ostream& log) {
   const auto scored = score_rows(predict_proba(bundle.module, part), man.class_names.size(), benign);
   Evaluation e = evaluate_predictions(man.class_names, benign, y, scored.predicted, scored.score, counts, o.major_min);
   e.unknown_labels = unknown;
-  add_operating_points(e, scored.score, y, man.thresholds.alert, man.thresholds.block);
+  add_operating_points(e, scored.decision, y, man.thresholds.alert, man.thresholds.block);
   log << "evaluated " << o.model << " (" << man.name << " " << man.version << ") on " << subset_note << "\n";
   print_summary(log, o.subset, e);
   for (const auto& [label, n] : unknown) log << "    unknown label '" << label << "': " << n << " rows not scored\n";
@@ -349,10 +363,11 @@ std::size_t run_predict(const PredictOptions& o, std::ostream& log) {
   const auto scored = score_rows(predict_proba(bundle.module, data), man.class_names.size(), benign);
   std::ofstream out(o.out, std::ios::trunc);
   if (!out) throw std::runtime_error("cannot write '" + o.out + "'");
+  // score = probability of the predicted class, exactly the inference server's verdict score.
   out << "id,predicted,score\n";
   char score[32];
   for (std::size_t i = 0; i < data.rows(); ++i) {
-    std::snprintf(score, sizeof score, "%.6f", scored.score[i]);
+    std::snprintf(score, sizeof score, "%.6f", scored.confidence[i]);
     const auto& cls = man.class_names[static_cast<std::size_t>(scored.predicted[i])];
     const bool quote = cls.find(',') != std::string::npos || data.ids[i].find(',') != std::string::npos;
     if (quote) out << '"' << data.ids[i] << "\",\"" << cls << "\"," << score << "\n";

@@ -46,7 +46,9 @@ std::string forward_source(const std::string& arch, double dropout) {
         h0 = torch.zeros([1, h.size(0), )" << kLstmHidden << R"(], dtype=h.dtype, device=h.device)
         out = torch.lstm(h, [h0, h0], [self.lstm_w_ih, self.lstm_w_hh, self.lstm_b_ih, self.lstm_b_hh],
                          True, 1, 0.0, self.training, False, True)
-        z = torch.dropout(out[1][0], )" << p << R"(, self.training)
+        # Last hidden state plus the mean over all steps: every feature position feeds the head directly.
+        z = torch.cat([out[1][0], out[0].mean(1)], 1)
+        z = torch.dropout(z, )" << p << R"(, self.training)
         z = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))
         z = torch.dropout(z, )" << p << R"(, self.training)
         return torch.addmm(self.fc2_bias, z, self.fc2_weight.t())
@@ -183,7 +185,7 @@ torch::jit::Module build_module(const std::string& arch, std::size_t n_features,
       add_param(m, "lstm_w_hh", uniform({4 * kLstmHidden, kLstmHidden}, kLstmHidden));
       add_param(m, "lstm_b_ih", uniform({4 * kLstmHidden}, kLstmHidden));
       add_param(m, "lstm_b_hh", uniform({4 * kLstmHidden}, kLstmHidden));
-      head_in = kLstmHidden;
+      head_in = 2 * kLstmHidden;
     } else {
       head_in = kConv2 * (F / 2);
     }

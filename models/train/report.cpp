@@ -237,7 +237,9 @@ std::string render_html(const ReportInput& in) {
        "attack class. Major classes: classes with at least "
     << (in.evaluations.empty() ? 500 : in.evaluations.front().second->major_min)
     << " flows in the loaded data. ROC/PR: attack vs benign on score = 1 - p(benign); PR-AUC is average "
-       "precision. Class sizes are sampled, not real base rates.</p>\n";
+       "precision. Thresholds (alert/block) apply the inference server's rule: an attack class predicted with "
+       "probability &ge; threshold; they were tuned on the validation split only. Class sizes are sampled, not "
+       "real base rates.</p>\n";
 
   for (const auto& [name, e] : in.evaluations) {
     h << "<h2>" << html_escape(name) << "</h2>\n";
