@@ -15,6 +15,10 @@ namespace {
 using features::Step;
 
 constexpr std::uint32_t idle_sweep_budget = 4096;
+#ifndef FLOWGUARD_RECORD_PREFETCH_DISTANCE
+#define FLOWGUARD_RECORD_PREFETCH_DISTANCE 6
+#endif
+constexpr std::size_t record_prefetch_distance = FLOWGUARD_RECORD_PREFETCH_DISTANCE;
 
 std::uint64_t start_up_seed(std::uint64_t configured) {
   if (configured != 0) return configured;
@@ -46,11 +50,14 @@ class Engine final : public FlowEngine {
         q.hash = table_.hash(q.key);
         table_.prefetch_bucket(q.hash);
       }
-      // ...then the records those buckets name, then do the real work packet by packet.
-      for (std::size_t i = 0; i < n; ++i) {
+      // ...then work packet by packet, prefetching the record of the packet a few places ahead (its
+      // index bucket is in cache by then).
+      for (std::size_t i = 0; i < n && i < record_prefetch_distance; ++i) {
         if (pending_[i].usable) table_.prefetch_record(pending_[i].hash);
       }
       for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t ahead = i + record_prefetch_distance;
+        if (ahead < n && pending_[ahead].usable) table_.prefetch_record(pending_[ahead].hash);
         if (pending_[i].usable) process(pending_[i]);
       }
       for (FlowSink* sink : sinks_) sink->on_time(now_);
