@@ -36,6 +36,7 @@ std::string_view to_string(BlockOutcome outcome) {
     case BlockOutcome::renewed: return "renewed";
     case BlockOutcome::still_blocked: return "still-blocked";
     case BlockOutcome::dry_run: return "dry-run";
+    case BlockOutcome::dry_run_listed: return "dry-run-listed";
     case BlockOutcome::allowlisted: return "blocked-but-allowlisted";
     case BlockOutcome::cap_reached: return "cap-reached";
     case BlockOutcome::not_blockable: return "not-blockable";
@@ -171,14 +172,16 @@ bool BlockManager::note_allowlisted(const IpAddress& address, std::int64_t now) 
 
 BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t ttl, std::string reason,
                                       std::string model_version, bool manual, std::int64_t now,
-                                      std::string& error) {
+                                      std::string& error, bool& renewal) {
+  renewal = false;
+  const bool dry = options_.mode != EnforceMode::nftables;
   const Key key = key_of(address);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     Entry& e = it->second;
     if (!manual && now - e.last_renew_ms < options_.renew_interval_seconds * 1000LL) {
       counters_.renew_suppressed.fetch_add(1);
-      return BlockOutcome::still_blocked;
+      return dry ? BlockOutcome::dry_run_listed : BlockOutcome::still_blocked;
     }
     if (nft_ && !nft_->add(address, ttl, error)) {
       counters_.kernel_errors.fetch_add(1);
@@ -192,7 +195,8 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
     }
     dirty_ = true;
     counters_.renewed.fetch_add(1);
-    return options_.mode == EnforceMode::nftables ? BlockOutcome::renewed : BlockOutcome::dry_run;
+    renewal = true;
+    return dry ? BlockOutcome::dry_run_listed : BlockOutcome::renewed;
   }
   if (entries_.size() >= options_.max_blocks) {
     counters_.cap_reached.fetch_add(1);
@@ -239,9 +243,10 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
   std::string error;
   BlockOutcome outcome;
   BlockRecord snapshot;
+  bool renewal = false;
   {
     std::lock_guard lock(mutex_);
-    outcome = add_locked(src, options_.ttl_seconds, v.predicted_class, v.model_version, false, now, error);
+    outcome = add_locked(src, options_.ttl_seconds, v.predicted_class, v.model_version, false, now, error, renewal);
     if (auto it = entries_.find(key_of(src)); it != entries_.end()) snapshot = it->second.record;
     if (outcome == BlockOutcome::cap_reached) {
       if (now - cap_noted_ms_ < 10'000) return outcome;  // one warning and event per 10 s
@@ -253,12 +258,12 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
     case BlockOutcome::blocked:
     case BlockOutcome::dry_run:
     case BlockOutcome::renewed:
-      if (outcome != BlockOutcome::renewed || options_.mode == EnforceMode::nftables) {
-        spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}) [{}]", format_address(src), options_.ttl_seconds,
-                     v.predicted_class, v.score, v.model_name, v.model_version,
-                     outcome == BlockOutcome::renewed ? "renewed" : to_string(options_.mode));
-      }
-      record_block_event(snapshot, outcome, now);
+    case BlockOutcome::dry_run_listed:
+      if (outcome == BlockOutcome::dry_run_listed && !renewal) break;  // within the renew interval
+      spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}) [{}{}]", format_address(src), options_.ttl_seconds,
+                   v.predicted_class, v.score, v.model_name, v.model_version, to_string(options_.mode),
+                   renewal ? ", renewed" : "");
+      record_block_event(snapshot, renewal ? BlockOutcome::renewed : outcome, now);
       break;
     case BlockOutcome::cap_reached:
       spdlog::warn("enforce: block list full (--max-blocks {}), {} not blocked", options_.max_blocks,
@@ -288,8 +293,9 @@ ControlResult BlockManager::block(std::string_view address_text, std::uint32_t t
   BlockRecord snapshot;
   {
     std::lock_guard lock(mutex_);
+    bool renewal = false;
     outcome = add_locked(*address, ttl, reason.empty() ? std::string("manual") : std::string(reason), "", true, now,
-                         error);
+                         error, renewal);
     if (auto it = entries_.find(key_of(*address)); it != entries_.end()) snapshot = it->second.record;
   }
   if (outcome == BlockOutcome::cap_reached) {

@@ -37,6 +37,7 @@ enum class BlockOutcome : std::uint8_t {
   renewed,         // already blocked; timeout restarted
   still_blocked,   // already blocked; renewal skipped (rate limit)
   dry_run,         // would have been blocked (dry-run mode)
+  dry_run_listed,  // dry-run, and the source is already in the (simulated) list
   allowlisted,     // blocked-but-allowlisted: the verdict asked for a block, the allowlist refused it
   cap_reached,     // --max-blocks addresses are already blocked
   not_blockable,   // unspecified/multicast/broadcast source
@@ -121,8 +122,10 @@ class BlockManager final : public VerdictSink {
   using Key = std::array<std::uint8_t, 17>;  // family + 16 bytes
   static Key key_of(const IpAddress& a);
 
+  // `renewal` tells the caller that an existing entry got a fresh timeout (both modes).
   BlockOutcome add_locked(const IpAddress& address, std::uint32_t ttl, std::string reason,
-                          std::string model_version, bool manual, std::int64_t now, std::string& error);
+                          std::string model_version, bool manual, std::int64_t now, std::string& error,
+                          bool& renewal);
   bool note_allowlisted(const IpAddress& address, std::int64_t now);
   void record_block_event(const BlockRecord& r, BlockOutcome outcome, std::int64_t now);
   void load_state();

@@ -123,7 +123,7 @@ nlohmann::json eve_alert(const FlowVerdict& v, const AlertContext& ctx) {
         {"verdict", verdict_action_name(v.action)},
         {"enforcement", to_string(ctx.outcome)},
         // The source is (or, in dry-run, would be) blocked: what a report of "blocked hosts" wants.
-        {"block", blocked || ctx.outcome == BlockOutcome::dry_run},
+        {"block", blocked || ctx.outcome == BlockOutcome::dry_run || ctx.outcome == BlockOutcome::dry_run_listed},
         {"enforce_mode", to_string(ctx.mode)},
         {"record_kind", record_kind_name(v.kind)},
         {"reason", v.reason},
@@ -145,6 +145,7 @@ std::string console_line(const FlowVerdict& v, const AlertContext& ctx) {
     case BlockOutcome::renewed: tag = " [BLOCK renewed]"; break;
     case BlockOutcome::still_blocked: tag = " [BLOCKED]"; break;
     case BlockOutcome::dry_run: tag = " [BLOCK dry-run]"; break;
+    case BlockOutcome::dry_run_listed: tag = " [BLOCKED dry-run]"; break;
     case BlockOutcome::allowlisted: tag = " [NOT BLOCKED: allowlisted]"; break;
     case BlockOutcome::cap_reached: tag = " [NOT BLOCKED: --max-blocks reached]"; break;
     case BlockOutcome::not_blockable: tag = " [NOT BLOCKED: address not blockable]"; break;

@@ -36,7 +36,7 @@ struct BlockEvent {
   std::string address, reason, model_version;
   std::int64_t expires_ms = 0;
   bool manual = false;
-  std::string outcome;  // blocked | renewed | dry-run | blocked-but-allowlisted | cap-reached | failed
+  std::string outcome;  // blocked | renewed | dry-run | blocked-but-allowlisted | cap-reached
 };
 
 struct UnblockEvent {

@@ -242,3 +242,24 @@ TEST_CASE("enforcement writes EVE alerts and events for the verdicts it sees", "
   CHECK(std::filesystem::exists(dir / "state/blocks.dry-run.json"));
   CHECK(std::filesystem::file_size(dir / "events.db") > 0);
 }
+
+TEST_CASE("a flood of block verdicts from one source gives one block and folded alerts (dry-run)", "[eve][blocks]") {
+  TempDir dir;
+  auto e = Enforcement::create(dry_options(dir), "1");
+  for (int i = 0; i < 1000; ++i) {
+    FlowVerdict v = verdict("10.9.9.9", VerdictAction::block, "DDoS");
+    v.last_ts_us = 1'700'000'000'000'000 + i * 500;  // 0.5 s of packet time
+    e->on_verdict(v);
+  }
+  e->stop();
+  CHECK(e->blocks().size() == 1);
+  CHECK(e->alerts().emitted() == 1);
+  CHECK(e->alerts().suppressed() == 999);
+  std::ifstream in(dir / "eve.json");
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  const auto eve = nlohmann::json::parse(line);
+  CHECK(eve["alert"]["action"] == "allowed");
+  CHECK(eve["flowguard"]["block"] == true);
+  CHECK_FALSE(std::getline(in, line));
+}

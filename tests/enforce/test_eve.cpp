@@ -92,7 +92,8 @@ TEST_CASE("an EVE alert carries Suricata's field names and flowguard's extras", 
   CHECK_FALSE(e.contains("vlan"));
 
   // Dry-run and allowlisted blocks did not drop anything: Suricata's "allowed".
-  for (BlockOutcome o : {BlockOutcome::dry_run, BlockOutcome::allowlisted, BlockOutcome::none, BlockOutcome::off}) {
+  for (BlockOutcome o : {BlockOutcome::dry_run, BlockOutcome::dry_run_listed, BlockOutcome::allowlisted,
+                         BlockOutcome::none, BlockOutcome::off}) {
     CHECK(eve_alert(v, AlertContext{o, EnforceMode::dry_run, 0})["alert"]["action"] == "allowed");
   }
   FlowVerdict alert_only = verdict("2001:db8::5", VerdictAction::alert, "DoS Hulk", 0.7f);
