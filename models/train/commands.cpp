@@ -169,15 +169,18 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   log << "loaded " << data.rows() << " rows from " << data.files.size() << " file(s) in " << out.load_seconds
       << " s (profile " << data.profile << ", " << data.n_features() << " features, " << data.class_names.size()
       << " classes)\n";
+  if (data.class_names.size() < 2)
+    throw std::runtime_error("training needs at least two classes; the data has " +
+                             std::to_string(data.class_names.size()));
   const std::size_t benign = pick_benign(data.class_names, o.benign);
   const auto kind = parse_split_kind(o.split);
   const Split split = make_split(data, kind, o.config.seed);
   const Audit audit = audit_dataset(data, &split);
-  log << format_audit(audit);
+  log << format_audit(audit) << std::flush;
   const Dataset train = subset(data, split.train), val = subset(data, split.val), test = subset(data, split.test);
 
   log << "training " << o.config.arch << " on " << train.rows() << " rows, validating on " << val.rows()
-      << ", testing on " << test.rows() << " (seed " << o.config.seed << ")\n";
+      << ", testing on " << test.rows() << " (seed " << o.config.seed << ")" << std::endl;
   out.trained = train_model(train, val, o.config);
   log << "trained in " << out.trained.seconds << " s, best epoch " << out.trained.best_epoch << " of "
       << out.trained.history.size() << "\n";
@@ -238,7 +241,8 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
       "nan_to_num(NaN->0, +/-Inf->+/-FLT_MAX) -> sign(x)*log1p(|x|) -> (x-center)/scale -> clamp(-20,20)";
   training["config"] = {{"epochs", o.config.epochs},         {"patience", o.config.patience},
                         {"batch_size", o.config.batch_size}, {"learning_rate", o.config.learning_rate},
-                        {"dropout", o.config.dropout},       {"class_weighting", o.config.class_weighting}};
+                        {"dropout", o.config.dropout},       {"class_weighting", o.config.class_weighting},
+                        {"benign_weight", o.config.benign_weight}};
   training["class_weights"] = out.trained.class_weights;
   training["best_epoch"] = out.trained.best_epoch;
   training["epochs_run"] = out.trained.history.size();
@@ -347,7 +351,9 @@ Evaluation run_evaluate(const EvaluateOptions& o, std::ostream& log) {
               {"sha256", bundle.sha256},
               {"evaluated_on", subset_note},
               {"data", join(o.data)}};
-  const Audit audit = audit_dataset(part, nullptr);
+  Audit audit = audit_dataset(part, nullptr);
+  audit.stats = data.stats;  // what was read and dropped refers to the whole input
+  audit.split_description = subset_note;
   in.audit = &audit;
   in.evaluations = {{o.subset, &e}};
   write_outputs(in, o.report, o.json, log);

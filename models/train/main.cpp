@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   train->add_option("--lr", t.config.learning_rate, "Adam learning rate")->capture_default_str();
   train->add_option("--dropout", t.config.dropout)->capture_default_str();
   train->add_option("--class-weighting", t.config.class_weighting, "none | sqrt | inverse")->capture_default_str();
+  train->add_option("--benign-weight", t.config.benign_weight, "extra loss weight of the benign class")
+      ->capture_default_str();
   train->add_option("--split", t.split, "time | random")->capture_default_str();
   train->add_option("--seed", t.config.seed)->capture_default_str();
   train->add_option("--out", t.out, "bundle to write")->capture_default_str();

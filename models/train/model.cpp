@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include "profiles.hpp"
+
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/torch.h>
 
@@ -39,15 +41,18 @@ std::string forward_source(const std::string& arch, double dropout) {
     // maps as a sequence (feature position = time step); a dense head gives the logits.
     s << R"(
     def forward(self, x):
-        h = self.prepare(x).unsqueeze(1)
+        z0 = self.prepare(x)
+        h = z0.unsqueeze(1)
         h = torch.relu(torch.conv1d(h, self.conv1_weight, self.conv1_bias, [1], [1]))
         h = torch.relu(torch.conv1d(h, self.conv2_weight, self.conv2_bias, [1], [1]))
-        h = torch.max_pool1d(h, [2], [2]).transpose(1, 2)
+        h = torch.max_pool1d(h, [3], [3]).transpose(1, 2)
         h0 = torch.zeros([1, h.size(0), )" << kLstmHidden << R"(], dtype=h.dtype, device=h.device)
         out = torch.lstm(h, [h0, h0], [self.lstm_w_ih, self.lstm_w_hh, self.lstm_b_ih, self.lstm_b_hh],
                          True, 1, 0.0, self.training, False, True)
-        # Last hidden state plus the mean over all steps: every feature position feeds the head directly.
-        z = torch.cat([out[1][0], out[0].mean(1)], 1)
+        # Head input: the LSTM's last hidden state, the mean of its outputs (every position feeds the
+        # head directly) and the scaled features themselves (a wide path, so single-feature rules do
+        # not have to survive the recurrence).
+        z = torch.cat([out[1][0], out[0].mean(1), z0], 1)
         z = torch.dropout(z, )" << p << R"(, self.training)
         z = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))
         z = torch.dropout(z, )" << p << R"(, self.training)
@@ -185,7 +190,7 @@ torch::jit::Module build_module(const std::string& arch, std::size_t n_features,
       add_param(m, "lstm_w_hh", uniform({4 * kLstmHidden, kLstmHidden}, kLstmHidden));
       add_param(m, "lstm_b_ih", uniform({4 * kLstmHidden}, kLstmHidden));
       add_param(m, "lstm_b_hh", uniform({4 * kLstmHidden}, kLstmHidden));
-      head_in = 2 * kLstmHidden;
+      head_in = 2 * kLstmHidden + F;
     } else {
       head_in = kConv2 * (F / 2);
     }
@@ -254,6 +259,8 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
     ++present;
   }
   for (auto& w : result.class_weights) w *= present / weight_sum;
+  for (std::size_t c = 0; c < k; ++c)
+    if (looks_benign(train.class_names[c])) result.class_weights[c] *= config.benign_weight;
   const auto weights = torch::tensor(std::vector<float>(result.class_weights.begin(), result.class_weights.end()));
 
   const auto x_train = as_tensor(train), y_train = labels_tensor(train);

@@ -41,6 +41,8 @@ struct TrainConfig {
   double dropout = 0.2;
   std::uint64_t seed = 1;
   std::string class_weighting = "sqrt";  // none | sqrt (sqrt of inverse frequency) | inverse
+  double benign_weight = 1.0;  // extra factor on the benign class: a false alarm costs more than a mix-up
+                               // between two attack classes
   bool progress = true;     // print progress on stderr
 };
 
