@@ -274,6 +274,12 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
   std::sort(v.begin(), v.end());
   auto pct = [&](double p) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))]; };
   const auto c = link.counters();
+  const auto& k = srv.server->counters();
+  std::printf("  server: %llu forwards, mean batch %.1f rows, %llu alert + %llu block verdicts explained=%llu\n",
+              static_cast<unsigned long long>(k.inference_batches.load()),
+              static_cast<double>(k.inference_rows.load()) / std::max<double>(1, static_cast<double>(k.inference_batches.load())),
+              static_cast<unsigned long long>(k.alert.load()), static_cast<unsigned long long>(k.block.load()),
+              static_cast<unsigned long long>(k.explained_rows.load()));
   std::printf("latency @ %.0f flows/s, link batch %zu, link delay %u ms: n=%zu p50=%.0f us p90=%.0f us p99=%.0f us max=%.0f us "
               "(judged %llu, shed %llu, unjudged %llu)\n",
               rate, link_batch, delay_ms, v.size(), pct(0.5), pct(0.9), pct(0.99), v.empty() ? 0.0 : v.back(),

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   unsigned max_delay_us = 2000;
   app.add_option("--model", opts.model_path, "model bundle to serve (reloaded by SIGHUP)")->capture_default_str();
   app.add_option("--socket", opts.socket_path, "agent socket")->capture_default_str();
-  app.add_option("--control-socket", opts.control_path, "control socket for flowguardctl (default <socket>.ctl)");
+  app.add_option("--control-socket", opts.control_path, "control socket for flowguardctl (default: the agent socket path with .sock replaced by .ctl)");
   app.add_option("--policy", policy_path, "policy file (YAML): detect_only, min_block_score, classes, never_block");
   app.add_option("--watch", opts.watch_dir, "directory to watch: a *.pt renamed into it is loaded and served");
   app.add_option("--max-batch", opts.batch.max_batch, "flows per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));

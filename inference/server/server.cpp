@@ -70,6 +70,14 @@ void wake(asio::steady_timer& t) { t.cancel(); }
 
 }  // namespace
 
+std::string default_control_path(const std::string& socket_path) {
+  const std::string suffix = ".sock";
+  if (socket_path.size() > suffix.size() &&
+      socket_path.compare(socket_path.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return socket_path.substr(0, socket_path.size() - suffix.size()) + ".ctl";
+  return socket_path + ".ctl";
+}
+
 void prepare_socket_path(const std::string& path, const std::string& what) {
   if (path.size() >= sizeof(sockaddr_un::sun_path))
     throw StartupError(fmt::format("{} path '{}' is too long for a Unix socket ({} bytes max)", what, path,
@@ -112,7 +120,7 @@ struct Server::Impl {
         ctl_acc(ioc),
         signals(ioc),
         loader(1) {
-    if (opts.control_path.empty()) opts.control_path = opts.socket_path + ".ctl";
+    if (opts.control_path.empty()) opts.control_path = default_control_path(opts.socket_path);
     remember(holder.get());
   }
 

@@ -22,7 +22,7 @@ struct StartupError : std::runtime_error {
 
 struct ServerOptions {
   std::string socket_path = "/run/flowguard/infer.sock";
-  std::string control_path;      // empty: <socket_path>.ctl
+  std::string control_path;      // empty: default_control_path(socket_path)
   std::string model_path;        // reloaded by SIGHUP and by `flowguardctl reload` without a file
   std::string watch_dir;         // empty: no watcher
   BatcherOptions batch;
@@ -65,6 +65,9 @@ class Server {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// "/run/flowguard/infer.sock" -> "/run/flowguard/infer.ctl" (a path not ending in .sock gets ".ctl" appended).
+std::string default_control_path(const std::string& socket_path);
 
 // Replaces a stale Unix socket file, refuses a live one or a non-socket. Throws StartupError.
 void prepare_socket_path(const std::string& path, const std::string& what);

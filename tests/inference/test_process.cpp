@@ -15,6 +15,8 @@ std::vector<std::string> infer_args(const TempDir& d, const std::string& model, 
   return {FG_INFER_BIN, "--model", model, "--socket", sock, "--max-batch", "16"};
 }
 
+std::string ctl_of(const std::string& sock) { return flowguard::inference::default_control_path(sock); }
+
 bool serving(const std::string& ctl) {
   try {
     return control_status(ctl).ok();
@@ -25,12 +27,12 @@ bool serving(const std::string& ctl) {
 
 }  // namespace
 
-TEST_CASE("SIGHUP reloads the configured model file; SIGTERM stops and removes the sockets", "[long]") {
+TEST_CASE("SIGHUP reloads the configured model file and SIGTERM stops and removes the sockets", "[long]") {
   TempDir d;
   const auto model = d.file("current.pt"), sock = d.file("infer.sock");
   save_linear_model(model, "A");
   Process p(infer_args(d, model, sock), d.file("infer.log"));
-  REQUIRE(eventually([&] { return serving(sock + ".ctl"); }));
+  REQUIRE(eventually([&] { return serving(ctl_of(sock)); }));
   AgentClient c(sock);
   auto ack = c.hello(feature_names(4));
   REQUIRE(ack);
@@ -39,7 +41,7 @@ TEST_CASE("SIGHUP reloads the configured model file; SIGTERM stops and removes t
 
   save_linear_model(model, "B");  // atomic replace, as a deploy script does
   p.signal(SIGHUP);
-  REQUIRE(eventually([&] { return control_status(sock + ".ctl").status().model().version() == "B"; }));
+  REQUIRE(eventually([&] { return control_status(ctl_of(sock)).status().model().version() == "B"; }));
   auto m = c.read();
   REQUIRE(m);
   REQUIRE(m->has_model_changed());
@@ -56,7 +58,7 @@ TEST_CASE("SIGHUP reloads the configured model file; SIGTERM stops and removes t
   CHECK(*rc == 0);
   CHECK(c.wait_closed());
   CHECK_FALSE(fs::exists(sock));
-  CHECK_FALSE(fs::exists(sock + ".ctl"));
+  CHECK_FALSE(fs::exists(ctl_of(sock)));
   CHECK(p.log().find("received SIGTERM") != std::string::npos);
 }
 
@@ -71,12 +73,12 @@ TEST_CASE("a bad model at start-up exits 1 with the reason", "[long]") {
   CHECK_FALSE(fs::exists(d.file("s.sock")));
 }
 
-TEST_CASE("a second server on a live socket refuses to start; a stale socket left by a kill is reused", "[long]") {
+TEST_CASE("a second server on a live socket refuses to start and a stale socket left by a kill is reused", "[long]") {
   TempDir d;
   const auto model = d.file("m.pt"), sock = d.file("infer.sock");
   save_linear_model(model, "A");
   auto first = std::make_unique<Process>(infer_args(d, model, sock), d.file("1.log"));
-  REQUIRE(eventually([&] { return serving(sock + ".ctl"); }));
+  REQUIRE(eventually([&] { return serving(ctl_of(sock)); }));
   struct stat st {};
   REQUIRE(::stat(sock.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0660);
@@ -86,19 +88,19 @@ TEST_CASE("a second server on a live socket refuses to start; a stale socket lef
   REQUIRE(rc);
   CHECK(*rc == 1);
   CHECK(second.log().find("already listening") != std::string::npos);
-  CHECK(serving(sock + ".ctl"));  // the first one is untouched
+  CHECK(serving(ctl_of(sock)));  // the first one is untouched
 
   first->signal(SIGKILL);
   REQUIRE(first->wait());
   REQUIRE(fs::exists(sock));  // stale: nobody listens
   Process third(infer_args(d, model, sock), d.file("3.log"));
-  REQUIRE(eventually([&] { return serving(sock + ".ctl"); }));
+  REQUIRE(eventually([&] { return serving(ctl_of(sock)); }));
   CHECK(third.log().find("removed stale") != std::string::npos);
 }
 
 TEST_CASE("flowguardctl against a real server and against an absent socket", "[long]") {
   TempDir d;
-  const auto model = d.file("m.pt"), sock = d.file("infer.sock"), ctl = sock + ".ctl";
+  const auto model = d.file("m.pt"), sock = d.file("infer.sock"), ctl = ctl_of(sock);
   save_linear_model(model, "A");
   save_linear_model(d.file("b.pt"), "B");
   write_garbage(d.file("bad.pt"));

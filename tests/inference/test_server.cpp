@@ -449,5 +449,6 @@ TEST_CASE("socket files: mode 0660, stale file replaced, live server or non-sock
   CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, d.file("plain")), Catch::Contains("not a socket"));
   srv.stop();
   CHECK_FALSE(fs::exists(path));
-  CHECK_FALSE(fs::exists(path + ".ctl"));
+  CHECK_FALSE(fs::exists(inf::default_control_path(path)));
+  CHECK(inf::default_control_path("/run/flowguard/infer.sock") == "/run/flowguard/infer.ctl");
 }
