@@ -18,6 +18,13 @@ if(TARGET flowguard-capture AND TARGET flowguard_capture_fixtures)
   catch_discover_tests(test_csv_app TEST_PREFIX "capture/")
 endif()
 
+# flowguard-capture on a veth pair in network namespaces the script creates (label live; root only).
+if(TARGET flowguard-capture)
+  add_test(NAME capture/flow_live_veth
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_flow_live.sh $<TARGET_FILE:flowguard-capture>)
+  set_tests_properties(capture/flow_live_veth PROPERTIES LABELS live SKIP_RETURN_CODE 77 TIMEOUT 60)
+endif()
+
 # Parity (label dataset): flowguard-capture on every parity capture, both profiles, checked with the
 # shared cmpflows.py and a strict field-by-field comparison. Exit 77 (skipped) without the shared dir.
 if(TARGET flowguard-capture)
