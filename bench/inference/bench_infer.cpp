@@ -138,12 +138,13 @@ double process_cpu_s() {
 struct Server {
   std::unique_ptr<inf::Server> server;
   std::thread thread;
-  Server(const std::string& model, const std::string& sock, std::size_t max_batch, std::size_t explain) {
+  Server(const std::string& model, const std::string& sock, std::size_t max_batch, std::size_t explain,
+         std::chrono::microseconds max_delay = 2000us) {
     inf::ServerOptions o;
     o.socket_path = sock;
     o.handle_signals = false;
     o.batch.max_batch = max_batch;
-    o.batch.max_delay = 2000us;
+    o.batch.max_delay = max_delay;
     o.batch.workers = 1;
     o.batch.max_queue = 1 << 20;
     o.batch.explain_top = explain;
@@ -238,8 +239,8 @@ struct LatencySink : flowguard::capture::VerdictSink {
 
 // Latency: the real agent link (ServerLink) offered `rate` flows/s; time from on_flow() to on_verdict().
 void latency(const std::string& model, const std::string& sock, double rate, double seconds, unsigned delay_ms,
-             std::size_t link_batch) {
-  Server srv(model, sock, 64, 3);
+             std::size_t link_batch, std::chrono::microseconds server_delay) {
+  Server srv(model, sock, 64, 3, server_delay);
   LatencySink sink;
   flowguard::capture::LinkOptions o;
   o.socket_path = sock;
@@ -256,9 +257,9 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
   const auto t0 = Clock::now();
   const auto n = static_cast<std::uint64_t>(rate * seconds);
   for (std::uint64_t i = 0; i < n; ++i) {
+    // Paced with sleeps (not a spin) so the load generator does not steal the server's core.
     const auto due = t0 + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
-    while (Clock::now() < due) {
-    }
+    if (Clock::now() < due) std::this_thread::sleep_until(due);
     for (int k = 0; k < kFeatures; ++k) feats[static_cast<std::size_t>(k)] = rows[(i % 1024) * kFeatures + static_cast<std::size_t>(k)];
     r.flow_id = i;
     r.features = feats;
@@ -280,9 +281,9 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
               static_cast<double>(k.inference_rows.load()) / std::max<double>(1, static_cast<double>(k.inference_batches.load())),
               static_cast<unsigned long long>(k.alert.load()), static_cast<unsigned long long>(k.block.load()),
               static_cast<unsigned long long>(k.explained_rows.load()));
-  std::printf("latency @ %.0f flows/s, link batch %zu, link delay %u ms: n=%zu p50=%.0f us p90=%.0f us p99=%.0f us max=%.0f us "
+  std::printf("latency @ %.0f flows/s, link batch %zu, link delay %u ms, server max-delay %lld us: n=%zu p50=%.0f us p90=%.0f us p99=%.0f us max=%.0f us "
               "(judged %llu, shed %llu, unjudged %llu)\n",
-              rate, link_batch, delay_ms, v.size(), pct(0.5), pct(0.9), pct(0.99), v.empty() ? 0.0 : v.back(),
+              rate, link_batch, delay_ms, static_cast<long long>(server_delay.count()), v.size(), pct(0.5), pct(0.9), pct(0.99), v.empty() ? 0.0 : v.back(),
               static_cast<unsigned long long>(c.judged), static_cast<unsigned long long>(c.shed),
               static_cast<unsigned long long>(c.unjudged()));
 }
@@ -306,6 +307,20 @@ void forward_only(const std::string& model_path) {
     std::printf("forward only  batch %4zu: %9.0f flows per CPU-second (%.0f us per forward)\n", b,
                 static_cast<double>(flows) / (thread_cpu_s() - c0), (thread_cpu_s() - c0) * 1e6 / static_cast<double>(flows / b));
   }
+  // Attribution (gradient x input) runs only for alert/block verdicts; its cost per explained flow:
+  std::vector<std::uint32_t> cls(16, 1);
+  std::vector<std::vector<inf::Attribution>> attr;
+  const std::span<const float> x(rows.data(), 16 * kFeatures);
+  const bool ok = model->explain(x, 16, cls, 3, attr);
+  const double c0 = thread_cpu_s();
+  int n = 0;
+  while (thread_cpu_s() - c0 < 1.0 && ok) {
+    model->explain(x, 16, cls, 3, attr);
+    ++n;
+  }
+  std::printf("explain       batch   16: %s, %.0f us per explained flow (top feature of row 0: %s)\n",
+              ok ? "works" : "FAILED", ok ? (thread_cpu_s() - c0) * 1e6 / (16.0 * n) : 0.0,
+              ok && !attr.empty() && !attr[0].empty() ? names()[attr[0][0].feature].c_str() : "-");
 }
 
 }  // namespace
@@ -332,10 +347,10 @@ int main(int argc, char** argv) {
   save_cnn_lstm(model);
   std::printf("model: CNN-LSTM (conv1d 32ch k3, maxpool 2, LSTM 64, dense %zu classes), %d features; 1 worker, 1 torch thread\n",
               kClasses.size(), kFeatures);
-  forward_only(model);
-  if (only == "forward") return 0;
+  if (only.empty() || only == "forward") forward_only(model);
   for (std::size_t explain : {std::size_t{0}, std::size_t{3}}) {
     for (std::size_t b : {1, 16, 64, 256}) {
+      if (!only.empty() && only != "throughput") break;
       double mean_rows = 0, per_cpu = 0;
       const double fps = throughput(model, (dir / "t.sock").string(), b, seconds, explain, mean_rows, per_cpu);
       std::printf("socket batch %4zu explain %zu: %9.0f flows/s wall, %9.0f flows per process-CPU-second "
@@ -343,7 +358,11 @@ int main(int argc, char** argv) {
                   b, explain, fps, per_cpu, mean_rows);
     }
   }
-  latency(model, (dir / "l.sock").string(), rate, seconds, 1, 64);
-  latency(model, (dir / "l.sock").string(), rate, seconds, 5, 256);
+  if (only.empty() || only == "latency") {
+    latency(model, (dir / "l.sock").string(), rate, seconds, 1, 64, 2000us);
+    latency(model, (dir / "l.sock").string(), rate, seconds, 1, 64, 500us);
+    latency(model, (dir / "l.sock").string(), rate, seconds, 0, 64, 1000us);
+    latency(model, (dir / "l.sock").string(), rate, seconds, 5, 256, 2000us);
+  }
   fs::remove_all(dir);
 }

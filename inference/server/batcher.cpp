@@ -146,7 +146,8 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
         case v1::ACTION_BLOCK: counters_.block.fetch_add(1, std::memory_order_relaxed); break;
         default: counters_.allow.fetch_add(1, std::memory_order_relaxed); break;
       }
-      if (d.action != v1::ACTION_ALLOW && opts_.explain_top > 0) flagged.push_back(begin + r);
+      if (d.action != v1::ACTION_ALLOW && opts_.explain_top > 0 && flagged.size() < opts_.explain_max_rows)
+        flagged.push_back(begin + r);
     }
   }
 

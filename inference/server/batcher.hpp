@@ -24,6 +24,9 @@ struct BatcherOptions {
   unsigned workers = 1;
   std::size_t max_queue = 65536;  // flows waiting for a worker, across all sessions
   std::size_t explain_top = 3;    // top features on alert/block verdicts; 0 disables
+  // Attribution costs a backward pass (~3x a forward per row on a CNN-LSTM): during an attack where most
+  // flows alert, only this many verdicts per batch get top features, so explaining cannot cause shedding.
+  std::size_t explain_max_rows = 16;
 };
 
 // One FlowBatch on its way through the queue.

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 24));
   app.add_option("--torch-threads", torch_threads, "LibTorch intra-op and inter-op threads")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--explain", opts.batch.explain_top, "top contributing features on alert/block verdicts (0: off)")->capture_default_str();
+  app.add_option("--explain-max-rows", opts.batch.explain_max_rows,
+                 "at most this many alert/block verdicts per batch get top features (attribution is costly)")
+      ->capture_default_str();
   unsigned hello_timeout_ms = 10000;
   app.add_option("--hello-timeout-ms", hello_timeout_ms, "close connections that send no Hello within this time")->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();

@@ -108,6 +108,28 @@ TEST_CASE("detect-only policy turns blocks into alerts with the reason") {
   }
 }
 
+TEST_CASE("attribution is capped per batch so a flood of alerts cannot make the server shed") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
+    o.batch.explain_max_rows = 2;
+    o.batch.max_delay = std::chrono::microseconds(50000);  // one batch for the whole FlowBatch
+  });
+  AgentClient c(srv.socket());
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  REQUIRE(c.send_flows(1, 1, 6, kDoS));
+  auto vb = c.read_verdicts();
+  REQUIRE(vb);
+  REQUIRE(vb->verdicts_size() == 6);
+  int explained = 0;
+  for (const auto& v : vb->verdicts()) {
+    CHECK(v.action() == v1::ACTION_BLOCK);
+    explained += v.top_features_size() > 0;
+  }
+  CHECK(explained == 2);
+  CHECK(srv.server->counters().explained_rows.load() == 2);
+}
+
 TEST_CASE("a refused agent is told which features differ, then the session closes") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
