@@ -132,6 +132,7 @@ class Engine final : public FlowEngine {
       const Step step = profile_.on_packet(rec.state, p, was_expired);
       switch (step) {
         case Step::absorbed:
+          table_.set_activity(slot, p.ts);
           maybe_snapshot(rec);
           break;
         case Step::close:
@@ -151,6 +152,7 @@ class Engine final : public FlowEngine {
           }
           profile_.restart(rec.state, p, step);
           start_record(rec);
+          table_.set_activity(slot, p.ts);
           break;
       }
     }
@@ -165,6 +167,7 @@ class Engine final : public FlowEngine {
     profile_.begin(rec.state, q.packet, features::orientation_of(q.packet));
     ++active_;
     start_record(rec);
+    table_.set_activity(slot, q.packet.ts);
     return slot;
   }
 
@@ -175,25 +178,19 @@ class Engine final : public FlowEngine {
   }
 
   // Table full: reuse an already-emitted expired record if the sample holds one, else evict the
-  // least recently seen flow of the sample (emitting its final record).
+  // least recently seen flow of the sample (emitting its final record). Expired records are parked at
+  // the oldest activity, so "least recent" covers both.
   void make_room() {
     const auto occupied = table_.occupied();
+    const auto activity = table_.activity();
     const std::size_t n = occupied.size();
-    std::uint32_t victim = FlowTable::npos;
-    std::int64_t oldest = 0;
     const std::size_t sample = std::min<std::size_t>(n, std::max<std::uint32_t>(1, config_.eviction_sample));
-    for (std::size_t k = 0; k < sample; ++k) {
-      const std::uint32_t slot = occupied[(cursor_ + k) % n];
-      const FlowRecord& rec = table_.at(slot);
-      if (rec.expired) {
-        victim = slot;
-        break;
-      }
-      if (victim == FlowTable::npos || rec.state.last_seen < oldest) {
-        victim = slot;
-        oldest = rec.state.last_seen;
-      }
+    std::size_t best = cursor_ % n;
+    for (std::size_t k = 1; k < sample && activity[best] != FlowTable::parked; ++k) {
+      const std::size_t pos = (cursor_ + k) % n;
+      if (activity[pos] < activity[best]) best = pos;
     }
+    const std::uint32_t victim = occupied[best];
     FlowRecord& rec = table_.at(victim);
     if (rec.expired) {
       ++reclaimed_;
@@ -205,25 +202,28 @@ class Engine final : public FlowEngine {
     table_.erase(victim);
   }
 
-  // Bounded expiry work per packet: examine a few records round-robin.
+  // Bounded expiry work per packet: examine a few flows round-robin, reading their last activity from
+  // the table's compact array; a record is touched only when it must be emitted.
   void sweep(std::uint32_t budget) {
     for (std::uint32_t k = 0; k < budget; ++k) {
       const auto occupied = table_.occupied();
       if (occupied.empty()) return;
       if (cursor_ >= occupied.size()) cursor_ = 0;
-      FlowRecord& rec = table_.at(occupied[cursor_++]);
-      if (cursor_ < occupied.size()) table_.prefetch_slot(occupied[cursor_]);  // next packet's candidate
-      if (rec.expired) continue;
+      const std::size_t pos = cursor_++;
+      const std::int64_t last_activity = table_.activity()[pos];
+      if (last_activity == FlowTable::parked) continue;
       // Idle longer than the flow timeout implies now - start > timeout: the next packet of this
       // flow would split it, so emitting the record now changes nothing but the time it leaves.
-      if (now_ - rec.state.last_seen > config_.timeouts.flow_us) {
+      if (now_ - last_activity > config_.timeouts.flow_us) {
+        FlowRecord& rec = table_.at(occupied[pos]);
         ++expired_;
         emit_final(rec);
         rec.expired = true;
+        table_.set_activity(occupied[pos], FlowTable::parked);
         --active_;
-      } else if (config_.snapshot_interval_us > 0 &&
-                 now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us) {
-        emit_snapshot(rec);
+      } else if (config_.snapshot_interval_us > 0) {
+        FlowRecord& rec = table_.at(occupied[pos]);
+        if (now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us) emit_snapshot(rec);
       }
     }
   }

@@ -15,6 +15,7 @@ FlowTable::FlowTable(std::uint32_t max_flows, std::uint64_t seed)
   pool_.reset(raw);
   free_.reserve(max_flows_);
   occupied_.reserve(max_flows_);
+  activity_.reserve(max_flows_);
 }
 
 void FlowTable::PoolDeleter::operator()(FlowRecord* p) const {
@@ -68,6 +69,7 @@ std::uint32_t FlowTable::insert(const FlowKey& key, std::uint64_t hash) {
   rec->hash32 = static_cast<std::uint32_t>(hash);
   rec->dense_pos = static_cast<std::uint32_t>(occupied_.size());
   occupied_.push_back(slot);
+  activity_.push_back(0);
 
   std::uint32_t i = rec->hash32 & mask_;
   while (index_[i].slot_plus1 != 0) i = (i + 1) & mask_;
@@ -92,13 +94,16 @@ void FlowTable::erase(std::uint32_t slot) {
   const std::uint32_t pos = rec.dense_pos;
   const std::uint32_t moved = occupied_.back();
   occupied_[pos] = moved;
+  activity_[pos] = activity_.back();
   pool_[moved].dense_pos = pos;
   occupied_.pop_back();
+  activity_.pop_back();
   free_.push_back(slot);
 }
 
 std::size_t FlowTable::bytes_per_flow() const {
-  return sizeof(FlowRecord) + (index_.size() * sizeof(Entry)) / max_flows_ + 2 * sizeof(std::uint32_t);
+  return sizeof(FlowRecord) + (index_.size() * sizeof(Entry)) / max_flows_ + 2 * sizeof(std::uint32_t) +
+         sizeof(std::int64_t);
 }
 
 }  // namespace flowguard::capture

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <type_traits>
@@ -54,6 +55,13 @@ class FlowTable {
   const FlowRecord& at(std::uint32_t slot) const { return pool_[slot]; }
   std::span<const std::uint32_t> occupied() const { return occupied_; }
 
+  // Last activity (packet time) of each occupied record, parallel to occupied(): the expiry sweep and
+  // the eviction sample scan this compact array instead of touching idle records (cache misses).
+  // Records already emitted by the sweep are `parked` (the oldest possible value: reclaimed first).
+  static constexpr std::int64_t parked = std::numeric_limits<std::int64_t>::min();
+  std::span<const std::int64_t> activity() const { return activity_; }
+  void set_activity(std::uint32_t slot, std::int64_t ts) { activity_[pool_[slot].dense_pos] = ts; }
+
   std::size_t size() const { return occupied_.size(); }
   std::uint32_t capacity() const { return max_flows_; }
   bool full() const { return occupied_.size() >= max_flows_; }
@@ -78,6 +86,7 @@ class FlowTable {
   std::uint32_t never_used_ = 0;       // slots [never_used_, max_flows_) were never handed out
   std::vector<std::uint32_t> free_;    // recycled slots
   std::vector<std::uint32_t> occupied_;
+  std::vector<std::int64_t> activity_;
 };
 
 }  // namespace flowguard::capture
