@@ -214,3 +214,50 @@ TEST_CASE("engine: flow ids are unique per flow, successors get new ids", "[flow
   CHECK(engine->stats().flows_created == 3);
   CHECK(engine->stats().flows_ended == 1);
 }
+
+TEST_CASE("engine: IPv6 flows use the same arithmetic, cicids2017 orders keys by signed bytes over 16 bytes",
+          "[flow][engine][ipv6]") {
+  auto v6 = [](std::uint8_t last) {
+    flowguard::capture::IpAddress ip;
+    ip.family = 6;
+    ip.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last};
+    return ip;
+  };
+  auto packet = [&](std::int64_t ts, std::uint8_t s, std::uint16_t sp, std::uint8_t d, std::uint16_t dp,
+                    std::uint32_t payload) {
+    auto p = udp(ts, {v6(s), sp}, {v6(d), dp}, payload);
+    p.ip_header_len = 40;
+    p.l4_offset = 54;
+    p.ip_total_len = 40 + 8 + payload;
+    p.caplen = 54 + 8 + payload;
+    return p;
+  };
+  for (const Profile profile : {Profile::corrected, Profile::cicids2017}) {
+    CollectingSink sink;
+    EngineConfig c;
+    c.profile = profile;
+    c.hash_seed = 2;
+    auto engine = FlowEngine::create(c, {&sink});
+    // 2001:db8::1 -> 2001:db8::ff: byte 15 is 0x01 vs 0xff (-1 as a signed byte), so the canonical
+    // cicids2017 key starts with ::ff although ::1 sent the first packet.
+    engine->on_packet(packet(t0, 0x01, 5353, 0xff, 53, 30));
+    engine->on_packet(packet(t0 + 100, 0xff, 53, 0x01, 5353, 120));
+    engine->finish();
+    const auto rows = sink.finals();
+    REQUIRE(rows.size() == 1);
+    const auto& r = rows[0];
+    CHECK(r.report.src == v6(0x01));
+    CHECK(r.report.fwd_packets == 1);
+    CHECK(r.report.bwd_packets == 1);
+    CHECK(r.report.fwd_bytes == 30);
+    CHECK(r.report.bwd_bytes == 120);
+    CHECK(r.report.key_src == (profile == Profile::cicids2017 ? v6(0xff) : v6(0x01)));
+    auto rep = r.report;
+    rep.features = r.features;
+    rep.feature_integral = r.integral;
+    const std::string line = flowguard::capture::output::CsvWriter::format_row(rep, profile);
+    CHECK(line.rfind(profile == Profile::cicids2017 ? "2001:db8::ff-2001:db8::1-53-5353-17,2001:db8::1,5353,"
+                                                    : "2001:db8::1-2001:db8::ff-5353-53-17,2001:db8::1,5353,",
+                     0) == 0);
+  }
+}
