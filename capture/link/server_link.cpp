@@ -145,7 +145,8 @@ struct ServerLink::Impl {
   std::mutex mu;  // in-flight table, texts, and the condition variables below
   std::condition_variable wake_sender, progress;
   std::map<std::uint64_t, InFlight> inflight;
-  std::size_t inflight_flows = 0;
+  std::size_t inflight_flows = 0;  // sent and not yet delivered to the sink
+  std::size_t in_transit = 0;      // taken from the ring, not yet in `inflight` (so flush() cannot miss them)
   std::string last_error, model;
 
   std::mutex fd_mu;
@@ -394,6 +395,10 @@ struct ServerLink::Impl {
     auto* fb = msg.mutable_flows();
     const auto seq = ++next_seq;
     fb->set_batch_seq(seq);
+    {
+      std::lock_guard lock(mu);
+      in_transit = n;
+    }
     InFlight entry;
     entry.metas.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -425,6 +430,7 @@ struct ServerLink::Impl {
       std::lock_guard lock(mu);
       inflight.emplace(seq, std::move(entry));
       inflight_flows += count;
+      in_transit = 0;
     }
     frame.clear();
     if (wire::append_frame(msg, frame) != wire::FrameError::none) {
@@ -504,9 +510,7 @@ struct ServerLink::Impl {
       }
       entry = std::move(it->second);
       inflight.erase(it);
-      inflight_flows -= entry.metas.size();
     }
-    wake_sender.notify_one();
     std::vector<bool> matched(entry.metas.size(), false);
     for (int i = 0; i < vb.verdicts_size(); ++i) {
       const auto& v = vb.verdicts(i);
@@ -531,13 +535,16 @@ struct ServerLink::Impl {
     std::uint64_t missing = 0;
     for (bool m : matched) missing += m ? 0 : 1;
     if (missing) add(c.missing_verdict, missing);
-    if (vb.verdicts_size() > 0) {
-      const auto& last = vb.verdicts(vb.verdicts_size() - 1);
-      if (!last.model_version().empty()) {
-        std::lock_guard lock(mu);
-        model = last.model_name() + " " + last.model_version();
+    {
+      // Only now, after the sink has seen every verdict of the batch, is the batch no longer in flight.
+      std::lock_guard lock(mu);
+      inflight_flows -= entry.metas.size();
+      if (vb.verdicts_size() > 0) {
+        const auto& last = vb.verdicts(vb.verdicts_size() - 1);
+        if (!last.model_version().empty()) model = last.model_name() + " " + last.model_version();
       }
     }
+    wake_sender.notify_one();
     progress.notify_all();
   }
 
@@ -601,7 +608,7 @@ bool ServerLink::flush(std::chrono::milliseconds timeout) {
   i.wake_sender.notify_one();
   std::unique_lock lock(i.mu);
   for (;;) {
-    if (i.ring.size() == 0 && i.inflight_flows == 0) return true;
+    if (i.ring.size() == 0 && i.inflight_flows == 0 && i.in_transit == 0) return true;
     if (Clock::now() >= deadline) return false;
     // The sender sends a partial batch only after link-delay; nudge it, then wait for progress.
     i.progress.wait_for(lock, std::chrono::milliseconds(5));
