@@ -27,7 +27,7 @@ declare -A V4=([srv]=10.200.0.10 [cli]=10.200.0.20 [cli2]=10.200.0.21 [atk1]=10.
 declare -A V6=([srv]=2001:db8:f00d::10 [cli]=2001:db8:f00d::20)
 SRV=${V4[srv]}
 SRV6=${V6[srv]}
-SNAPLEN=128              # Ethernet + IPv6 + TCP with options fit; payload is truncated
+SNAPLEN=65535            # whole packets: payload sizes are features, truncation would distort them
 FLOOD_PACKETS=6000       # hping3 -c
 FLOOD_INTERVAL=u500      # hping3 -i: 2000 SYN/s, so the flood lasts ~3 s
 MAX_PCAP_BYTES=$((3 * 1024 * 1024))
@@ -80,7 +80,7 @@ make_file() { head -c "$2" < <(yes "flowguard demo content line, deterministic f
 make_file index.html 6144
 make_file page-small.html 3072
 make_file style.css 1200
-for kb in 2 8 32 128 512; do make_file "file-${kb}k.bin" $((kb * 1024)); done
+for kb in 2 4 8 16 32; do make_file "file-${kb}k.bin" $((kb * 1024)); done
 
 "${NS[@]}" $PREFIX-srv python3 "$TRAFFIC" http-server "$WORK/www" 0.0.0.0 80 & PIDS+=($!)
 "${NS[@]}" $PREFIX-srv python3 "$TRAFFIC" http-server "$WORK/www" "::" 8080 & PIDS+=($!)
@@ -98,7 +98,7 @@ CAPTURE_START=$(now)
 
 # ------------------------------------------------------------------ benign traffic
 (  # browsing and downloads from cli: 30 fetches rotating through file sizes, 1.5 s apart
-  sizes=(2 8 32 128 512)
+  sizes=(2 4 8 16 32)
   for i in $(seq 0 29); do
     if (( i % 3 == 0 )); then
       in_ns cli curl -s -o /dev/null -o /dev/null --max-time 10 "http://$SRV/index.html" "http://$SRV/style.css" || true
@@ -109,7 +109,7 @@ CAPTURE_START=$(now)
 ) & PIDS+=($!); BENIGN=($!)
 (  # IPv6 client: a few downloads spread over the capture
   for i in $(seq 0 5); do
-    in_ns cli curl -s -g -o /dev/null --max-time 10 "http://[$SRV6]:8080/file-32k.bin" || true
+    in_ns cli curl -s -g -o /dev/null --max-time 10 "http://[$SRV6]:8080/file-16k.bin" || true
     sleep 8
   done
 ) & PIDS+=($!); BENIGN+=($!)
@@ -198,7 +198,7 @@ truth = {
     ],
     "benign": [
         {"address": e["V_CLI"], "address6": e["V_CLI6"],
-         "traffic": "HTTP/1.1 downloads 2 KB..512 KB (30 + 10 page fetches), 6 IPv6 downloads, ping, ping6"},
+         "traffic": "HTTP/1.1 downloads 2 KB..32 KB (30 + 10 page fetches), 6 IPv6 downloads, ping, ping6"},
         {"address": e["V_CLI2"],
          "traffic": "100 DNS-format UDP queries/answers, ping, 3 idle keep-alive HTTP sessions (5 requests, 7 s idle)"},
         {"address": e["V_SRV"], "traffic": "server side of all of the above"},
