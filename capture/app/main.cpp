@@ -80,7 +80,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
   app::AgentContext context{options, config.profile, features::feature_names(config.profile), sinks, verdicts};
   std::vector<app::AgentExtension*> started;
   for (auto& e : extensions) {
-    if (e->is_server_link() && options.no_server) continue;
+    // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
+    if (options.no_server) continue;
     e->start(context);
     started.push_back(e.get());
   }
@@ -99,7 +100,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
   const app::PipelineResult result = pipeline.run(print_stats, options.stats_interval_s);
   g_source.store(nullptr);
 
-  for (auto* e : started) e->stop();
+  // Reverse start order: the link drains its last verdicts into enforcement before enforcement stops.
+  for (auto it = started.rbegin(); it != started.rend(); ++it) (*it)->stop();
   if (csv) csv->close();
   print_stats();
   if (!result.ok) {

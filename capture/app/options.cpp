@@ -27,7 +27,7 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"corrected", "cicids2017"}));
   app.add_option("--csv", o.csv_path, "Write final flow records as the profile's reference CSV");
-  app.add_flag("--no-server", o.no_server, "Do not connect to the inference server");
+  app.add_flag("--no-server", o.no_server, "Pure extractor: no inference server, no enforcement (use with --csv)");
   app.add_option("--max-flows", o.max_flows, "Flow table capacity (records are preallocated)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 26));
