@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <mutex>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -243,4 +244,35 @@ TEST_CASE("a stalled server fills the bounded queue: records are dropped and cou
   CHECK(e.offered == e.judged + e.shed + e.unjudged());
   peer.join();
   ::close(lfd);
+}
+
+TEST_CASE("the link survives flowguard-infer being killed with SIGKILL and restarted", "[long]") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  const auto sock = d.file("infer.sock");
+  const std::vector<std::string> args{FG_INFER_BIN, "--model", d.file("a.pt"), "--socket", sock, "--max-batch", "16"};
+  auto server = std::make_unique<Process>(args, d.file("1.log"));
+  CollectingSink sink;
+  ServerLink link(options(sock), schema(), &sink);
+  link.start();
+  REQUIRE(link.wait_connected(15s));
+  offer(link, 1, 50, 10.0);
+  REQUIRE(link.flush(15s));
+  CHECK(link.counters().block == 50);
+
+  server->signal(SIGKILL);
+  REQUIRE(server->wait());
+  REQUIRE(eventually([&] { return !link.connected(); }));
+  offer(link, 100, 10);  // fail open while the server is down
+  CHECK(link.counters().unjudged_server_away >= 10);
+
+  server = std::make_unique<Process>(args, d.file("2.log"));  // finds the stale socket file and replaces it
+  REQUIRE(link.wait_connected(20s));
+  offer(link, 200, 50, 10.0);
+  REQUIRE(link.flush(15s));
+  const auto c = link.counters();
+  CHECK(c.block == 100);
+  CHECK(c.reconnects >= 1);
+  CHECK(c.offered == c.judged + c.shed + c.unjudged());
+  CHECK(server->log().find("removed stale") != std::string::npos);
 }
