@@ -17,3 +17,9 @@ add_test(NAME models/train/shipped_model_on_shared_data
                  ${CMAKE_SOURCE_DIR}/models/default)
 set_tests_properties(models/train/shipped_model_on_shared_data PROPERTIES LABELS dataset SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# The command line: a bad model path is a clear one-line error, not a crash.
+add_test(NAME models/train/cli_names_a_missing_model
+         COMMAND flowguard-train evaluate --model /nonexistent/model.pt --data /nonexistent)
+set_tests_properties(models/train/cli_names_a_missing_model PROPERTIES
+                     PASS_REGULAR_EXPRESSION "flowguard-train: model bundle '/nonexistent/model.pt' does not exist")
