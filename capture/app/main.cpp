@@ -87,7 +87,10 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
   }
 
   const auto engine = FlowEngine::create(config, sinks);
-  app::Pipeline pipeline(*source, *engine);
+  // The reference scan's quirks depend on the reference build, i.e. on the profile (reference_scan.hpp).
+  const ReferenceBuild build =
+      config.profile == features::Profile::cicids2017 ? ReferenceBuild::cicids2017 : ReferenceBuild::corrected;
+  app::Pipeline pipeline(*source, *engine, app::decode_mode(options), build);
   auto print_stats = [&] {
     std::string line = output::format_stats(pipeline.decode_counters(), engine->stats(), source->stats());
     for (const auto* e : started) e->append_stats(line);

@@ -26,6 +26,11 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
   app.add_option("--profile", o.profile, "Feature profile")
       ->capture_default_str()
       ->check(CLI::IsMember({"corrected", "cicids2017"}));
+  app.add_option("--decode", o.decode,
+                 "Frame decoding: native (link type honoured, IPv6 flows) or reference (the reference "
+                 "extractor's scan, pseudo-flows from non-IPv4 frames included)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"native", "reference"}));
   app.add_option("--csv", o.csv_path, "Write final flow records as the profile's reference CSV");
   app.add_flag("--no-server", o.no_server, "Pure extractor: no inference server, no enforcement (use with --csv)");
   app.add_option("--max-flows", o.max_flows, "Flow table capacity (records are preallocated)")
@@ -66,6 +71,10 @@ FileOptions file_options(const CaptureOptions& o) {
   f.bpf = o.bpf;
   f.pace = o.pace == "realtime" ? Pace::realtime : Pace::max;
   return f;
+}
+
+DecodeMode decode_mode(const CaptureOptions& o) {
+  return o.decode == "reference" ? DecodeMode::reference : DecodeMode::native;
 }
 
 LiveOptions live_options(const CaptureOptions& o) {

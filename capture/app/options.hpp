@@ -3,6 +3,7 @@
 // them on a CLI11 app; other parts (server link, enforcement) register theirs through AgentExtension
 // (app/extension.hpp), so adding options never means rewriting main().
 
+#include "decode/reference_scan.hpp"
 #include "features/profile.hpp"
 #include "flow/flow_engine.hpp"
 #include "source/packet_source.hpp"
@@ -25,6 +26,9 @@ struct CaptureOptions {
   std::string pace = "max";  // realtime | max (files only)
 
   std::string profile = "corrected";
+  // native: real link types and IPv6 flows; reference: the reference extractor's jnetpcap scan
+  // (pseudo-flows from ARP/IPv6/... frames included) for byte-exact drop-in output.
+  std::string decode = "native";
   std::string csv_path;
   bool no_server = false;
 
@@ -42,5 +46,6 @@ void register_capture_options(CLI::App& app, CaptureOptions& options);
 EngineConfig engine_config(const CaptureOptions& options);
 FileOptions file_options(const CaptureOptions& options);
 LiveOptions live_options(const CaptureOptions& options);
+DecodeMode decode_mode(const CaptureOptions& options);
 
 }  // namespace flowguard::capture::app

@@ -17,11 +17,29 @@ std::int64_t wall_clock_us() {
 }  // namespace
 
 PipelineResult Pipeline::run(const std::function<void()>& periodic, double interval_s) {
+  // The decoder is chosen once; each mode gets its own instantiation of the packet loop.
+  if (mode_ == DecodeMode::reference) {
+    const ReferenceBuild build = build_;
+    return run_loop(
+        [build](const RawPacket& raw, DecodedPacket& out, DecodeCounters& counters) {
+          return decode_reference(build, raw.data, raw.ts_us, raw.wirelen, out, counters);
+        },
+        periodic, interval_s);
+  }
+  const int link_type = source_.link_type();
+  return run_loop(
+      [link_type](const RawPacket& raw, DecodedPacket& out, DecodeCounters& counters) {
+        return decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, out, counters);
+      },
+      periodic, interval_s);
+}
+
+template <typename Decode>
+PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s) {
   using Clock = std::chrono::steady_clock;
   const bool report = interval_s > 0 && periodic;
   const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
   auto next_report = Clock::now() + interval;
-  const int link_type = source_.link_type();
 
   RawPacket raw;
   // Files are processed in batches so the engine can prefetch flow records; live packets go one by one
@@ -34,8 +52,7 @@ PipelineResult Pipeline::run(const std::function<void()>& periodic, double inter
   for (;;) {
     const ReadStatus status = source_.next(raw);
     if (status == ReadStatus::packet) {
-      if (decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, batch[batched], counters_) ==
-              DecodeStatus::decoded &&
+      if (decode(raw, batch[batched], counters_) == DecodeStatus::decoded &&
           ++batched == batch_limit) {
         engine_.on_packets({batch.data(), batched});
         batched = 0;

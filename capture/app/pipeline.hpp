@@ -9,6 +9,7 @@
 // exist. One thread; no allocation per packet.
 
 #include "decode/decode_counters.hpp"
+#include "decode/reference_scan.hpp"
 #include "flow/flow_engine.hpp"
 #include "source/packet_source.hpp"
 
@@ -25,6 +26,9 @@ struct PipelineResult {
 class Pipeline {
  public:
   Pipeline(PacketSource& source, FlowEngine& engine) : source_(source), engine_(engine) {}
+  // `mode` reference decodes as the reference extractor of `build` does (reference_scan.hpp).
+  Pipeline(PacketSource& source, FlowEngine& engine, DecodeMode mode, ReferenceBuild build)
+      : source_(source), engine_(engine), mode_(mode), build_(build) {}
 
   // Reads until end of input, a stop request or a read error, then ends every open flow
   // (FlowEngine::finish). `periodic` is called about every `interval_s` seconds of wall-clock time
@@ -34,8 +38,13 @@ class Pipeline {
   const DecodeCounters& decode_counters() const { return counters_; }
 
  private:
+  template <typename Decode>
+  PipelineResult run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s);
+
   PacketSource& source_;
   FlowEngine& engine_;
+  DecodeMode mode_ = DecodeMode::native;
+  ReferenceBuild build_ = ReferenceBuild::corrected;
   DecodeCounters counters_;
 };
 

@@ -6,6 +6,7 @@ add_library(flowguard_capture_core STATIC)
 target_sources(flowguard_capture_core PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/decode/decoder.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/decode/decode_counters.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/decode/reference_scan.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/source/packet_source.cpp
 )
 

@@ -25,6 +25,8 @@ constexpr std::array<std::string_view, decode_reason_count> reason_names{
     "ip_total_len_zero",
     "ip_fragment_later",
     "tcp_options_cut",
+    "reference_unusable",
+    "reference_fallback_pass",
 };
 }  // namespace
 

@@ -44,6 +44,9 @@ enum class DecodeReason : std::uint8_t {
   ip_total_len_zero,       // IPv4 total length 0 (TSO/GSO capture): the frame length is used instead
   ip_fragment_later,       // non-first fragment: IP-level packet without a transport header
   tcp_options_cut,         // snaplen cut the TCP options; decoded with the captured header length
+  // --decode reference (reference_scan.hpp)
+  reference_unusable,      // not_ip: neither scan pass gave a usable IPv4 packet; the reference discards it
+  reference_fallback_pass, // note: decoded by pass 2 (whole frame as IPv4): raw IP or a pseudo-packet
   count_
 };
 
