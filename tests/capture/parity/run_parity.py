@@ -12,6 +12,10 @@ pseudo-flows (protocol 0, ports 0, and neither address seen in any of our IPv4 r
 them from the bytes of an ARP/IPv6/... frame) are left out of the golden file. The unfiltered cmpflows
 result is printed too, and at most 1% (or 20) golden rows may be set aside this way.
 
+Then the same capture again with `--decode reference` (the emulation of the reference's jnetpcap scan,
+pseudo-flows included): compared UNFILTERED, nothing set aside; cmpflows and the strict comparison must
+both pass.
+
 Exit 0 when every folder passes, 1 otherwise, 77 when the shared directory is absent.
 """
 import argparse, csv, os, subprocess, sys
@@ -61,6 +65,16 @@ def last_line(text):
     return lines[-1] if lines else ""
 
 
+def row(folder, mode, profile, golden_rows, summary, strict_summary, set_aside):
+    fields = strict_summary.split("fields=")[-1].split()[0] if "fields=" in strict_summary else "?"
+    diffs = strict_summary.split("string_diffs=")[-1] if "string_diffs=" in strict_summary else "?"
+    flows = summary.split("flows=")[1].split("%")[0] if "flows=" in summary else "?"
+    values = summary.split("values=")[1].split("%")[0] if "values=" in summary else "?"
+    ours_rows = summary.split("ours ")[1].split(",")[0] if "ours " in summary else "?"
+    return (f"| {folder} | {mode} | {profile} | {golden_rows} | {ours_rows} | {flows} | {values} | {fields} | "
+            f"{diffs} | {set_aside} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--capture", required=True)
@@ -76,8 +90,8 @@ def main():
         return 77
     os.makedirs(a.work, exist_ok=True)
     failures = []
-    table = ["| capture | profile | golden rows | ours | flows % | values % | strict fields | string diffs | set aside (ours IPv6 / golden pseudo) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    table = ["| capture | decode | profile | golden rows | ours | flows % | values % | strict fields | string diffs | set aside (ours IPv6 / golden pseudo) |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for folder in sorted(os.listdir(parity)):
         path = os.path.join(parity, folder)
         golden = os.path.join(path, a.profile + ".csv")
@@ -99,7 +113,7 @@ def main():
                                 capture_output=True, text=True)
         summary, strict_summary = last_line(cmp.stdout), last_line(strict.stdout)
         ok = cmp.returncode == 0 and strict.returncode == 0 and pseudo <= max(20, golden_rows // 100)
-        print(f"{'ok  ' if ok else 'FAIL'} {folder} [{a.profile}]")
+        print(f"{'ok  ' if ok else 'FAIL'} {folder} [{a.profile}, --decode native]")
         print(f"     unfiltered: {last_line(raw.stdout)}")
         print(f"     set aside:  {native} IPv6 rows of ours, {pseudo} pseudo-flow rows of the golden file")
         print(f"     cmpflows:   {summary}")
@@ -108,13 +122,29 @@ def main():
             failures.append(folder)
             print(cmp.stdout)
             print(strict.stdout)
-        fields = strict_summary.split("fields=")[-1].split()[0] if "fields=" in strict_summary else "?"
-        diffs = strict_summary.split("string_diffs=")[-1] if "string_diffs=" in strict_summary else "?"
-        flows = summary.split("flows=")[1].split("%")[0] if "flows=" in summary else "?"
-        values = summary.split("values=")[1].split("%")[0] if "values=" in summary else "?"
-        ours_rows = summary.split("ours ")[1].split(",")[0] if "ours " in summary else "?"
-        table.append(f"| {folder} | {a.profile} | {golden_rows} | {ours_rows} | {flows} | {values} | {fields} | "
-                     f"{diffs} | {native} / {pseudo} |")
+        table.append(row(folder, "native", a.profile, golden_rows, summary, strict_summary, f"{native} / {pseudo}"))
+
+        # --decode reference: the reference's own decoding, so nothing is set aside.
+        ours_ref = os.path.join(a.work, folder + ".reference.csv")
+        run = subprocess.run([a.capture, "-r", inputs[0], "--profile", a.profile, "--decode", "reference", "--csv",
+                              ours_ref, "--no-server", "--stats-interval", "0"], capture_output=True, text=True)
+        if run.returncode != 0:
+            failures.append(folder + " (reference)")
+            print(f"FAIL {folder}: flowguard-capture --decode reference exited {run.returncode}: {run.stderr.strip()}")
+            continue
+        cmp = subprocess.run([sys.executable, cmpflows, ours_ref, golden, "-v"], capture_output=True, text=True)
+        strict = subprocess.run([sys.executable, os.path.join(HERE, "strict_compare.py"), ours_ref, golden],
+                                capture_output=True, text=True)
+        summary, strict_summary = last_line(cmp.stdout), last_line(strict.stdout)
+        ok = cmp.returncode == 0 and strict.returncode == 0
+        print(f"{'ok  ' if ok else 'FAIL'} {folder} [{a.profile}, --decode reference, unfiltered]")
+        print(f"     cmpflows:   {summary}")
+        print(f"     strict:     {strict_summary}")
+        if not ok:
+            failures.append(folder + " (reference)")
+            print(cmp.stdout)
+            print(strict.stdout)
+        table.append(row(folder, "reference", a.profile, golden_rows, summary, strict_summary, "none"))
     with open(os.path.join(a.work, "parity-table.md"), "w") as f:
         f.write("\n".join(table) + "\n")
     print("\n".join(table))
