@@ -2,8 +2,14 @@
 
 #include <pcap/pcap.h>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 namespace flowguard::capture {
@@ -43,6 +49,7 @@ PacketSource::PacketSource(pcap* handle, bool live, std::string description)
 
 PacketSource::~PacketSource() {
   if (handle_ != nullptr) pcap_close(handle_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 std::unique_ptr<PacketSource> PacketSource::open_file(const FileOptions& options) {
@@ -97,6 +104,20 @@ std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options
   bpf_u_int32 net = 0, mask = 0;
   if (pcap_lookupnet(options.interface.c_str(), &net, &mask, errbuf) != 0) mask = PCAP_NETMASK_UNKNOWN;
   src->apply_filter(options.bpf, mask);
+
+  // Non-blocking reads plus our own poll() with the configured timeout (see packet_source.hpp).
+  src->timeout_ms_ = std::max(1, options.timeout_ms);
+  src->selectable_fd_ = pcap_get_selectable_fd(p);
+  if (src->selectable_fd_ < 0) {
+    throw SourceError("interface '" + options.interface + "': libpcap gives no selectable descriptor");
+  }
+  if (pcap_setnonblock(p, 1, errbuf) != 0) {
+    throw SourceError("interface '" + options.interface + "': cannot switch to non-blocking reads: " + errbuf);
+  }
+  src->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (src->wake_fd_ < 0) {
+    throw SourceError("interface '" + options.interface + "': eventfd failed: " + std::strerror(errno));
+  }
   return src;
 }
 
@@ -117,7 +138,32 @@ int PacketSource::snaplen() const noexcept { return pcap_snapshot(handle_); }
 
 void PacketSource::request_stop() noexcept {
   stop_.store(true, std::memory_order_relaxed);
-  pcap_breakloop(handle_);  // wakes a live read blocked in poll()
+  if (wake_fd_ >= 0) {
+    // write() is async-signal-safe; a full counter (EAGAIN) already means "wake up".
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof(one));
+  }
+  pcap_breakloop(handle_);
+}
+
+ReadStatus PacketSource::wait_readable(std::int64_t deadline_ns) noexcept {
+  for (;;) {
+    if (stop_requested()) return ReadStatus::stopped;
+    const std::int64_t left_ns = deadline_ns - monotonic_ns();
+    if (left_ns <= 0) return ReadStatus::timeout;
+    pollfd fds[2] = {{selectable_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    const int wait_ms = static_cast<int>(std::min<std::int64_t>((left_ns + 999'999) / 1'000'000, timeout_ms_));
+    const int rc = ::poll(fds, 2, wait_ms);
+    if (rc < 0) {
+      if (errno == EINTR) continue;  // a signal: the loop re-checks the stop flag
+      last_error_ = description_ + ": poll failed: " + std::strerror(errno);
+      return ReadStatus::error;
+    }
+    if (stop_requested()) return ReadStatus::stopped;
+    if (rc == 0) continue;  // the deadline check above decides
+    // Readable, or an error condition on the socket: let libpcap read and report it.
+    return ReadStatus::packet;
+  }
 }
 
 bool PacketSource::wait_for_replay_time(std::int64_t ts_us) noexcept {
@@ -144,7 +190,17 @@ ReadStatus PacketSource::next(RawPacket& out) noexcept {
   if (stop_requested()) return ReadStatus::stopped;
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
-  const int rc = pcap_next_ex(handle_, &header, &data);
+  int rc = pcap_next_ex(handle_, &header, &data);
+  if (rc == 0 && live_) {
+    // Nothing buffered: wait for the socket, a stop request or the timeout. A wake-up without a packet
+    // (e.g. one the filter rejected, or a TPACKET_V3 block retired empty) waits again until the deadline.
+    const std::int64_t deadline = monotonic_ns() + std::int64_t{timeout_ms_} * 1'000'000;
+    while (rc == 0) {
+      const ReadStatus waited = wait_readable(deadline);
+      if (waited != ReadStatus::packet) return waited;
+      rc = pcap_next_ex(handle_, &header, &data);
+    }
+  }
   switch (rc) {
     case 1:
       break;

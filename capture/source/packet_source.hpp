@@ -100,6 +100,9 @@ class PacketSource {
   PacketSource(pcap* handle, bool live, std::string description);
   void apply_filter(const std::string& bpf, std::uint32_t netmask);
   bool wait_for_replay_time(std::int64_t ts_us) noexcept;
+  // Live: waits up to timeout_ms_ for the capture socket (or a stop request) to become readable.
+  // Returns packet when a read should be attempted, else timeout / stopped / error.
+  ReadStatus wait_readable(std::int64_t deadline_ns) noexcept;
 
   pcap* handle_ = nullptr;
   bool live_ = false;
@@ -110,6 +113,14 @@ class PacketSource {
   std::string last_error_;
   std::atomic<bool> stop_{false};
   std::uint64_t packets_read_ = 0;
+
+  // Live sources are non-blocking and wait in poll() on libpcap's selectable fd and on wake_fd_ (an
+  // eventfd request_stop() writes), so a quiet link still returns `timeout` every timeout_ms_: libpcap's
+  // own blocking read can wait forever when no packet arrives (TPACKET_V3 blocks until the kernel
+  // retires a block, immediate mode polls without a timeout).
+  int selectable_fd_ = -1;
+  int wake_fd_ = -1;
+  int timeout_ms_ = 100;
 
   // realtime replay: first packet's capture time and the monotonic clock at that moment
   Pace pace_ = Pace::max;

@@ -7,6 +7,9 @@
 //       requests were captured and decoded before the timeout
 //   live_probe wait-signal <iface> <ready-file>
 //       block in next() until SIGTERM; exit 0 if the read returned `stopped`
+//   live_probe quiet <iface> <ready-file> <immediate 0|1> <max-calls>
+//       on a link nobody sends on: exit 0 when next() returns `timeout` (three times, so the wait
+//       re-arms) within <max-calls> calls; a next() that never returns is caught by the script
 #include "decode/decoder.hpp"
 #include "source/packet_source.hpp"
 
@@ -44,6 +47,12 @@ int main(int argc, char** argv) {
   o.immediate = true;
   o.timeout_ms = 100;
   o.bpf = "udp or icmp or arp";
+  const std::string mode_arg = argv[1];
+  if (mode_arg == "quiet") {
+    if (argc < 6) return fail("quiet mode needs <immediate 0|1> <max-calls>");
+    o.immediate = std::atoi(argv[4]) != 0;
+    o.bpf.clear();  // everything counts: the link must be quiet, not filtered quiet
+  }
   std::unique_ptr<PacketSource> src;
   try {
     src = PacketSource::open_live(o);
@@ -51,6 +60,24 @@ int main(int argc, char** argv) {
     return fail(e.what());
   }
   for (const auto& w : src->warnings()) std::fprintf(stderr, "live_probe: warning: %s\n", w.c_str());
+  if (mode_arg == "quiet") {
+    g_source.store(src.get());
+    std::signal(SIGTERM, on_signal);
+    std::ofstream(argv[3]) << "ready\n";
+    const long max_calls = std::atol(argv[5]);
+    long timeouts = 0, packets = 0;
+    RawPacket raw;
+    for (long call = 0; call < max_calls && timeouts < 3; ++call) {
+      const auto st = src->next(raw);
+      if (st == ReadStatus::timeout) ++timeouts;
+      else if (st == ReadStatus::packet) ++packets;
+      else if (st == ReadStatus::stopped) return fail("stopped before a timeout");
+      else return fail("read error: " + src->last_error());
+    }
+    std::printf("live_probe: quiet %s immediate=%d: %ld timeouts, %ld packets\n", o.interface.c_str(),
+                o.immediate ? 1 : 0, timeouts, packets);
+    return timeouts >= 3 ? 0 : fail("next() did not report the quiet link as timeouts");
+  }
   if (src->link_type() != link_type::ethernet) return fail("veth link type is " + src->link_type_name());
   g_source.store(src.get());
   std::signal(SIGTERM, on_signal);
