@@ -44,8 +44,10 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-# One socket, one source port: five datagrams of one UDP flow.
-ip netns exec "$NS_A" bash -c 'exec 3>/dev/udp/10.202.0.2/9999; for i in $(seq 5); do echo "flowguard $i" >&3; sleep 0.01; done'
+# One socket, one source port: five datagrams of one UDP flow. Nobody listens on B, so the socket gets
+# ECONNREFUSED from B's port-unreachable and that write is not sent: retry it (a few times at most).
+ip netns exec "$NS_A" bash -c 'exec 3>/dev/udp/10.202.0.2/9999; for i in $(seq 5); do
+  for try in 1 2 3; do echo "flowguard $i" >&3 2>/dev/null && break; done; sleep 0.01; done'
 # 12 echo requests over ~3 s: packet time moves on, the UDP flow (idle > 1 s) is expired by the sweep,
 # and the ICMP conversation is split by the 1 s flow timeout (corrected: every piece is written).
 ip netns exec "$NS_A" ping -c 12 -i 0.25 -W 1 10.202.0.2 >/dev/null
