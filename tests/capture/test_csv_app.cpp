@@ -8,6 +8,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -155,4 +156,44 @@ TEST_CASE("flowguard-capture exit codes", "[app]") {
   CHECK(run("-r " + dir.file("missing.pcap") + " --no-server", dir.file("log")) == 1);
   CHECK(slurp(dir.file("log")).find("missing.pcap") != std::string::npos);
   CHECK(run("-r " + pcap + " --no-server --csv " + dir.file("no/such/dir.csv"), dir.file("log")) == 1);
+}
+
+TEST_CASE("flowguard-capture --decode reference writes the reference's pseudo-flows", "[app][csv][reference]") {
+  // Two broadcast ARP requests (which the reference turns into 8.6.0.1 -> 8.0.6.4 packets) and a SYN.
+  std::vector<TestPacket> pk;
+  for (std::uint32_t us : {0u, 250u}) {
+    FrameBuilder b;
+    b.raw({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}).raw({0x00, 0x00, 0x5e, 0x00, 0x53, 0x01}).be16(0x0806);
+    b.be16(1).be16(0x0800).u8(6).u8(4).be16(1).zeros(20).pad_to(60);
+    pk.push_back({1'600'000'000, us, b.build()});
+  }
+  {
+    FrameBuilder b;
+    b.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(40000, 80, 0x02, 1000).pad_to(60);
+    pk.push_back({1'600'000'000, 500, b.build()});
+  }
+  TempDir dir;
+  const std::string pcap = dir.file("in.pcap");
+  write_pcap(pcap, pk);
+  const auto is_pseudo = [](const std::vector<std::string>& r) {
+    return r.size() > 9 && r[5] == "0" &&
+           ((r[1] == "8.6.0.1" && r[3] == "8.0.6.4") || (r[1] == "8.0.6.4" && r[3] == "8.6.0.1")) &&
+           std::stoi(r[8]) + std::stoi(r[9]) == 2;
+  };
+  for (const std::string profile : {"corrected", "cicids2017"}) {
+    INFO(profile);
+    const std::string csv = dir.file(profile + ".csv"), ref = dir.file(profile + ".ref.csv");
+    REQUIRE(run("-r " + pcap + " --profile " + profile + " --csv " + csv + " --no-server --stats-interval 0",
+                dir.file("log")) == 0);
+    REQUIRE(run("-r " + pcap + " --profile " + profile + " --decode reference --csv " + ref +
+                    " --no-server --stats-interval 0",
+                dir.file("log")) == 0);
+    CHECK(slurp(dir.file("log")).find("reference_fallback_pass=2") != std::string::npos);
+    std::string header;
+    const auto native_rows = read_csv(csv, header);
+    const auto ref_rows = read_csv(ref, header);
+    CHECK(std::none_of(native_rows.begin(), native_rows.end(), is_pseudo));
+    CHECK(std::count_if(ref_rows.begin(), ref_rows.end(), is_pseudo) == 1);
+  }
+  CHECK(run("-r " + pcap + " --decode bogus --no-server", dir.file("log")) == 2);
 }
