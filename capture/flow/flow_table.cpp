@@ -1,25 +1,55 @@
 #include "flow/flow_table.hpp"
 
+#include <sys/mman.h>
+
 #include <bit>
+#include <cstdint>
 #include <new>
 
 namespace flowguard::capture {
+namespace {
+
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+
+std::size_t bucket_count(std::uint32_t max_flows) {
+  return std::bit_ceil(static_cast<std::size_t>(max_flows) * 2);
+}
+
+}  // namespace
+
+FlowTable::HugePageBlock::HugePageBlock(std::size_t bytes) : bytes_(bytes) {
+  // Over-map by one huge page and trim, so the block starts on a 2 MiB boundary.
+  const std::size_t mapped = bytes + huge_page;
+  void* raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto begin = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (begin + huge_page - 1) & ~(huge_page - 1);
+  if (aligned > begin) ::munmap(raw, aligned - begin);
+  const std::uintptr_t tail = aligned + bytes;
+  const std::uintptr_t end = begin + mapped;
+  if (end > tail) ::munmap(reinterpret_cast<void*>(tail), end - tail);
+  data_ = reinterpret_cast<void*>(aligned);
+  // Only advice: without transparent huge pages the block is ordinary lazily touched memory.
+  (void)::madvise(data_, bytes_, MADV_HUGEPAGE);
+}
+
+FlowTable::HugePageBlock::~HugePageBlock() {
+  if (data_ != nullptr) ::munmap(data_, bytes_);
+}
 
 FlowTable::FlowTable(std::uint32_t max_flows, std::uint64_t seed)
-    : max_flows_(max_flows == 0 ? 1 : max_flows), hasher_(seed) {
-  const std::uint64_t buckets = std::bit_ceil(static_cast<std::uint64_t>(max_flows_) * 2);
-  mask_ = static_cast<std::uint32_t>(buckets - 1);
-  index_.resize(buckets);
-  auto* raw = static_cast<FlowRecord*>(
-      ::operator new(sizeof(FlowRecord) * max_flows_, std::align_val_t{alignof(FlowRecord)}));
-  pool_.reset(raw);
+    : max_flows_(max_flows == 0 ? 1 : max_flows),
+      mask_(static_cast<std::uint32_t>(bucket_count(max_flows_) - 1)),
+      hasher_(seed),
+      buckets_(bucket_count(max_flows_)),
+      index_block_(buckets_ * sizeof(Entry)),
+      // Fresh anonymous memory is zero: every bucket starts empty (slot_plus1 == 0).
+      index_(static_cast<Entry*>(index_block_.data())),
+      pool_block_(sizeof(FlowRecord) * max_flows_),
+      pool_(static_cast<FlowRecord*>(pool_block_.data())) {
   free_.reserve(max_flows_);
   occupied_.reserve(max_flows_);
   activity_.reserve(max_flows_);
-}
-
-void FlowTable::PoolDeleter::operator()(FlowRecord* p) const {
-  ::operator delete(p, std::align_val_t{alignof(FlowRecord)});
 }
 
 std::uint32_t FlowTable::find(const FlowKey& key, std::uint64_t hash) const {
@@ -102,7 +132,7 @@ void FlowTable::erase(std::uint32_t slot) {
 }
 
 std::size_t FlowTable::bytes_per_flow() const {
-  return sizeof(FlowRecord) + (index_.size() * sizeof(Entry)) / max_flows_ + 2 * sizeof(std::uint32_t) +
+  return sizeof(FlowRecord) + (buckets_ * sizeof(Entry)) / max_flows_ + 2 * sizeof(std::uint32_t) +
          sizeof(std::int64_t);
 }
 
