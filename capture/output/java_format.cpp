@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace flowguard::capture::output {
 namespace {
 
@@ -80,38 +82,44 @@ std::size_t format_java_double(double v, char* out) {
     std::memcpy(p, ".0", 2);
     return static_cast<std::size_t>(p - out) + 2;
   }
-  // Shortest round-trip digits in scientific form: "d[.ddd]e±XX".
-  char sci[40];
-  const auto res = std::to_chars(sci, sci + sizeof(sci), a, std::chars_format::scientific);
-  char digits[24];
-  int nd = 0;
-  const char* q = sci;
-  for (; q < res.ptr && *q != 'e'; ++q) {
-    if (*q != '.') digits[nd++] = *q;
-  }
-  int exp = 0;
-  std::from_chars(q + 1 + (q[1] == '+' ? 1 : 0), res.ptr, exp);
+  // Shortest round-trip digits: value = significand * 10^exponent, no trailing zeros. fmt's Dragonbox
+  // (libfmt 9, the Debian package fmt::fmt links) gives the same digits as std::to_chars (checked on
+  // 10^8 doubles) in half the time; this runs for tens of doubles per CSV row.
+  const auto dec = fmt::detail::dragonbox::to_decimal(a);
+  char digits[24] = {};
+  const int nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), dec.significand).ptr - digits);
+  const int exp = dec.exponent + nd - 1;  // scientific form d.ddd * 10^exp
+  const char* frac = digits + 1;          // digits after the first one
+  const int nfrac = nd - 1;
 
   if (a >= 1e-3 && a < 1e7) {
-    if (exp >= 0) {
-      for (int i = 0; i <= exp; ++i) *p++ = i < nd ? digits[i] : '0';
+    if (exp >= 0) {  // exp <= 6: "d" + exp more integer digits, then the rest as the fraction
+      *p++ = digits[0];
+      const int int_from_frac = exp < nfrac ? exp : nfrac;
+      std::memcpy(p, frac, static_cast<std::size_t>(int_from_frac));
+      p += int_from_frac;
+      for (int i = int_from_frac; i < exp; ++i) *p++ = '0';
       *p++ = '.';
-      if (nd > exp + 1) {
-        for (int i = exp + 1; i < nd; ++i) *p++ = digits[i];
+      if (nfrac > exp) {
+        std::memcpy(p, frac + exp, static_cast<std::size_t>(nfrac - exp));
+        p += nfrac - exp;
       } else {
         *p++ = '0';
       }
-    } else {
+    } else {  // -3 <= exp <= -1: "0." then -exp-1 zeros, then all digits
       *p++ = '0';
       *p++ = '.';
       for (int i = 0; i < -exp - 1; ++i) *p++ = '0';
-      for (int i = 0; i < nd; ++i) *p++ = digits[i];
+      *p++ = digits[0];
+      std::memcpy(p, frac, static_cast<std::size_t>(nfrac));
+      p += nfrac;
     }
   } else {
     *p++ = digits[0];
     *p++ = '.';
-    if (nd > 1) {
-      for (int i = 1; i < nd; ++i) *p++ = digits[i];
+    if (nfrac > 0) {
+      std::memcpy(p, frac, static_cast<std::size_t>(nfrac));
+      p += nfrac;
     } else {
       *p++ = '0';
     }
