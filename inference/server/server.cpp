@@ -68,6 +68,21 @@ struct Session {
 
 void wake(asio::steady_timer& t) { t.cancel(); }
 
+// File names in a buffer of inotify records. A plain function, not a coroutine: the headers are copied
+// out with memcpy (GCC 12 does not honour alignas() for arrays in coroutine frames).
+std::vector<std::string> inotify_names(const char* data, std::size_t n) {
+  std::vector<std::string> names;
+  for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+    inotify_event ev{};
+    std::memcpy(&ev, data + off, sizeof(ev));
+    const std::size_t name_at = off + sizeof(inotify_event);
+    off = name_at + ev.len;
+    if (ev.len == 0 || off > n) continue;
+    names.emplace_back(data + name_at, ::strnlen(data + name_at, ev.len));
+  }
+  return names;
+}
+
 }  // namespace
 
 std::string default_control_path(const std::string& socket_path) {
@@ -483,16 +498,12 @@ struct Server::Impl {
   }
 
   awaitable<void> watch_loop() {
-    alignas(inotify_event) char buf[16 * 1024];
+    std::vector<char> buf(16 * 1024);
     for (;;) {
       error_code ec;
       const std::size_t n = co_await watch_fd->async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
-      for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
-        const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
-        off += sizeof(inotify_event) + ev->len;
-        if (ev->len == 0) continue;
-        const std::string name(ev->name);
+      for (const auto& name : inotify_names(buf.data(), n)) {
         // Only finished bundles: save_bundle() writes "<name>.tmp.<pid>" and renames it to "<name>".
         if (name.size() < 4 || name.compare(name.size() - 3, 3, ".pt") != 0 || name.front() == '.') continue;
         const auto path = (std::filesystem::path(opts.watch_dir) / name).string();
