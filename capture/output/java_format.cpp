@@ -91,18 +91,22 @@ std::size_t format_java_double(double v, char* out) {
   const int exp = dec.exponent + nd - 1;  // scientific form d.ddd * 10^exp
   const char* frac = digits + 1;          // digits after the first one
   const int nfrac = nd - 1;
+  // Fraction digits are copied as one fixed 16-byte block (a library call otherwise) and the cursor
+  // advanced by the real count: nfrac <= 16, digits[] holds 24 bytes, and out has java_text_max bytes.
+  const auto put_frac = [&p](const char* from, int count) {
+    std::memcpy(p, from, 16);
+    p += count;
+  };
 
   if (a >= 1e-3 && a < 1e7) {
     if (exp >= 0) {  // exp <= 6: "d" + exp more integer digits, then the rest as the fraction
       *p++ = digits[0];
       const int int_from_frac = exp < nfrac ? exp : nfrac;
-      std::memcpy(p, frac, static_cast<std::size_t>(int_from_frac));
-      p += int_from_frac;
+      put_frac(frac, int_from_frac);
       for (int i = int_from_frac; i < exp; ++i) *p++ = '0';
       *p++ = '.';
       if (nfrac > exp) {
-        std::memcpy(p, frac + exp, static_cast<std::size_t>(nfrac - exp));
-        p += nfrac - exp;
+        put_frac(frac + exp, nfrac - exp);
       } else {
         *p++ = '0';
       }
@@ -111,15 +115,13 @@ std::size_t format_java_double(double v, char* out) {
       *p++ = '.';
       for (int i = 0; i < -exp - 1; ++i) *p++ = '0';
       *p++ = digits[0];
-      std::memcpy(p, frac, static_cast<std::size_t>(nfrac));
-      p += nfrac;
+      put_frac(frac, nfrac);
     }
   } else {
     *p++ = digits[0];
     *p++ = '.';
     if (nfrac > 0) {
-      std::memcpy(p, frac, static_cast<std::size_t>(nfrac));
-      p += nfrac;
+      put_frac(frac, nfrac);
     } else {
       *p++ = '0';
     }
