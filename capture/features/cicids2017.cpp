@@ -26,7 +26,7 @@ bool src_sorts_after_dst(const IpAddress& src, const IpAddress& dst) {
 }  // namespace
 
 bool Cicids2017Profile::to_packet(const DecodedPacket& d, ProfilePacket& p) {
-  p = ProfilePacket{};
+  p.reset();
   p.ts = d.ts_us;
   p.src = d.src;
   p.dst = d.dst;

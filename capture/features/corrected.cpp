@@ -20,7 +20,7 @@ std::int64_t payload_after(const DecodedPacket& d, std::uint32_t l4_header_len) 
 }  // namespace
 
 bool CorrectedProfile::to_packet(const DecodedPacket& d, ProfilePacket& p) {
-  p = ProfilePacket{};
+  p.reset();
   p.ts = d.ts_us;
   p.src = d.src;
   p.dst = d.dst;

@@ -22,6 +22,23 @@ struct ProfilePacket {
   std::uint16_t vlan_id = 0;
 
   bool has(std::uint8_t flag) const { return (tcp_flags & flag) != 0; }
+
+  // The default state, field by field (keep in step with the members above). `*this = ProfilePacket{}`
+  // made GCC build a temporary on the stack and reload it with wider loads than the stores that wrote
+  // it: a store-forwarding stall on every packet.
+  void reset() {
+    ts = 0;
+    src = IpAddress{};
+    dst = IpAddress{};
+    src_port = dst_port = 0;
+    protocol = 0;
+    tcp_flags = 0;
+    window = 0;
+    payload = 0;
+    header = 0;
+    icmp_type = icmp_code = -1;
+    vlan_id = 0;
+  }
 };
 
 }  // namespace flowguard::capture::features
