@@ -43,6 +43,14 @@ void Batcher::submit(std::unique_ptr<Job> job) {
   cv_.notify_one();
 }
 
+void Batcher::drain_now() {
+  {
+    std::lock_guard lock(mu_);
+    draining_ = true;
+  }
+  cv_.notify_all();
+}
+
 void Batcher::stop() {
   {
     std::lock_guard lock(mu_);
@@ -73,7 +81,7 @@ void Batcher::worker_loop() {
           queue_.pop_front();
         }
         // Full, or the next job does not fit, or nothing more may wait.
-        if (rows >= opts_.max_batch || !queue_.empty() || stopping_) break;
+        if (rows >= opts_.max_batch || !queue_.empty() || stopping_ || draining_) break;
         if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
           if (queue_.empty() || rows + queue_.front()->slots.size() > opts_.max_batch) break;
         }

@@ -52,6 +52,9 @@ class Batcher {
   std::size_t reserve(std::size_t want);
   void unreserve(std::size_t n);
   void submit(std::unique_ptr<Job> job);
+  // From now on batches run as soon as a worker is free instead of waiting max_delay to fill (shutdown:
+  // the last verdicts should not wait for flows that will never come). Workers keep running.
+  void drain_now();
   // Finishes every queued job, then joins the workers. Idempotent.
   void stop();
   std::size_t queued_flows() const { return queued_.load(std::memory_order_relaxed); }
@@ -70,6 +73,7 @@ class Batcher {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Job>> queue_;
   bool stopping_ = false;
+  bool draining_ = false;
   std::vector<std::thread> threads_;
 };
 

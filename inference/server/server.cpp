@@ -661,6 +661,7 @@ struct Server::Impl {
       wake(s->writer_wake);
     }
     for (const auto& c : controls) c->close(ec);
+    batcher.drain_now();
     asio::co_spawn(ioc, drain(), asio::detached);
   }
 

@@ -474,3 +474,23 @@ TEST_CASE("socket files: mode 0660, stale file replaced, live server or non-sock
   CHECK_FALSE(fs::exists(inf::default_control_path(path)));
   CHECK(inf::default_control_path("/run/flowguard/infer.sock") == "/run/flowguard/infer.ctl");
 }
+
+TEST_CASE("a graceful stop answers the batches still queued before closing the sessions") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
+    o.batch.max_batch = 64;
+    o.batch.max_delay = std::chrono::microseconds(5'000'000);  // the batch would wait 5 s to fill
+  });
+  AgentClient c(srv.socket());
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  REQUIRE(c.send_flows(1, 1, 3, kDoS));
+  REQUIRE(eventually([&] { return srv.server->counters().flows_received.load() == 3; }));
+  srv.server->stop();  // while the flows sit in the queue
+  auto vb = c.read_verdicts();
+  REQUIRE(vb);
+  CHECK(vb->batch_seq() == 1);
+  REQUIRE(vb->verdicts_size() == 3);
+  for (const auto& v : vb->verdicts()) CHECK(v.action() == v1::ACTION_BLOCK);
+  CHECK(c.wait_closed());
+}
