@@ -48,6 +48,57 @@ char* put_digits(char* p, std::int64_t v, int width) {
   return p;
 }
 
+// Decimal text of unsigned values, two digits per table lookup and 32-bit arithmetic per 8-digit
+// block: the same text as std::to_chars in about half the instructions (CSV rows are mostly numbers).
+constexpr char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+char* put_pair(char* p, std::uint32_t v) {  // v < 100, exactly 2 digits
+  std::memcpy(p, &digit_pairs[2 * v], 2);
+  return p + 2;
+}
+
+char* put_8_digits(char* p, std::uint32_t v) {  // v < 10^8, exactly 8 digits (leading zeros kept)
+  const std::uint32_t hi = v / 10000, lo = v % 10000;
+  p = put_pair(p, hi / 100);
+  p = put_pair(p, hi % 100);
+  p = put_pair(p, lo / 100);
+  return put_pair(p, lo % 100);
+}
+
+char* put_below_1e8(char* p, std::uint32_t v) {  // no leading zeros
+  if (v < 100) {
+    if (v < 10) {
+      *p = static_cast<char>('0' + v);
+      return p + 1;
+    }
+    return put_pair(p, v);
+  }
+  if (v < 10000) {
+    p = put_below_1e8(p, v / 100);
+    return put_pair(p, v % 100);
+  }
+  p = put_below_1e8(p, v / 10000);
+  const std::uint32_t lo = v % 10000;
+  p = put_pair(p, lo / 100);
+  return put_pair(p, lo % 100);
+}
+
+char* put_unsigned(char* p, std::uint64_t v) {
+  constexpr std::uint64_t e8 = 100'000'000, e16 = e8 * e8;
+  if (v < e8) return put_below_1e8(p, static_cast<std::uint32_t>(v));
+  if (v < e16) {
+    p = put_below_1e8(p, static_cast<std::uint32_t>(v / e8));
+    return put_8_digits(p, static_cast<std::uint32_t>(v % e8));
+  }
+  p = put_below_1e8(p, static_cast<std::uint32_t>(v / e16));  // <= 1844
+  const std::uint64_t rest = v % e16;
+  p = put_8_digits(p, static_cast<std::uint32_t>(rest / e8));
+  return put_8_digits(p, static_cast<std::uint32_t>(rest % e8));
+}
+
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -87,7 +138,7 @@ std::size_t format_java_double(double v, char* out) {
   // 10^8 doubles) in half the time; this runs for tens of doubles per CSV row.
   const auto dec = fmt::detail::dragonbox::to_decimal(a);
   char digits[24] = {};
-  const int nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), dec.significand).ptr - digits);
+  const int nd = static_cast<int>(put_unsigned(digits, dec.significand) - digits);
   const int exp = dec.exponent + nd - 1;  // scientific form d.ddd * 10^exp
   const char* frac = digits + 1;          // digits after the first one
   const int nfrac = nd - 1;
@@ -137,7 +188,13 @@ std::string java_double(double v) {
 }
 
 std::size_t format_long(std::int64_t v, char* out) {
-  return static_cast<std::size_t>(std::to_chars(out, out + 24, v).ptr - out);
+  char* p = out;
+  std::uint64_t u = static_cast<std::uint64_t>(v);
+  if (v < 0) {
+    *p++ = '-';
+    u = 0 - u;  // also right for INT64_MIN
+  }
+  return static_cast<std::size_t>(put_unsigned(p, u) - out);
 }
 
 std::size_t format_corrected_timestamp(std::int64_t ts_us, char* out) {
