@@ -20,7 +20,10 @@ namespace flowguard::train {
 
 namespace {
 
-constexpr int kConv1 = 16, kConv2 = 32, kLstmHidden = 64, kDense = 64, kMlp1 = 128, kMlp2 = 64;
+constexpr int kConv1 = 16, kConv2 = 32, kDense = 64, kMlp1 = 128, kMlp2 = 64;
+// cnn_lstm: max-pool 2 leaves 40 positions of 32 channels for an LSTM(32). A small hidden state keeps
+// the recurrence cheap (the whole default training run must fit in 15 min on 2 shared cores).
+constexpr int kLstmPool = 2, kLstmHidden = 32;
 
 // Shared first steps of every architecture: the scaling lives in the module (docs/model-bundle.md).
 constexpr const char* kPrepare = R"(
@@ -38,21 +41,20 @@ std::string forward_source(const std::string& arch, double dropout) {
   s << kPrepare;
   if (arch == "cnn_lstm") {
     // Conv1D over the feature axis finds cross-feature patterns; the LSTM reads the pooled feature
-    // maps as a sequence (feature position = time step); a dense head gives the logits.
+    // maps as a sequence (feature position = time step) and its last hidden state summarises them.
     s << R"(
     def forward(self, x):
-        z0 = self.prepare(x)
-        h = z0.unsqueeze(1)
+        h = self.prepare(x).unsqueeze(1)
         h = torch.relu(torch.conv1d(h, self.conv1_weight, self.conv1_bias, [1], [1]))
         h = torch.relu(torch.conv1d(h, self.conv2_weight, self.conv2_bias, [1], [1]))
-        h = torch.max_pool1d(h, [3], [3]).transpose(1, 2)
-        h0 = torch.zeros([1, h.size(0), )" << kLstmHidden << R"(], dtype=h.dtype, device=h.device)
-        out = torch.lstm(h, [h0, h0], [self.lstm_w_ih, self.lstm_w_hh, self.lstm_b_ih, self.lstm_b_hh],
+        h = torch.max_pool1d(h, [)" << kLstmPool << "], [" << kLstmPool << R"(])
+        seq = h.transpose(1, 2)
+        h0 = torch.zeros([1, seq.size(0), )" << kLstmHidden << R"(], dtype=seq.dtype, device=seq.device)
+        out = torch.lstm(seq, [h0, h0], [self.lstm_w_ih, self.lstm_w_hh, self.lstm_b_ih, self.lstm_b_hh],
                          True, 1, 0.0, self.training, False, True)
-        # Head input: the LSTM's last hidden state, the mean of its outputs (every position feeds the
-        # head directly) and the scaled features themselves (a wide path, so single-feature rules do
-        # not have to survive the recurrence).
-        z = torch.cat([out[1][0], out[0].mean(1), z0], 1)
+        # Head input: the pooled conv maps themselves (a skip connection, so position-specific
+        # patterns reach the head without surviving the recurrence) and the LSTM's last hidden state.
+        z = torch.cat([h.flatten(1), out[1][0]], 1)
         z = torch.dropout(z, )" << p << R"(, self.training)
         z = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))
         z = torch.dropout(z, )" << p << R"(, self.training)
@@ -190,7 +192,7 @@ torch::jit::Module build_module(const std::string& arch, std::size_t n_features,
       add_param(m, "lstm_w_hh", uniform({4 * kLstmHidden, kLstmHidden}, kLstmHidden));
       add_param(m, "lstm_b_ih", uniform({4 * kLstmHidden}, kLstmHidden));
       add_param(m, "lstm_b_hh", uniform({4 * kLstmHidden}, kLstmHidden));
-      head_in = 2 * kLstmHidden + F;
+      head_in = kConv2 * (F / kLstmPool) + kLstmHidden;
     } else {
       head_in = kConv2 * (F / 2);
     }
