@@ -84,7 +84,7 @@ class Engine final : public FlowEngine {
       FlowRecord& rec = table_.at(slot);
       if (!rec.expired) emit_final(rec);
     }
-    while (table_.size() != 0) table_.erase(table_.occupied().back());
+    table_.clear();
     active_ = 0;
     for (FlowSink* sink : sinks_) sink->on_time(now_);
   }

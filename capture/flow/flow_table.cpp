@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <new>
@@ -129,6 +130,19 @@ void FlowTable::erase(std::uint32_t slot) {
   occupied_.pop_back();
   activity_.pop_back();
   free_.push_back(slot);
+}
+
+void FlowTable::clear() {
+  // A few records: delete them one by one rather than touching the whole index.
+  if (occupied_.size() < buckets_ / 16) {
+    while (!occupied_.empty()) erase(occupied_.back());
+    return;
+  }
+  std::fill(index_, index_ + buckets_, Entry{});
+  occupied_.clear();
+  activity_.clear();
+  free_.clear();
+  never_used_ = 0;
 }
 
 std::size_t FlowTable::bytes_per_flow() const {

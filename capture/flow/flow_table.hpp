@@ -50,6 +50,9 @@ class FlowTable {
   // Requires !full() and that the key is absent. The record is value-initialised except key/hash.
   std::uint32_t insert(const FlowKey& key, std::uint64_t hash);
   void erase(std::uint32_t slot);
+  // Forget every record (end of input); with many records one pass over the index replaces a
+  // backward-shift deletion per flow.
+  void clear();
 
   FlowRecord& at(std::uint32_t slot) { return pool_[slot]; }
   const FlowRecord& at(std::uint32_t slot) const { return pool_[slot]; }
