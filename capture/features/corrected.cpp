@@ -70,7 +70,9 @@ namespace {
 void update_bulk(BulkDirection& d, const BulkDirection& o, const ProfilePacket& p) {
   if (o.last_ts > d.start_helper) d.start_helper = 0;
   if (p.payload <= 0) return;
-  if (d.start_helper == 0 || static_cast<double>(p.ts - d.last_ts) / 1e6 > 1.0) {
+  // The reference's (double)(ts - lastTS) / 1e6 > 1.0 is exactly "more than 10^6 µs": the integer
+  // converts monotonically, 10^6 / 1e6 is exactly 1.0 and 1000001 / 1e6 rounds above it.
+  if (d.start_helper == 0 || p.ts - d.last_ts > 1'000'000) {
     d.start_helper = d.last_ts = p.ts;
     d.count_helper = 1;
     d.size_helper = p.payload;
@@ -95,7 +97,10 @@ void update_bulk(BulkDirection& d, const BulkDirection& o, const ProfilePacket& 
 // as a new subflow. Its updateActiveIdle call is a no-op (endActive was just set to p.ts) and omitted.
 void update_subflow(FlowState& f, const ProfilePacket& p) {
   if (f.subflow_last == -1) f.subflow_last = p.ts;
-  if (static_cast<double>(p.ts) - static_cast<double>(f.subflow_last) / 1e6 > 1.0) ++f.subflow_count;
+  // Timestamps in file order (0 <= last <= ts) and ts >= 2 always pass: ts - last/1e6 >= 2 - 2e-6,
+  // far above any rounding. Other cases take the reference's double arithmetic (no division otherwise).
+  const bool in_order = 0 <= f.subflow_last && f.subflow_last <= p.ts && p.ts >= 2;
+  if (in_order || static_cast<double>(p.ts) - static_cast<double>(f.subflow_last) / 1e6 > 1.0) ++f.subflow_count;
   f.subflow_last = p.ts;
 }
 
