@@ -37,9 +37,9 @@ class LinkExtension final : public app::AgentExtension {
   void append_stats(std::string& line) const override {
     if (!link_) return;
     const auto c = link_->counters();
-    line += fmt::format(" link_sent={} judged={} alert={} block={} shed={} unjudged={} (queue_full={} away={} lost={} "
+    line += fmt::format(" link_sent={} out_of_scope={} judged={} alert={} block={} shed={} unjudged={} (queue_full={} away={} lost={} "
                         "missing={}) reconnects={}",
-                        c.sent, c.judged, c.alert, c.block, c.shed, c.unjudged(), c.unjudged_queue_full,
+                        c.sent, c.out_of_scope, c.judged, c.alert, c.block, c.shed, c.unjudged(), c.unjudged_queue_full,
                         c.unjudged_server_away, c.unjudged_connection_lost, c.unjudged_missing_verdict, c.reconnects);
   }
 

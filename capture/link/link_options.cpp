@@ -17,6 +17,8 @@ void register_link_options(CLI::App& app, LinkOptions& o) {
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
   g->add_option("--agent-id", o.agent_id, "name of this agent in the server's logs (default: host name)");
+  g->add_flag("--judge-multicast", o.judge_multicast,
+              "also judge multicast/broadcast flows and flows from 0.0.0.0/:: (skipped and counted by default)");
 }
 
 }  // namespace flowguard::capture

@@ -18,6 +18,7 @@ struct LinkOptions {
   std::size_t batch_flows = 256;    // flows per FlowBatch (clamped to the server's max_batch_flows)
   unsigned delay_ms = 5;            // longest a record waits for its batch to fill
   std::string agent_id;             // empty: the host name
+  bool judge_multicast = false;     // also send multicast/broadcast flows (see judge_scope.hpp)
   std::string agent_version = "0.0.0";
   // Records sent and not yet answered; beyond this the sender waits for verdicts (0: queue_flows).
   std::size_t max_in_flight = 0;

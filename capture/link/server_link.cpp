@@ -1,5 +1,7 @@
 #include "link/server_link.hpp"
 
+#include "link/judge_scope.hpp"
+
 #include "flowguard/v1/flowguard.pb.h"
 #include "framing.hpp"
 
@@ -71,6 +73,7 @@ struct InFlight {
 struct AtomicCounters {
   using C = std::atomic<std::uint64_t>;
   C offered{0}, sent{0}, judged{0}, alert{0}, block{0}, shed{0};
+  C out_of_scope{0};
   C queue_full{0}, server_away{0}, connection_lost{0}, missing_verdict{0}, bad_record{0}, stopped{0};
   C connects{0}, reconnects{0}, hello_refused{0}, server_errors{0}, unknown_verdicts{0}, model_changes{0};
 };
@@ -111,6 +114,7 @@ std::vector<std::pair<std::string, std::uint64_t>> LinkCounters::named() const {
           {"link_alert", alert},
           {"link_block", block},
           {"link_shed", shed},
+          {"link_out_of_scope", out_of_scope},
           {"link_unjudged_queue_full", unjudged_queue_full},
           {"link_unjudged_server_away", unjudged_server_away},
           {"link_unjudged_connection_lost", unjudged_connection_lost},
@@ -160,6 +164,7 @@ struct ServerLink::Impl {
 
   void on_flow(const FlowReport& r) {
     add(c.offered);
+    if (!opts.judge_multicast && !in_default_judge_scope(r)) return add(c.out_of_scope);
     if (!connected.load(std::memory_order_acquire)) return add(c.server_away);
     if (r.features.size() != nf) return add(c.bad_record);
     Slot* s = ring.reserve();
@@ -638,6 +643,7 @@ LinkCounters ServerLink::counters() const {
   r.alert = v(a.alert);
   r.block = v(a.block);
   r.shed = v(a.shed);
+  r.out_of_scope = v(a.out_of_scope);
   r.unjudged_queue_full = v(a.queue_full);
   r.unjudged_server_away = v(a.server_away);
   r.unjudged_connection_lost = v(a.connection_lost);

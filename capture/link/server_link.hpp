@@ -38,6 +38,7 @@ struct LinkCounters {
   std::uint64_t judged = 0;         // verdicts allow/alert/block received
   std::uint64_t alert = 0, block = 0;
   std::uint64_t shed = 0;           // the server answered SHED (overloaded): fail open
+  std::uint64_t out_of_scope = 0;   // multicast/broadcast/unspecified-source flows, not sent (judge_scope.hpp)
   // Unjudged records (fail open), by reason:
   std::uint64_t unjudged_queue_full = 0;       // the link queue was full ("queue drops")
   std::uint64_t unjudged_server_away = 0;      // not connected when the record arrived or was queued

@@ -25,10 +25,11 @@ for _ in $(seq 1 300); do [ -S "$work/infer.sock" ] && break; kill -0 "$server" 
 
 stats=$(grep '^stats ' "$work/capture.log" | tail -1)
 num() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$stats"; }
-created=$(num flows_created); sent=$(num link_sent); judged=$(num judged); unjudged=$(num unjudged)
-echo "flows=$created sent=$sent judged=$judged unjudged=$unjudged"
+created=$(num flows_created); sent=$(num link_sent); scope=$(num out_of_scope); judged=$(num judged); unjudged=$(num unjudged)
+echo "flows=$created sent=$sent out_of_scope=$scope judged=$judged unjudged=$unjudged"
 [ "${created:-0}" -gt 1000 ] || fail "too few flows: $stats"
-[ "$sent" = "$created" ] || fail "not every flow was sent: $stats"
+[ $((sent + scope)) = "$created" ] || fail "flows neither sent nor counted out of scope: $stats"
+[ "$scope" -lt 100 ] || fail "too many flows out of the judge scope: $stats"
 [ "$judged" = "$sent" ] || fail "not every flow was judged: $stats"
 [ "$unjudged" = 0 ] || fail "unjudged flows: $stats"
 
