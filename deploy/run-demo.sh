@@ -43,5 +43,5 @@ echo
 echo "== summary"
 "$build/inference/flowguardctl" --socket "$work/infer.ctl" status || true
 if command -v python3 >/dev/null; then
-  python3 deploy/demo/summarize.py "$work/eve.json" "$truth"
+  python3 deploy/demo/summarize.py "$work/events.db" "$work/eve.json" "$truth"
 fi

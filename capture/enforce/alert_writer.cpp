@@ -30,6 +30,28 @@ void AlertWriter::flush() {
   if (eve_ != nullptr) std::fflush(eve_);
 }
 
+void AlertWriter::record_event(const FlowVerdict& v, BlockOutcome outcome, const std::string& eve_line) {
+  if (events_ == nullptr) return;
+  AlertEvent a;
+  a.ts_us = v.last_ts_us;
+  a.flow_id = v.flow_id;
+  a.src_ip = format_address(v.src);
+  a.dest_ip = format_address(v.dst);
+  a.src_port = v.src_port;
+  a.dest_port = v.dst_port;
+  a.proto = proto_name(v.protocol);
+  a.predicted_class = v.predicted_class;
+  a.score = v.score;
+  a.threshold = v.threshold;
+  a.action = v.action == VerdictAction::block ? "block" : "alert";
+  a.enforcement = std::string(to_string(outcome));
+  a.model = v.model_name;
+  a.model_version = v.model_version;
+  a.reason = v.reason;
+  a.eve_json = eve_line;  // empty for an alert folded out of the EVE file
+  events_->record(std::move(a));
+}
+
 bool AlertWriter::emit(const FlowVerdict& v, BlockOutcome outcome, EnforceMode mode) {
   if (v.action != VerdictAction::alert && v.action != VerdictAction::block) return false;
 
@@ -52,6 +74,7 @@ bool AlertWriter::emit(const FlowVerdict& v, BlockOutcome outcome, EnforceMode m
       if (v.last_ts_us - f.last_emit_us < interval_us && !new_block) {
         ++f.suppressed;
         suppressed_.fetch_add(1);
+        record_event(v, outcome, {});  // the event store keeps every alert; only EVE/console fold
         return false;
       }
       ctx.suppressed_before = f.suppressed;
@@ -67,26 +90,7 @@ bool AlertWriter::emit(const FlowVerdict& v, BlockOutcome outcome, EnforceMode m
     }
   }
   if (options_.console) spdlog::info("{}", console_line(v, ctx));
-  if (events_ != nullptr) {
-    AlertEvent a;
-    a.ts_us = v.last_ts_us;
-    a.flow_id = v.flow_id;
-    a.src_ip = format_address(v.src);
-    a.dest_ip = format_address(v.dst);
-    a.src_port = v.src_port;
-    a.dest_port = v.dst_port;
-    a.proto = proto_name(v.protocol);
-    a.predicted_class = v.predicted_class;
-    a.score = v.score;
-    a.threshold = v.threshold;
-    a.action = v.action == VerdictAction::block ? "block" : "alert";
-    a.enforcement = std::string(to_string(outcome));
-    a.model = v.model_name;
-    a.model_version = v.model_version;
-    a.reason = v.reason;
-    a.eve_json = line;
-    events_->record(std::move(a));
-  }
+  record_event(v, outcome, line);
   emitted_.fetch_add(1);
   return true;
 }

@@ -4,6 +4,8 @@
 // alerts are folded per (source, class): at most one per --alert-interval of packet time (packet
 // time keeps pcap replays deterministic); the folded count rides on the next alert as
 // flowguard.suppressed / "(+N similar)". A verdict that newly blocks a source is always emitted.
+// The event store (--events) is the complete record: it gets a row for every alert verdict, folded
+// or not (folded rows have an empty `eve` column).
 
 #include "enforce/block_manager.hpp"
 #include "link/verdict.hpp"
@@ -43,6 +45,8 @@ class AlertWriter {
   std::uint64_t fold_table_resets() const { return fold_resets_.load(); }
 
  private:
+  void record_event(const FlowVerdict& verdict, BlockOutcome outcome, const std::string& eve_line);
+
   struct Fold {
     std::int64_t last_emit_us = 0;
     std::uint64_t suppressed = 0;

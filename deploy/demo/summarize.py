@@ -1,52 +1,48 @@
 #!/usr/bin/env python3
-"""Summarises a flowguard EVE alert file against a demo capture's ground truth (standard library only)."""
+"""Summarises a flowguard demo run against the capture's ground truth (standard library only).
+
+Reads the event store (every alert verdict, one row per flow, and every block decision); the EVE file
+folds repeated alerts, so it is only used for the line count."""
 import collections
 import json
+import sqlite3
 import sys
 
 
-def main(eve_path, truth_path):
+def main(events_db, eve_path, truth_path):
     truth = json.load(open(truth_path))
     attackers = {a["address"]: a["label"] for a in truth["attackers"]}
     benign = {b["address"] for b in truth["benign"]}
     victim = truth["victim"]["address"]
 
-    alerts = []
-    with open(eve_path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                ev = json.loads(line)
-                if ev.get("event_type") == "alert":
-                    alerts.append(ev)
-
+    db = sqlite3.connect(events_db)
     per_host = collections.defaultdict(collections.Counter)
+    for src, dst, cls in db.execute("SELECT src_ip, dest_ip, class FROM alerts"):
+        host = src if src in attackers else dst if dst in attackers else (dst if src == victim else src)
+        per_host[host][cls] += 1
     blocked = collections.defaultdict(set)
-    for ev in alerts:
-        ends = [ev.get("src_ip"), ev.get("dest_ip")]
-        host = next((a for a in ends if a in attackers), None) or next((a for a in ends if a != victim), ends[0])
-        fg = ev.get("flowguard", {})
-        # Repeated alerts are folded into one line; `suppressed` counts the verdicts it stands for.
-        per_host[host][fg.get("class", ev["alert"]["signature"])] += 1 + int(fg.get("suppressed", 0))
-        if fg.get("block"):
-            blocked[host].add(fg.get("enforce_mode", "?"))
+    for address, outcome in db.execute("SELECT address, outcome FROM blocks"):
+        blocked[address].add(outcome)
+    eve_lines = sum(1 for line in open(eve_path) if line.strip())
 
-    print(f"alert lines: {len(alerts)} (repeats folded)")
+    total = sum(sum(c.values()) for c in per_host.values())
+    print(f"alerting flows: {total} (EVE lines after folding repeats: {eve_lines})")
     print(f"{'host':<26} {'ground truth':<13} {'alerting flows':>14}  {'block':<8} classes")
-    for host in sorted(set(per_host) | set(attackers)):
+    for host in sorted(set(per_host) | set(attackers) | set(blocked)):
         label = attackers.get(host, "benign" if host in benign else "?")
         n = sum(per_host[host].values())
-        classes = ", ".join(f"{c} x{k}" for c, k in per_host[host].most_common(3)) or "-"
         block = ",".join(sorted(blocked.get(host, ()))) or "-"
+        classes = ", ".join(f"{c} x{k}" for c, k in per_host[host].most_common(3)) or "-"
         print(f"{host:<26} {label:<13} {n:>14}  {block:<8} {classes}")
     detected = [a for a in attackers if per_host.get(a)]
     false_hosts = [h for h in per_host if h not in attackers]
     false_blocks = [h for h in blocked if h not in attackers]
-    print(f"attackers detected: {len(detected)}/{len(attackers)}, blocked: {len([a for a in attackers if blocked.get(a)])}/{len(attackers)}; "
+    print(f"attackers detected: {len(detected)}/{len(attackers)}, block decisions: "
+          f"{len([a for a in attackers if a in blocked])}/{len(attackers)}; "
           f"other hosts alerted: {len(false_hosts)}, blocked: {len(false_blocks)}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: summarize.py EVE_JSON GROUND_TRUTH_JSON")
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) != 4:
+        sys.exit("usage: summarize.py EVENTS_DB EVE_JSON GROUND_TRUTH_JSON")
+    main(*sys.argv[1:])

@@ -1,3 +1,4 @@
+#include "enforce/alert_writer.hpp"
 #include "enforce/event_store.hpp"
 #include "test_support.hpp"
 
@@ -5,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <fstream>
 
 using namespace flowguard::capture::enforce;
 using namespace flowguard::capture::enforce::test;
@@ -154,4 +156,32 @@ TEST_CASE("event store refuses a path it cannot open", "[store]") {
   TempDir dir;
   CHECK_THROWS_WITH(EventStore(EventStoreOptions{dir / "missing/dir/events.db", 30, 16, 4}),
                     Catch::Contains("missing/dir/events.db"));
+}
+
+TEST_CASE("folded alerts are folded in EVE only: the event store keeps a row for every alert verdict", "[store][eve]") {
+  TempDir dir;
+  const std::string db = dir / "events.db";
+  const std::string eve = dir / "eve.json";
+  {
+    EventStore store(EventStoreOptions{db, 0, 4096, 64});
+    AlertWriter w(AlertWriterOptions{eve, false, 1.0, 16}, &store);
+    flowguard::capture::FlowVerdict v = verdict("10.0.0.5", flowguard::capture::VerdictAction::alert, "DDoS");
+    int emitted = 0;
+    for (int i = 0; i < 50; ++i) {
+      v.flow_id = static_cast<std::uint64_t>(i);
+      v.last_ts_us = 1'700'000'000'000'000 + i * 1'000;
+      emitted += w.emit(v, BlockOutcome::none, EnforceMode::dry_run) ? 1 : 0;
+    }
+    CHECK(emitted == 1);
+    CHECK(w.suppressed() == 49);
+    store.flush();
+    Reader r(db);
+    CHECK(r.one("SELECT COUNT(*) FROM alerts") == "50");
+    CHECK(r.one("SELECT COUNT(DISTINCT flow_id) FROM alerts") == "50");
+    CHECK(r.one("SELECT COUNT(*) FROM alerts WHERE eve = ''") == "49");  // folded out of the EVE file
+  }
+  std::ifstream in(eve);
+  std::size_t lines = 0;
+  for (std::string line; std::getline(in, line);) lines += line.empty() ? 0 : 1;
+  CHECK(lines == 1);
 }
