@@ -117,7 +117,7 @@ TEST_CASE("corrected C1: ICMP is protocol 1, split only when type and code both 
   CHECK(f(rows[1], "Total Bwd packets") == 1);
 }
 
-TEST_CASE("corrected C3/C7/C8: FIN/FIN/ACK then SYN starts a new flow; first-packet flags", "[profile][corrected]") {
+TEST_CASE("corrected C3/C7/C8: FIN/FIN/ACK then SYN starts a new flow - first-packet flags", "[profile][corrected]") {
   Run run;
   run << tcp(t0, a, b, flag::syn | flag::rst, 0, 1000)  // odd first packet: its RST is not in the RST columns
       << tcp(t0 + 10, b, a, flag::syn | flag::ack, 0, 2000) << tcp(t0 + 20, a, b, flag::ack | flag::psh, 100, 1001)
@@ -169,7 +169,7 @@ TEST_CASE("corrected C3: SYN+ACK after teardown and TCP timeout inherit the orie
   CHECK(f(rows[2], "Total TCP Flow Time") == 100 + 121 * sec);
 }
 
-TEST_CASE("corrected C4/C5: non-TCP timeout split takes the packet's direction; 1-packet flows are written",
+TEST_CASE("corrected C4/C5: non-TCP timeout split takes the packet's direction - 1-packet flows are written",
           "[profile][corrected]") {
   Run run;
   run << udp(t0, client, server, 47) << udp(t0 + 121 * sec, server, client, 100);

@@ -38,7 +38,7 @@ Allowlist allow(std::initializer_list<const char*> cidrs) {
 
 }  // namespace
 
-TEST_CASE("only block verdicts block; allowlisted and unblockable sources never do", "[blocks]") {
+TEST_CASE("only block verdicts block - allowlisted and unblockable sources never do", "[blocks]") {
   BlockManager m(dry(), allow({"192.0.2.0/24", "2001:db8:aa::/48"}));
   m.start();
   CHECK(m.apply(verdict("10.0.0.5", VerdictAction::alert)) == BlockOutcome::none);

@@ -202,7 +202,7 @@ TEST_CASE("control socket: a bad frame closes only that connection", "[control]"
   CHECK(good.call(list_req()).ok());
 }
 
-TEST_CASE("control socket path in use by a live agent is a start-up error; a stale one is replaced", "[control]") {
+TEST_CASE("control socket path in use by a live agent is a start-up error - a stale one is replaced", "[control]") {
   TempDir dir;
   {
     auto first = Enforcement::create(dry_options(dir), "1");
