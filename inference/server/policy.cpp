@@ -132,4 +132,16 @@ Decision decide(const Policy& policy, const models::Thresholds& t, const std::st
   return d;
 }
 
+std::vector<std::string> Policy::unknown_classes(const std::vector<std::string>& model_classes) const {
+  std::vector<std::string> out;
+  auto known = [&](const std::string& c) {
+    return std::find(model_classes.begin(), model_classes.end(), c) != model_classes.end();
+  };
+  for (const auto& [cls, action] : classes)
+    if (!known(cls)) out.push_back(cls);
+  for (const auto& cls : never_block)
+    if (!known(cls) && std::find(out.begin(), out.end(), cls) == out.end()) out.push_back(cls);
+  return out;
+}
+
 }  // namespace flowguard::inference

@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace flowguard::inference {
 
@@ -30,6 +31,9 @@ struct Policy {
   static Policy from_yaml_file(const std::string& path);
   static Policy from_yaml(const std::string& text, const std::string& origin = "policy");
   std::string describe() const;
+  // Classes the policy names that the model does not have (a typo, or a rule for another model):
+  // such a rule never matches, so the server warns at start-up and after every swap.
+  std::vector<std::string> unknown_classes(const std::vector<std::string>& model_classes) const;
 };
 
 struct Decision {

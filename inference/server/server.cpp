@@ -137,6 +137,13 @@ struct Server::Impl {
         loader(1) {
     if (opts.control_path.empty()) opts.control_path = default_control_path(opts.socket_path);
     remember(holder.get());
+    warn_unknown_policy_classes(*holder.get());
+  }
+
+  void warn_unknown_policy_classes(const Model& m) const {
+    for (const auto& cls : policy.unknown_classes(m.manifest.class_names))
+      spdlog::warn("policy names class '{}', which model {} {} does not have: that rule never applies", cls,
+                   m.info.name(), m.info.version());
   }
 
   ServerOptions opts;
@@ -451,6 +458,7 @@ struct Server::Impl {
                               "are connected: {}",
                               path, next->info.name(), next->info.version(), agents, diff));
     holder.exchange(next);
+    warn_unknown_policy_classes(*next);
     last_reload_error.clear();
     last_reload_ms = unix_ms_now();
     remember(next);

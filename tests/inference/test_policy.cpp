@@ -128,3 +128,11 @@ TEST_CASE("handshake accepts the exact schema and names every difference otherwi
   CHECK_FALSE(ack.accepted());
   CHECK(ack.reason().find("protocol version 9") != std::string::npos);
 }
+
+TEST_CASE("policy rules naming classes the model does not have are reported") {
+  const auto p = Policy::from_yaml("classes: {Portscan: alert, PortScan: alert}\nnever_block: [Botnet, Bot]\n");
+  const std::vector<std::string> model_classes{"BENIGN", "Portscan", "Botnet", "DDoS"};
+  const auto unknown = p.unknown_classes(model_classes);
+  CHECK(unknown == std::vector<std::string>{"PortScan", "Bot"});
+  CHECK(Policy::from_yaml("classes: {DDoS: alert}\n").unknown_classes(model_classes).empty());
+}
