@@ -201,24 +201,7 @@ void Cicids2017Profile::features(const FlowState& f, FeatureRow& row) const {
   } else {
     row.put_zero_literals(4);
   }
-  row.put_double(static_cast<double>(f.fwd_bytes + f.bwd_bytes) / dur_s);
-  row.put_double(static_cast<double>(n) / dur_s);
-  row.put_double(f.iat.mean());
-  row.put_double(f.iat.stddev());
-  row.put_double(f.iat.max());
-  row.put_double(f.iat.min());
-  for (const auto* s : {&f.fwd_iat, &f.bwd_iat}) {
-    const std::int64_t count = s == &f.fwd_iat ? f.fwd_count : f.bwd_count;
-    if (count > 1) {
-      row.put_double(s->sum());
-      row.put_double(s->mean());
-      row.put_double(s->stddev());
-      row.put_double(s->max());
-      row.put_double(s->min());
-    } else {
-      row.put_zero_literals(5);
-    }
-  }
+  put_rates_and_iat(f, dur_s, n, row);
   // Q8: Fwd PSH/URG from the first packet only, Bwd PSH/URG always 0.
   row.put_long(f.fwd_psh);
   row.put_long(0);

@@ -279,24 +279,7 @@ void CorrectedProfile::features(const FlowState& f, FeatureRow& row) const {
     }
   }
   // C5: one-packet flows have duration 0: NaN/Infinity rates and NaN IAT statistics.
-  row.put_double(static_cast<double>(f.fwd_bytes + f.bwd_bytes) / dur_s);
-  row.put_double(static_cast<double>(n) / dur_s);
-  row.put_double(f.iat.mean());
-  row.put_double(f.iat.stddev());
-  row.put_double(f.iat.max());
-  row.put_double(f.iat.min());
-  for (const auto* s : {&f.fwd_iat, &f.bwd_iat}) {
-    const std::int64_t count = s == &f.fwd_iat ? f.fwd_count : f.bwd_count;
-    if (count > 1) {
-      row.put_double(s->sum());
-      row.put_double(s->mean());
-      row.put_double(s->stddev());
-      row.put_double(s->max());
-      row.put_double(s->min());
-    } else {
-      row.put_zero_literals(5);
-    }
-  }
+  put_rates_and_iat(f, dur_s, n, row);
   row.put_long(f.fwd_psh);
   row.put_long(f.bwd_psh);
   row.put_long(f.fwd_urg);

@@ -2,6 +2,7 @@
 // Pieces both profiles share: the lifecycle outcome the flow engine acts on, the timeouts, and the
 // active/idle bookkeeping (spec §3.4, identical code in both references; only the call sites differ).
 
+#include "features/feature_row.hpp"
 #include "features/flow_state.hpp"
 #include "features/profile_packet.hpp"
 
@@ -43,6 +44,29 @@ inline std::int64_t java_double_to_long(double v) {
 
 inline Orientation orientation_of(const ProfilePacket& p) {
   return Orientation{p.src, p.dst, p.src_port, p.dst_port};
+}
+
+// Columns "Flow Bytes/s" through "Bwd IAT Min" (cicids2017 21-36, corrected 21-36): the same
+// arithmetic and printing in both references. dur_s = duration / 1e6; n = packet count.
+inline void put_rates_and_iat(const FlowState& f, double dur_s, std::int64_t n, FeatureRow& row) {
+  row.put_double(static_cast<double>(f.fwd_bytes + f.bwd_bytes) / dur_s);
+  row.put_double(static_cast<double>(n) / dur_s);
+  row.put_double(f.iat.mean());
+  row.put_double(f.iat.stddev());
+  row.put_double(f.iat.max());
+  row.put_double(f.iat.min());
+  for (const auto* s : {&f.fwd_iat, &f.bwd_iat}) {
+    const std::int64_t count = s == &f.fwd_iat ? f.fwd_count : f.bwd_count;
+    if (count > 1) {
+      row.put_double(s->sum());
+      row.put_double(s->mean());
+      row.put_double(s->stddev());
+      row.put_double(s->max());
+      row.put_double(s->min());
+    } else {
+      row.put_zero_literals(5);  // the references print the int literal 0 for an empty direction
+    }
+  }
 }
 
 }  // namespace flowguard::capture::features
