@@ -4,11 +4,13 @@
 
 #include "decode/packet.hpp"
 #include "features/profile.hpp"
+#include "flow/flow_engine.hpp"
 #include "flow/flow_report.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -119,5 +121,25 @@ inline std::size_t feature_index(capture::features::Profile profile, std::string
 inline double feature(const Record& r, capture::features::Profile profile, std::string_view name) {
   return r.features.at(feature_index(profile, name));
 }
+
+
+// Packets through the real flow engine under one profile (fixed hash seed), records collected.
+struct ProfileRun {
+  CollectingSink sink;
+  std::unique_ptr<capture::FlowEngine> engine;
+  ProfileRun(capture::features::Profile profile, capture::EngineConfig c, std::uint64_t seed) {
+    c.profile = profile;
+    c.hash_seed = seed;
+    engine = capture::FlowEngine::create(c, {&sink});
+  }
+  ProfileRun& operator<<(const DecodedPacket& p) {
+    engine->on_packet(p);
+    return *this;
+  }
+  std::vector<Record> finish() {
+    engine->finish();
+    return sink.finals();
+  }
+};
 
 }  // namespace flowguard::test

@@ -11,7 +11,6 @@
 
 using namespace flowguard::test;
 using flowguard::capture::EngineConfig;
-using flowguard::capture::FlowEngine;
 using flowguard::capture::features::Profile;
 namespace flag = flowguard::capture::tcp_flag;
 
@@ -19,22 +18,8 @@ namespace {
 
 constexpr Profile P = Profile::cicids2017;
 
-struct Run {
-  CollectingSink sink;
-  std::unique_ptr<FlowEngine> engine;
-  explicit Run(EngineConfig c = {}) {
-    c.profile = P;
-    c.hash_seed = 42;
-    engine = FlowEngine::create(c, {&sink});
-  }
-  Run& operator<<(const flowguard::capture::DecodedPacket& p) {
-    engine->on_packet(p);
-    return *this;
-  }
-  std::vector<Record> finish() {
-    engine->finish();
-    return sink.finals();
-  }
+struct Run : ProfileRun {
+  explicit Run(EngineConfig c = {}) : ProfileRun(P, c, 42) {}
 };
 
 double f(const Record& r, std::string_view name) { return feature(r, P, name); }
