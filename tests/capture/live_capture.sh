@@ -5,36 +5,13 @@
 set -euo pipefail
 PROBE=${1:?usage: live_capture.sh <live_probe binary>}
 
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-  echo "SKIPPED: live capture test needs root and iproute2 (network namespaces)"
-  exit 77
-fi
-
-NS_A=fgtest-a-$$
-NS_B=fgtest-b-$$
-TMP=$(mktemp -d)
-PROBE_PID=
-cleanup() {
-  if [ -n "$PROBE_PID" ]; then kill "$PROBE_PID" 2>/dev/null || true; fi
-  ip netns del "$NS_A" 2>/dev/null || true
-  ip netns del "$NS_B" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ip netns add "$NS_A"
-ip netns add "$NS_B"
-ip -n "$NS_A" link add fgva type veth peer name fgvb netns "$NS_B"
-ip -n "$NS_A" addr add 10.201.0.1/24 dev fgva
-ip -n "$NS_B" addr add 10.201.0.2/24 dev fgvb
-for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_A" link set fgva up
-ip -n "$NS_B" link set fgvb up
+. "$(dirname "$0")/netns_pair.sh"
+netns_pair_setup fgtest fgva fgvb 10.201.0
 
 wait_ready() {
   for _ in $(seq 100); do
     [ -s "$1" ] && return 0
-    kill -0 "$PROBE_PID" 2>/dev/null || return 1
+    kill -0 "$BG_PID" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
@@ -42,25 +19,25 @@ wait_ready() {
 
 # 1) Count what A sends to B.
 ip netns exec "$NS_B" "$PROBE" count fgvb "$TMP/ready1" 20 3 20 &
-PROBE_PID=$!
+BG_PID=$!
 wait_ready "$TMP/ready1" || { echo "probe did not start"; exit 1; }
 ip netns exec "$NS_A" ping -c 3 -i 0.2 -W 1 10.201.0.2 >/dev/null
 ip netns exec "$NS_A" bash -c 'for i in $(seq 20); do echo "flowguard $i" > /dev/udp/10.201.0.2/9999; sleep 0.01; done'
 rc=0
-wait "$PROBE_PID" || rc=$?
-PROBE_PID=
+wait "$BG_PID" || rc=$?
+BG_PID=
 [ "$rc" = 0 ] || { echo "FAIL: capture/decode on veth (probe exit $rc)"; exit 1; }
 
 # 2) SIGTERM stops a capture that is blocked waiting for packets.
 ip netns exec "$NS_B" "$PROBE" wait-signal fgvb "$TMP/ready2" &
-PROBE_PID=$!
+BG_PID=$!
 wait_ready "$TMP/ready2" || { echo "probe did not start"; exit 1; }
 sleep 0.3
-kill -TERM "$PROBE_PID"
-for _ in $(seq 50); do kill -0 "$PROBE_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$PROBE_PID" 2>/dev/null; then echo "FAIL: probe ignored SIGTERM"; exit 1; fi
+kill -TERM "$BG_PID"
+for _ in $(seq 50); do kill -0 "$BG_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$BG_PID" 2>/dev/null; then echo "FAIL: probe ignored SIGTERM"; exit 1; fi
 rc=0
-wait "$PROBE_PID" || rc=$?
-PROBE_PID=
+wait "$BG_PID" || rc=$?
+BG_PID=
 [ "$rc" = 0 ] || { echo "FAIL: stop by signal (probe exit $rc)"; exit 1; }
 echo "live capture test passed"

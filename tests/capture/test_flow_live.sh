@@ -6,40 +6,17 @@
 set -euo pipefail
 AGENT=${1:?usage: test_flow_live.sh <flowguard-capture binary>}
 
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-  echo "SKIPPED: live flow test needs root and iproute2 (network namespaces)"
-  exit 77
-fi
-
-NS_A=fgflow-a-$$
-NS_B=fgflow-b-$$
-TMP=$(mktemp -d)
-AGENT_PID=
-cleanup() {
-  if [ -n "$AGENT_PID" ]; then kill "$AGENT_PID" 2>/dev/null || true; fi
-  ip netns del "$NS_A" 2>/dev/null || true
-  ip netns del "$NS_B" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ip netns add "$NS_A"
-ip netns add "$NS_B"
-ip -n "$NS_A" link add fgfa type veth peer name fgfb netns "$NS_B"
-ip -n "$NS_A" addr add 10.202.0.1/24 dev fgfa
-ip -n "$NS_B" addr add 10.202.0.2/24 dev fgfb
-for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_A" link set fgfa up
-ip -n "$NS_B" link set fgfb up
+. "$(dirname "$0")/netns_pair.sh"
+netns_pair_setup fgflow fgfa fgfb 10.202.0
 
 # Flow timeout 1 s so the expiry sweep has something to do within the test.
 ip netns exec "$NS_B" "$AGENT" -i fgfb --bpf "host 10.202.0.1" --csv "$TMP/out.csv" --no-server \
   --active-timeout 1 --stats-interval 0.2 2>"$TMP/stderr" &
-AGENT_PID=$!
+BG_PID=$!
 # Ready when a stats line shows up (warm-up datagrams to port 9998 keep the capture loop turning).
 for _ in $(seq 100); do
   grep -q '^stats' "$TMP/stderr" 2>/dev/null && break
-  kill -0 "$AGENT_PID" 2>/dev/null || { echo "FAIL: agent exited at start-up"; cat "$TMP/stderr"; exit 1; }
+  kill -0 "$BG_PID" 2>/dev/null || { echo "FAIL: agent exited at start-up"; cat "$TMP/stderr"; exit 1; }
   ip netns exec "$NS_A" bash -c 'echo warm-up > /dev/udp/10.202.0.2/9998' || true
   sleep 0.1
 done
@@ -52,10 +29,10 @@ ip netns exec "$NS_A" bash -c 'exec 3>/dev/udp/10.202.0.2/9999; for i in $(seq 5
 # and the ICMP conversation is split by the 1 s flow timeout (corrected: every piece is written).
 ip netns exec "$NS_A" ping -c 12 -i 0.25 -W 1 10.202.0.2 >/dev/null
 sleep 0.3
-kill -TERM "$AGENT_PID"
+kill -TERM "$BG_PID"
 rc=0
-wait "$AGENT_PID" || rc=$?
-AGENT_PID=
+wait "$BG_PID" || rc=$?
+BG_PID=
 [ "$rc" = 0 ] || { echo "FAIL: agent exit $rc after SIGTERM"; cat "$TMP/stderr"; exit 1; }
 
 expired=$(grep '^stats' "$TMP/stderr" | tail -1 | sed -n 's/.* flows_expired=\([0-9]*\).*/\1/p')
