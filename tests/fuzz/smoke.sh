@@ -32,7 +32,7 @@ for target in packet_decoder flow_engine frame_hello control_request manifest; d
   corpus=$build/corpus/$target
   mkdir -p "$corpus"
   log=$build/$target.log
-  if "$build/fuzz_$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$build/fuzz_$target" -max_total_time="$secs" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$build/crash-$target-" "$corpus" "$seeds/$target" >"$log" 2>&1; then
     echo "fuzz_$target: ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') execs"
   else
