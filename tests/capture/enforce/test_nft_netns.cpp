@@ -10,6 +10,7 @@
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
+#include "support/skip.hpp"
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
@@ -58,8 +59,7 @@ bool can_use_netns() {
 
 #define REQUIRE_NETNS()                                                                        \
   if (!can_use_netns()) {                                                                      \
-    WARN("skipped: needs root, ip netns and nft (CTest label netns; runs as root in CI)");      \
-    return;                                                                                    \
+    FLOWGUARD_SKIP("needs root, ip netns and nft (CTest label netns; runs as root in CI)");     \
   }
 
 // Two namespaces and a veth pair, deleted on scope exit.

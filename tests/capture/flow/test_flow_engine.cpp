@@ -1,6 +1,6 @@
 // Flow table and engine mechanics: bounded table with eviction, the idle-expiry sweep (which must not
 // change any output), snapshots, flow ids, key hashing.
-#include "test_flow_packets.hpp"
+#include "fixtures/test_flow_packets.hpp"
 
 #include "flow/flow_engine.hpp"
 #include "flow/flow_table.hpp"

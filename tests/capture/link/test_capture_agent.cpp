@@ -6,6 +6,7 @@
 #include "support/support.hpp"
 
 #include <catch2/catch.hpp>
+#include "support/skip.hpp"
 
 #include <cstdlib>
 #include <regex>
@@ -54,8 +55,7 @@ TEST_CASE("flowguard-capture streams every flow of a capture file to flowguard-i
   const char* shared = std::getenv("FLOWGUARD_SHARED_DIR") ? std::getenv("FLOWGUARD_SHARED_DIR") : FG_SHARED_DIR;
   const std::string pcap = std::string(shared ? shared : "") + "/data/parity/cicflowmeter-test/test.pcap";
   if (!shared || !fs::exists(pcap)) {
-    WARN("skipped: " << pcap << " not found (the shared data set is absent; set FLOWGUARD_SHARED_DIR)");
-    return;
+    FLOWGUARD_SKIP(pcap << " not found (the shared data set is absent; set FLOWGUARD_SHARED_DIR)");
   }
   TempDir d;
   save_profile_model(d.file("m.pt"));

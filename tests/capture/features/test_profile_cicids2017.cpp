@@ -1,6 +1,6 @@
 // Profile cicids2017: every quirk of the spec's checklist (docs/features.md §6, Q1..Q14), with expected
 // values worked out by hand from the spec, run through the real flow engine.
-#include "test_flow_packets.hpp"
+#include "fixtures/test_flow_packets.hpp"
 
 #include "flow/flow_engine.hpp"
 #include "output/csv_writer.hpp"

@@ -5,7 +5,7 @@
 set -euo pipefail
 PROBE=${1:?usage: live_capture.sh <live_probe binary>}
 
-. "$(dirname "$0")/netns_pair.sh"
+. "$(dirname "$0")/../support/netns_pair.sh"
 netns_pair_setup fgtest fgva fgvb 10.201.0
 
 wait_ready() {

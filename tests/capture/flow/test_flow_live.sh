@@ -6,7 +6,7 @@
 set -euo pipefail
 AGENT=${1:?usage: test_flow_live.sh <flowguard-capture binary>}
 
-. "$(dirname "$0")/netns_pair.sh"
+. "$(dirname "$0")/../support/netns_pair.sh"
 netns_pair_setup fgflow fgfa fgfb 10.202.0
 
 # Flow timeout 1 s so the expiry sweep has something to do within the test.

@@ -5,6 +5,7 @@
 #include "source/packet_source.hpp"
 
 #include <catch2/catch.hpp>
+#include "support/skip.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -21,14 +22,15 @@ fs::path shared_dir() {
   return env != nullptr && *env != '\0' ? fs::path{env} : fs::path{};
 }
 
-bool have_shared() {
+// Empty when the shared captures are there, else why the test cannot run.
+std::string missing_shared() {
   const auto dir = shared_dir();
-  if (dir.empty() || !fs::is_directory(dir / "data" / "pcaps" / "edge")) {
-    WARN("SKIPPED: shared data not found (set FLOWGUARD_SHARED_DIR to the directory holding data/pcaps/edge); "
-         "looked in '" << dir.string() << "'");
-    return false;
-  }
-  return true;
+  if (!dir.empty() && fs::is_directory(dir / "data" / "pcaps" / "edge")) return {};
+  std::string why = "shared data not found (set FLOWGUARD_SHARED_DIR to the directory holding data/pcaps/edge); ";
+  why += "looked in '";
+  why += dir.string();
+  why += "'";
+  return why;
 }
 
 struct Summary {
@@ -110,7 +112,7 @@ Summary edge(const char* name) {
 }  // namespace
 
 TEST_CASE("every shared capture decodes without crashing and accounts for every packet", "[dataset]") {
-  if (!have_shared()) return;
+  if (const auto why = missing_shared(); !why.empty()) FLOWGUARD_SKIP(why);
   std::vector<fs::path> files;
   for (const char* sub : {"data/pcaps/edge", "data/parity", "data/pcaps/ddos"}) {
     const auto dir = shared_dir() / sub;
@@ -136,7 +138,7 @@ TEST_CASE("every shared capture decodes without crashing and accounts for every 
 }
 
 TEST_CASE("parity inputs are Ethernet/IPv4 and decode almost entirely", "[dataset]") {
-  if (!have_shared()) return;
+  if (const auto why = missing_shared(); !why.empty()) FLOWGUARD_SKIP(why);
   const auto dir = shared_dir() / "data" / "parity";
   int inputs = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -159,7 +161,7 @@ TEST_CASE("parity inputs are Ethernet/IPv4 and decode almost entirely", "[datase
 }
 
 TEST_CASE("edge traces decode the way their names promise", "[dataset]") {
-  if (!have_shared()) return;
+  if (const auto why = missing_shared(); !why.empty()) FLOWGUARD_SKIP(why);
   SECTION("802.1Q: TCP inside VLAN, no Ethernet-II trimming") {
     const auto s = edge("http-vlan-0.pcap");
     CHECK(s.tcp > 0);
