@@ -56,9 +56,9 @@ torch::Tensor f32(const std::vector<float>& v) { return torch::tensor(v, torch::
 constexpr const char* kPrepare = R"(
     def prepare(self, x):
         # +/-Inf -> +/-FLT_MAX (what the trainer gave XGBoost); NaN stays missing (see trees.hpp).
-        x = torch.clamp(x.to(torch.float32), -3.4028234663852886e38, 3.4028234663852886e38)
+        x = torch.clamp(x.float(), -3.4028234663852886e38, 3.4028234663852886e38)
         nan = torch.isnan(x)
-        return torch.cat([x.masked_fill(nan, float('-inf')), x.masked_fill(nan, float('inf'))], 1)
+        return torch.cat([x.masked_fill(nan, self.neg_inf), x.masked_fill(nan, self.pos_inf)], 1)
 )";
 
 // Level-major layout of all compiled trees shared by tree traversal and explain(): the roots are slots
@@ -153,12 +153,12 @@ void build_ptt(torch::jit::Module& m, const std::vector<const Tree*>& trees, int
     def forward(self, x):
         xx = self.prepare(x)
         # Level 0: the roots, the same for every row.
-        idx = self.ptt_start + (xx.index_select(1, self.ptt_col0) >= self.ptt_thr0).to(torch.int64)
+        idx = self.ptt_start + (xx.index_select(1, self.ptt_col0) >= self.ptt_thr0).long()
 )";
   for (int level = 1; level < depth; ++level) {
     const auto l = std::to_string(level);
     src << "        v = xx.gather(1, torch.take(self.ptt_col" << l << ", idx))\n"
-        << "        idx = idx * 2 + (v >= torch.take(self.ptt_thr" << l << ", idx)).to(torch.int64)\n";
+        << "        idx = idx * 2 + (v >= torch.take(self.ptt_thr" << l << ", idx)).long()\n";
   }
   src << "        return torch.addmm(self.base, torch.take(self.ptt_leaf, idx), self.tree_onehot)\n";
 }
@@ -168,11 +168,11 @@ void build_tt_forward(int depth, std::ostringstream& src) {
   src << R"(
     def forward(self, x):
         xx = self.prepare(x)
-        idx = self.tt_root_first + (xx.index_select(1, self.tt_root_col) >= self.tt_root_thr).to(torch.int64)
+        idx = self.tt_root_first + (xx.index_select(1, self.tt_root_col) >= self.tt_root_thr).long()
 )";
   for (int level = 1; level < depth; ++level)
     src << "        v = xx.gather(1, torch.take(self.tt_col, idx))\n"
-        << "        idx = torch.take(self.tt_first, idx) + (v >= torch.take(self.tt_thr, idx)).to(torch.int64)\n";
+        << "        idx = torch.take(self.tt_first, idx) + (v >= torch.take(self.tt_thr, idx)).long()\n";
   src << "        return torch.addmm(self.base, torch.take(self.tt_mean, idx), self.tree_onehot)\n";
 }
 
@@ -246,10 +246,10 @@ void build_gemm(torch::jit::Module& m, const std::vector<const Tree*>& trees, st
     def forward(self, x):
         xx = self.prepare(x)
         b = xx.size(0)
-        went_left = (xx.index_select(1, self.gemm_col) < self.gemm_thr).to(torch.float32)
+        went_left = (xx.index_select(1, self.gemm_col) < self.gemm_thr).float()
         went_left = went_left.view(b, )"
       << T << ", " << I << R"().transpose(0, 1)
-        reached = (torch.bmm(went_left, self.gemm_path) == self.gemm_lefts).to(torch.float32)
+        reached = (torch.bmm(went_left, self.gemm_path) == self.gemm_lefts).float()
         values = torch.bmm(reached, self.gemm_leaf).view()" << T << R"(, b)
         return torch.addmm(self.base, values.t(), self.tree_onehot)
 )";
@@ -393,6 +393,8 @@ torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy
   torch::jit::Module m("FlowguardTrees");
   torch::NoGradGuard no_grad;
   add_buffer(m, "base", f32(base));
+  add_buffer(m, "neg_inf", torch::tensor(-kInf));
+  add_buffer(m, "pos_inf", torch::tensor(kInf));
   std::vector<float> onehot(T * K, 0.0f);
   std::vector<std::int64_t> tree_class(T);
   for (std::size_t t = 0; t < T; ++t) {
@@ -436,14 +438,14 @@ torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy
     def explain(self, x, classes):
         xx = self.prepare(x)
         b = xx.size(0)
-        keep = (self.tree_class.unsqueeze(0) == classes.to(torch.int64).unsqueeze(1)).to(torch.float32)
-        out = torch.zeros([b, )" << F + 1 << R"(], dtype=torch.float32)
-        bias = self.base.index_select(0, classes.to(torch.int64))
+        keep = (self.tree_class.unsqueeze(0) == classes.long().unsqueeze(1)).float()
+        out = torch.zeros([b, )" << F + 1 << R"(])
+        bias = self.base.index_select(0, classes.long())
         idx = torch.arange()" << T << R"().unsqueeze(0).expand(b, )" << T << R"()
         bias = bias + (torch.take(self.tt_mean, idx) * keep).sum(1)
         for _ in range()" << depth << R"():
             v = xx.gather(1, torch.take(self.tt_col, idx))
-            nxt = torch.take(self.tt_first, idx) + (v >= torch.take(self.tt_thr, idx)).to(torch.int64)
+            nxt = torch.take(self.tt_first, idx) + (v >= torch.take(self.tt_thr, idx)).long()
             delta = (torch.take(self.tt_mean, nxt) - torch.take(self.tt_mean, idx)) * keep
             out.scatter_add_(1, torch.take(self.tt_feat, idx), delta)
             idx = nxt

@@ -4,12 +4,13 @@
 #include <torch/torch.h>  // before Catch2 (both define CHECK)
 
 #include "bundle/bundle.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 #include "train/commands.hpp"
 #include "train_fixtures.hpp"
 #include "trees_fixtures.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <random>
