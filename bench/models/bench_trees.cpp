@@ -1,12 +1,15 @@
 // Model bundle benchmark (run by hand): forward() flows per CPU-second at batch 1, 16 and 256 on one
 // LibTorch thread, for every bundle named, in the same run; plus explain() cost when the bundle has it.
+// Runs with the inference server's thread and allocator set-up (inference/server/model.cpp).
 // Inputs: 4096 rows of log-uniform random values (0.1 .. 1e8, like flow counters and rates) with 10%
 // NaN; the tree modules do the same work per level whatever the values. Not a test: prints numbers.
 //
 //   OPENBLAS_NUM_THREADS=1 taskset -c 0 ./bench_trees [--seconds 2] models/default/model.pt /tmp/gbdt.pt ...
 #include "bundle/bundle.hpp"
+#include "server/model.hpp"
 
 #include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <cstdio>
@@ -64,8 +67,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_trees [--seconds S] BUNDLE...\n");
     return 2;
   }
-  at::set_num_threads(1);
-  at::set_num_interop_threads(1);
+  // The server's set-up: one thread, and its allocator settings (FG_BENCH_GLIBC_DEFAULT=1 keeps glibc's
+  // defaults, to show what they cost).
+  if (const char* e = std::getenv("FG_BENCH_GLIBC_DEFAULT"); e && std::string(e) == "1") {
+    at::set_num_threads(1);
+    at::set_num_interop_threads(1);
+    std::printf("allocator: glibc defaults\n");
+  } else {
+    flowguard::inference::configure_torch_threads(1);
+    std::printf("allocator: flowguard-infer settings\n");
+  }
   std::printf("%-28s %-14s %12s %12s %12s %16s\n", "bundle", "architecture", "batch 1", "batch 16", "batch 256",
               "explain b16");
   for (const auto& path : paths) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <malloc.h>
 
 namespace flowguard::inference {
 
@@ -59,6 +60,13 @@ void rank_contributions(const torch::Tensor& contrib, std::size_t top_n, std::ve
 }  // namespace
 
 void configure_torch_threads(int threads) {
+  // Batches of a few hundred flows make intermediate tensors of a few MB (tree bundles: [batch, trees]
+  // int64 indices per level). glibc serves blocks that size with mmap and unmaps them on free, so each
+  // batch page-faults all its buffers in again: 5-10x slower forwards at batch 256
+  // (bench/models/bench_trees.cpp). Keeping such blocks on the heap costs at most the trim threshold of
+  // idle memory.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   threads = std::max(threads, 1);
   at::set_num_interop_threads(threads);
   at::set_num_threads(threads);

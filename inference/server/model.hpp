@@ -62,7 +62,8 @@ struct ModelLoadError : std::runtime_error {
 // batch). Throws ModelLoadError naming the file and the reason. Runs on the caller's thread.
 std::shared_ptr<const Model> load_model(const std::string& path, const std::vector<std::int64_t>& warmup_batches);
 
-// Sets LibTorch's intra-op and inter-op pool sizes. Call once, before the first model is loaded.
+// Sets LibTorch's intra-op and inter-op pool sizes, and keeps multi-MB tensor buffers on the heap
+// (glibc mallopt) so batches do not page-fault them in again. Call once, before the first model is loaded.
 void configure_torch_threads(int threads);
 
 // The serving model. Readers take a shared_ptr copy per batch, so a swap never pulls a model out from

@@ -56,8 +56,8 @@ TreeEnsemble parse_xgboost_json(const std::string& model_json);
 enum class TreeStrategy { kGemm, kTreeTraversal, kPerfectTreeTraversal };
 std::string to_string(TreeStrategy s);
 TreeStrategy parse_tree_strategy(const std::string& s);  // gemm | tree_traversal | perfect_tree_traversal
-// GEMM for shallow trees (depth <= 3), perfect tree traversal up to depth 10, tree traversal beyond
-// (docs/training.md says why).
+// GEMM for shallow trees (depth <= 3), perfect tree traversal up to depth 10 unless padding the trees
+// to complete ones would more than quadruple the nodes, tree traversal otherwise (docs/training.md).
 TreeStrategy choose_strategy(const TreeEnsemble& e);
 
 struct CompiledInfo {

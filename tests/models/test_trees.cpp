@@ -202,13 +202,38 @@ TEST_CASE("strategy choice follows depth, and a forest of lone leaves compiles t
     }
     return t;
   };
+  // A complete tree of the given depth (every level full).
+  auto full = [](int depth) {
+    Tree t;
+    const int n = (2 << depth) - 1;
+    for (int i = 0; i < n; ++i) {
+      const bool leaf = 2 * i + 1 >= n;
+      t.left.push_back(leaf ? -1 : 2 * i + 1);
+      t.right.push_back(leaf ? -1 : 2 * i + 2);
+      t.feature.push_back(i % 2);
+      t.threshold.push_back(static_cast<float>(i % 7));
+      t.value.push_back(static_cast<float>(i));
+      t.cover.push_back(1);
+      t.default_left.push_back(static_cast<std::uint8_t>(i % 3 == 0));
+    }
+    return t;
+  };
+  // Hummingbird's depth rule, plus: thin (chain-like) trees are not padded to complete ones.
+  for (int depth : {3, 4, 10, 11}) {
+    TreeEnsemble f = e;
+    f.trees = {full(depth)};
+    CHECK(f.max_depth() == depth);
+    CHECK(choose_strategy(f) == (depth <= 3    ? TreeStrategy::kGemm
+                                 : depth <= 10 ? TreeStrategy::kPerfectTreeTraversal
+                                               : TreeStrategy::kTreeTraversal));
+  }
   for (int depth : {3, 4, 10, 11}) {
     TreeEnsemble c = e;
     c.trees = {chain(depth)};
     CHECK(c.max_depth() == depth);
-    CHECK(choose_strategy(c) == (depth <= 3    ? TreeStrategy::kGemm
-                                 : depth <= 10 ? TreeStrategy::kPerfectTreeTraversal
-                                               : TreeStrategy::kTreeTraversal));
+    CHECK(choose_strategy(c) == (depth <= 3 ? TreeStrategy::kGemm
+                                 : depth == 4 ? TreeStrategy::kPerfectTreeTraversal  // 31 slots for 9 nodes
+                                              : TreeStrategy::kTreeTraversal));
     // Every strategy walks the chain like the reference walk.
     std::vector<float> x;
     for (float a : {-5.0f, 0.0f, 1.0f, 2.5f, 7.0f, 20.0f, std::numeric_limits<float>::quiet_NaN()})
