@@ -17,25 +17,20 @@ void check(int rc, const char* what) {
   if (rc != 0) throw std::runtime_error(std::string("XGBoost ") + what + ": " + XGBGetLastError());
 }
 
-struct DMatrix {
-  DMatrixHandle h = nullptr;
-  DMatrix() = default;
-  DMatrix(const DMatrix&) = delete;
-  DMatrix& operator=(const DMatrix&) = delete;
-  ~DMatrix() {
-    if (h) XGDMatrixFree(h);
+// Owns one XGBoost handle (DMatrixHandle and BoosterHandle are both void*; the free function tells
+// them apart).
+template <int (*Free)(void*)>
+struct Handle {
+  void* h = nullptr;
+  Handle() = default;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (h) Free(h);
   }
 };
-
-struct Booster {
-  BoosterHandle h = nullptr;
-  Booster() = default;
-  Booster(const Booster&) = delete;
-  Booster& operator=(const Booster&) = delete;
-  ~Booster() {
-    if (h) XGBoosterFree(h);
-  }
-};
+using DMatrix = Handle<XGDMatrixFree>;
+using Booster = Handle<XGBoosterFree>;
 
 // XGBoost refuses +/-Inf in a DMatrix ("Input data contains `inf`"); the compiled module maps them to
 // +/-FLT_MAX before its comparisons, so give XGBoost exactly that. NaN stays NaN: missing.
