@@ -8,6 +8,7 @@
 #include "bundle/bundle.hpp"
 #include "train/split.hpp"
 
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -26,6 +27,11 @@ int main(int argc, char** argv) {
   const auto tmp = std::filesystem::temp_directory_path() / ("fg-trees-" + std::to_string(::getpid()));
   std::filesystem::create_directories(tmp);
   int failures = 0;
+  auto sci = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", v);
+    return std::string(b);
+  };
   auto expect = [&](bool ok, const std::string& what) {
     std::cout << (ok ? "ok: " : "FAILED: ") << what << "\n";
     failures += ok ? 0 : 1;
@@ -55,7 +61,7 @@ int main(int argc, char** argv) {
                std::to_string(c.min_macro_f1_major));
     expect(t.benign_fpr <= 0.02, c.arch + " arg-max benign FPR " + std::to_string(t.benign_fpr) + " <= 2%");
     expect(out.trained.compile_max_abs_diff <= 1e-5,
-           c.arch + " validation margins vs XGBoost " + std::to_string(out.trained.compile_max_abs_diff));
+           c.arch + " validation margins vs XGBoost " + sci(out.trained.compile_max_abs_diff));
 
     // Exactness on the time-split test rows (recomputed as evaluate does) plus edge rows.
     auto bundle = flowguard::models::load_bundle(o.out);
@@ -70,11 +76,11 @@ int main(int argc, char** argv) {
     const auto d = trees_fixtures::compare_with_xgboost(bundle.module, out.trained.xgboost_json, x, test.n_features(),
                                                         all.class_names.size());
     const std::string where = c.arch + " on " + std::to_string(d.rows) + " rows: ";
-    expect(d.margin < 1e-5, where + "margins vs XGBoost " + std::to_string(d.margin));
-    expect(d.probability < 1e-5, where + "probabilities vs XGBoost " + std::to_string(d.probability));
+    expect(d.margin < 1e-5, where + "margins vs XGBoost " + sci(d.margin));
+    expect(d.probability < 1e-5, where + "probabilities vs XGBoost " + sci(d.probability));
     expect(d.class_mismatches == 0, where + std::to_string(d.class_mismatches) + " class mismatches");
-    expect(d.explain_vs_xgboost < 1e-5, where + "Saabas vs XGBoost approx_contribs " + std::to_string(d.explain_vs_xgboost));
-    expect(d.explain_sum < 1e-5, where + "contributions + bias - margin " + std::to_string(d.explain_sum));
+    expect(d.explain_vs_xgboost < 1e-5, where + "Saabas vs XGBoost approx_contribs " + sci(d.explain_vs_xgboost));
+    expect(d.explain_sum < 1e-5, where + "contributions + bias - margin " + sci(d.explain_sum));
   }
   std::filesystem::remove_all(tmp);
   return failures == 0 ? 0 : 1;
