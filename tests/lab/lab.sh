@@ -285,6 +285,8 @@ EOF
 
 start_services() {
   local w=$WORK
+  # No service may resolve names: the namespaces have no resolver, and a reverse lookup would send
+  # packets to the host's DNS server address (the sink drops them, but they would pollute the capture).
   cat >"$w/nginx.conf" <<EOF
 worker_processes 1;
 user nobody nogroup;
@@ -321,6 +323,7 @@ MaxStartups 60:30:120
 MaxAuthTries 6
 Subsystem sftp internal-sftp
 LogLevel ERROR
+UseDNS no
 EOF
   cat >"$w/vsftpd.conf" <<EOF
 listen=YES
@@ -341,6 +344,7 @@ max_clients=300
 max_per_ip=100
 pasv_min_port=30000
 pasv_max_port=30999
+reverse_lookup_enable=NO
 EOF
   cat >"$w/dnsmasq.conf" <<EOF
 port=53
@@ -361,6 +365,7 @@ pid file = $w/rsyncd.pid
 address = $VICTIM
 port = 873
 use chroot = no
+reverse lookup = no
 [pub]
   path = $w/www
   read only = yes

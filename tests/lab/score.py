@@ -242,8 +242,11 @@ def table(report):
         for v in variants:
             r = per[v]
             blocked = f"{r['attackers_blocked']}/{len(r['attackers'])}"
+            hosts = collections.Counter(h.split(":", 1)[1] if name == "OVERALL" and "/" in h.split(":", 1)[0] else h
+                                        for h in r["benign_hosts_blocked"])
+            shown = ", ".join(h if n == 1 else f"{h} (in {n} captures)" for h, n in sorted(hosts.items())) or "-"
             lines.append(f"{name:<20} {v:<12} {fmt_pct(r, 'attack_alerted'):>24} {fmt_pct(r, 'benign_alerted'):>22} "
-                         f"{blocked:>17}  {', '.join(r['benign_hosts_blocked']) or '-'}")
+                         f"{blocked:>17}  {shown}")
     lines += ["", "per attacker (seconds from its first packet to the block decision, packet time):"]
     for name, per in report["captures"].items():
         for i, a in enumerate(per[variants[0]]["attackers"]):
