@@ -344,7 +344,6 @@ max_clients=300
 max_per_ip=100
 pasv_min_port=30000
 pasv_max_port=30999
-reverse_lookup_enable=NO
 EOF
   cat >"$w/dnsmasq.conf" <<EOF
 port=53

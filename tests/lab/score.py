@@ -20,6 +20,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -193,7 +194,7 @@ def run_pipeline(build, pcap, infer_args, capture_args, work):
             rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
         if rc != 0:
             raise RuntimeError(f"flowguard-capture failed ({rc}): {open(out.name).read()[-2000:]}")
-        return csv_path, db_path
+        return csv_path, db_path, agent_counters(out.name)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -202,6 +203,18 @@ def run_pipeline(build, pcap, infer_args, capture_args, work):
             server.kill()
             server.wait()
         log.close()
+
+
+def agent_counters(log_path):
+    """The agent's final stats counters that tell whether every flow was judged (fail-open, shed)."""
+    last = ""
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if "stats packets=" in line:
+                last = line
+    wanted = ("packets", "flows_created", "judged", "shed", "unjudged", "queue_full", "lost", "out_of_scope")
+    found = dict(re.findall(r"(\w+)=(\d+)", last))
+    return {k: int(found[k]) for k in wanted if k in found}
 
 
 def parse_variant(spec, model):
@@ -317,8 +330,9 @@ def main():
                         if os.path.exists(os.path.join(work, f)):
                             os.unlink(os.path.join(work, f))
                 t0 = time.monotonic()
-                csv_path, db_path = run_pipeline(a.build, pcap, infer_args, capture_args, work)
+                csv_path, db_path, counters = run_pipeline(a.build, pcap, infer_args, capture_args, work)
                 r = score(truth, read_flows(csv_path), read_alerts(db_path))
+                r["agent"] = counters
                 r["replay_seconds"] = round(time.monotonic() - t0, 1)
                 report["captures"][name][vname] = r
                 per_variant[vname].append((name, r))
@@ -326,7 +340,10 @@ def main():
                     subprocess.run(["rm", "-rf", work])
                 print(f"score: {name} [{vname}] attack alerted {r['attack_alerted_pct']}%, benign alerted "
                       f"{r['benign_alerted_pct']}%, {r['attackers_blocked']}/{len(r['attackers'])} attackers blocked "
-                      f"({r['replay_seconds']} s)", file=sys.stderr)
+                      f"({r['replay_seconds']} s; agent {counters})", file=sys.stderr)
+                if counters.get("unjudged"):
+                    print(f"score: WARNING {name} [{vname}]: {counters['unjudged']} flows were never judged "
+                          f"(fail open); results may vary run to run", file=sys.stderr)
         for vname, results in per_variant.items():
             report["overall"][vname] = merge(results)
     print(table(report))

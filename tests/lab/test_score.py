@@ -125,7 +125,7 @@ def main(agent):
     with tempfile.TemporaryDirectory() as work:
         build(work)
         subprocess.run([agent, "-r", os.path.join(work, "tiny.pcap"), "--no-server", "--csv",
-                        os.path.join(work, "flows.csv")], check=True, stdout=subprocess.DEVNULL, timeout=60)
+                        os.path.join(work, "flows.csv")], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         flows = score.read_flows(os.path.join(work, "flows.csv"))
         check(len(flows) == 10, f"the agent wrote 10 flow records (got {len(flows)})")
         truth = labels.load(os.path.join(work, "tiny.truth.json"))
