@@ -14,6 +14,7 @@ variant, ARGs starting with `capture:` go to flowguard-capture (e.g. capture:--l
 others to flowguard-infer (e.g. --model=path.pt, --policy=policy.yaml).
 """
 import argparse
+import bisect
 import collections
 import csv
 import datetime
@@ -48,7 +49,7 @@ def parse_csv_time(text):
 
 
 def read_flows(path):
-    """[(src, dst, first_ts_s)] for every final flow record in the agent's --csv output."""
+    """[(src, dst, first_ts_s, endpoints key)] for every final flow record in the agent's --csv output."""
     flows = []
     with open(path, newline="") as f:
         rows = csv.reader(f)
@@ -56,20 +57,31 @@ def read_flows(path):
         col = {name: header.index(name) for name in header}
         src = col.get("Src IP", col.get("Source IP"))
         dst = col.get("Dst IP", col.get("Destination IP"))
+        sport = col.get("Src Port", col.get("Source Port"))
+        dport = col.get("Dst Port", col.get("Destination Port"))
         ts = col["Timestamp"]
         for row in rows:
             if row:
-                flows.append((row[src], row[dst], parse_csv_time(row[ts])))
+                flows.append((row[src], row[dst], parse_csv_time(row[ts]),
+                              endpoints(row[src], row[sport], row[dst], row[dport])))
     return flows
 
 
+def endpoints(src, sport, dst, dport):
+    """Direction-free key of a flow's two endpoints (alerts and CSV rows are matched on it)."""
+    a, b = (labels.canonical(src), int(sport)), (labels.canonical(dst), int(dport))
+    return (a, b) if a <= b else (b, a)
+
+
 def read_alerts(path):
-    """Every alert verdict: (flow_id, ts_s, src, dst, class, score, action, enforcement), packet time."""
+    """Every alert verdict: (flow_id, ts_s, src, dst, class, score, action, enforcement, endpoints key),
+    ts in packet time (the verdict's last packet)."""
     db = sqlite3.connect(path)
     try:
-        return [(fid, ts / 1e6, src, dst, cls, score, action, enf) for fid, ts, src, dst, cls, score, action, enf in
-                db.execute("SELECT flow_id, ts_us, src_ip, dest_ip, class, score, action, enforcement "
-                           "FROM alerts ORDER BY ts_us, id")]
+        return [(fid, ts / 1e6, src, dst, cls, score, action, enf, endpoints(src, sp, dst, dp))
+                for fid, ts, src, sp, dst, dp, cls, score, action, enf in
+                db.execute("SELECT flow_id, ts_us, src_ip, src_port, dest_ip, dest_port, class, score, action, "
+                           "enforcement FROM alerts ORDER BY ts_us, id")]
     finally:
         db.close()
 
@@ -80,24 +92,42 @@ def score(truth, flows, alerts):
     n_attackers = len(truth.raw["attackers"])
     flow_count = collections.Counter()        # label -> flows
     first_packet = {}                         # attacker index -> first flow start
-    for src, dst, ts in flows:
+    starts = collections.defaultdict(list)    # endpoints -> start times of the flows between them
+    flow_labels = []
+    for src, dst, ts, key in flows:
         label, who = truth.label_flow(src, dst, ts)
+        flow_labels.append(who)
         flow_count[label] += 1
+        starts[key].append(ts)
         if who is not None:
             first_packet[who] = min(ts, first_packet.get(who, ts))
+    for v in starts.values():
+        v.sort()
+
+    def flow_start(key, ts):
+        """Start of the flow a verdict at ts belongs to: the latest flow between the same endpoints that
+        started by then (a verdict's own time is its flow's last packet, which can lie long after the start,
+        e.g. SYN-ACK retransmissions to a forged source)."""
+        v = starts.get(key)
+        if not v:
+            return ts
+        i = bisect.bisect_right(v, ts + 1e-6)
+        return v[i - 1] if i else v[0]
 
     # One entry per alerted flow: its true label (from its first alert) and the class it was alerted as
     # (the verdict with the highest score).
     alerted = {}
     first_block = {}                          # blocked address -> first decision time (packet time)
-    for fid, ts, src, dst, cls, sc, action, enf in alerts:
+    blocked_by = collections.defaultdict(set)  # attacker index -> addresses its flows got blocked
+    for fid, ts, src, dst, cls, sc, action, enf, key in alerts:
         if fid not in alerted:
-            label, who = truth.label_flow(src, dst, ts)
+            label, who = truth.label_flow(src, dst, flow_start(key, ts))
             alerted[fid] = [label, who, cls, sc]
         elif sc > alerted[fid][3]:
             alerted[fid][2:] = [cls, sc]
         if action == "block" and enf in DECIDED:
             first_block.setdefault(labels.canonical(src), ts)
+            blocked_by[alerted[fid][1]].add(labels.canonical(src))
 
     attack_flows = sum(n for lab, n in flow_count.items() if lab != labels.BENIGN)
     benign_flows = flow_count[labels.BENIGN]
@@ -111,10 +141,9 @@ def score(truth, flows, alerts):
     for i in range(n_attackers):
         a = truth.attacker(i)
         flows_i = sum(1 for v in alerted.values() if v[1] == i)
-        total_i = sum(1 for s, d, t in flows if truth.label_flow(s, d, t)[1] == i)
-        if a.get("spoofed"):
-            lo, hi = labels.parse_time(a["start"]) - labels.GRACE_S, labels.parse_time(a["end"]) + labels.GRACE_S
-            times = [t for addr, t in first_block.items() if not truth.in_lab(addr) and lo <= t <= hi]
+        total_i = sum(1 for who in flow_labels if who == i)
+        if a.get("spoofed"):  # forged sources blocked because of this attack's flows
+            times = [first_block[addr] for addr in blocked_by[i] if not truth.in_lab(addr)]
             blocked_at = min(times) if times else None
             blocked_sources = len(times)
         else:

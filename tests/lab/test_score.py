@@ -96,20 +96,23 @@ def build(work):
                "src_port INTEGER, dest_ip TEXT, dest_port INTEGER, proto TEXT, class TEXT, score REAL, "
                "threshold REAL, action TEXT, enforcement TEXT, model TEXT, model_version TEXT, reason TEXT, eve TEXT)")
     us = lambda t: int(round((T0 + t) * 1e6))  # noqa: E731
-    rows = [  # flow_id, t, src, dst, class, score, action, enforcement
-        (11, 1.0, ATTACKER, VICTIM, "Portscan", 0.7, "alert", "none"),
-        (12, 1.1, ATTACKER, VICTIM, "DDoS", 0.8, "alert", "none"),
-        (12, 1.15, ATTACKER, VICTIM, "Portscan", 0.6, "alert", "none"),     # lower score: still DDoS
-        (13, 3.0, ATTACKER, VICTIM, "Portscan", 0.99, "block", "dry-run"),  # decision 2.0 s after t=1.0
-        (13, 3.5, ATTACKER, VICTIM, "Portscan", 0.99, "block", "dry-run-listed"),
-        (21, 10.0, BENIGN_HOST, VICTIM, "SSH-Patator", 0.97, "block", "dry-run"),
-        (31, 30.5, "198.51.100.7", VICTIM, "DDoS", 0.95, "block", "dry-run"),  # 0.5 s after t=30
-        (41, 50.0, "203.0.113.9", VICTIM, "DDoS", 0.4, "block", "not-blockable"),  # not a decision
+    rows = [  # flow_id, t, src, sport, dst, dport, class, score, action, enforcement
+        (11, 1.0, ATTACKER, 50000, VICTIM, 1, "Portscan", 0.7, "alert", "none"),
+        (12, 1.1, ATTACKER, 50000, VICTIM, 2, "DDoS", 0.8, "alert", "none"),
+        (12, 1.15, ATTACKER, 50000, VICTIM, 2, "Portscan", 0.6, "alert", "none"),  # lower score: still DDoS
+        (13, 3.0, ATTACKER, 50000, VICTIM, 3, "Portscan", 0.99, "block", "dry-run"),  # 2.0 s after t=1.0
+        (13, 3.5, ATTACKER, 50000, VICTIM, 3, "Portscan", 0.99, "block", "dry-run-listed"),
+        (21, 10.0, BENIGN_HOST, 40001, VICTIM, 80, "SSH-Patator", 0.97, "block", "dry-run"),
+        # A verdict 20 s after its flow began (SYN-ACK retransmissions), beyond the window and its grace:
+        # still the flood's, because the rule looks at the flow's start. Decision 0.5 s after t=30.
+        (31, 30.5, "198.51.100.7", 1234, VICTIM, 80, "DDoS", 0.95, "block", "dry-run"),
+        (31, 50.0, "198.51.100.7", 1234, VICTIM, 80, "DDoS", 0.96, "block", "dry-run-listed"),
+        (41, 50.0, "203.0.113.9", 1236, VICTIM, 80, "DDoS", 0.4, "block", "not-blockable"),  # no decision
     ]
     db.executemany("INSERT INTO alerts (ts_us, flow_id, src_ip, src_port, dest_ip, dest_port, proto, class, score, "
                    "threshold, action, enforcement, model, model_version, reason, eve) "
-                   "VALUES (?,?,?,0,?,0,'tcp',?,?,0.5,?,?,'m','1','','')",
-                   [(us(t), fid, s, d, c, sc, a, e) for fid, t, s, d, c, sc, a, e in rows])
+                   "VALUES (?,?,?,?,?,?,'tcp',?,?,0.5,?,?,'m','1','','')",
+                   [(us(t), fid, s, sp, d, dp, c, sc, a, e) for fid, t, s, sp, d, dp, c, sc, a, e in rows])
     db.commit()
     db.close()
 
