@@ -45,6 +45,7 @@ struct AgentContext {
   std::span<const std::string_view> feature_names;  // the order of FlowReport::features
   std::vector<FlowSink*>& flow_sinks;               // add a sink to receive every flow record
   VerdictFanout& verdicts;                          // the link delivers here; enforcement add()s to it
+  PacketSource& source;  // is_live() tells file from interface; request_stop() ends the input early
 };
 
 class AgentExtension {
@@ -61,6 +62,8 @@ class AgentExtension {
   virtual void append_stats(std::string& line) const { (void)line; }
   // After the last flow record was delivered (end of input or stop): flush, disconnect, join threads.
   virtual void stop() {}
+  // After stop(): non-empty when this part failed during the run; main() prints it and exits 1.
+  virtual std::string failure() const { return {}; }
 };
 
 }  // namespace flowguard::capture::app

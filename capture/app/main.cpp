@@ -77,7 +77,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
   for (const auto& w : source->warnings()) std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
 
   app::VerdictFanout verdicts;
-  app::AgentContext context{options, config.profile, features::feature_names(config.profile), sinks, verdicts};
+  app::AgentContext context{options, config.profile, features::feature_names(config.profile), sinks, verdicts,
+                            *source};
   std::vector<app::AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
@@ -107,11 +108,19 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
   for (auto it = started.rbegin(); it != started.rend(); ++it) (*it)->stop();
   if (csv) csv->close();
   print_stats();
+  int rc = exit_ok;
   if (!result.ok) {
     std::fprintf(stderr, "flowguard-capture: %s\n", result.error.c_str());
-    return exit_runtime;
+    rc = exit_runtime;
   }
-  return exit_ok;
+  for (const auto* e : started) {
+    if (const auto why = e->failure(); !why.empty()) {
+      std::fprintf(stderr, "flowguard-capture: %.*s: %s\n", static_cast<int>(e->name().size()), e->name().data(),
+                   why.c_str());
+      rc = exit_runtime;
+    }
+  }
+  return rc;
 }
 
 }  // namespace

@@ -23,9 +23,3 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/extension.hpp AND TARGET flowguard_cap
   target_link_libraries(flowguard_enforce PRIVATE flowguard_capture_core)
   target_compile_definitions(flowguard_enforce PRIVATE FLOWGUARD_VERSION="${PROJECT_VERSION}")
 endif()
-
-# Hand-run benchmark (bench/enforce/): verdict path, allowlist, event store, nftables transactions.
-if(FLOWGUARD_BUILD_BENCH)
-  add_executable(bench_enforce ${PROJECT_SOURCE_DIR}/bench/enforce/bench_enforce.cpp)
-  target_link_libraries(bench_enforce PRIVATE flowguard_enforce flowguard_warnings)
-endif()

@@ -7,9 +7,9 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 BUILD=${1:?usage: e2e.sh BUILD_DIR}
-missing=$("$HERE/lab.sh" check 2>&1) || { echo "SKIP: $missing"; exit 77; }
+missing=$("$HERE/lab.sh" check 2>&1) || { echo "FLOWGUARD-SKIPPED: $missing"; exit 77; }
 for bin in "$BUILD/inference/flowguard-infer" "$BUILD/capture/flowguard-capture"; do
-  [ -x "$bin" ] || { echo "SKIP: $bin not built"; exit 77; }
+  [ -x "$bin" ] || { echo "FLOWGUARD-SKIPPED: $bin not built"; exit 77; }
 done
 
 out=$(mktemp -d /tmp/fg-lab-e2e.XXXXXX)
