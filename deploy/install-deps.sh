@@ -18,10 +18,22 @@ BUILD_PKGS=(
 # set in tests, python3 for the shared parity checker, tcpdump/tcpreplay for live tests.
 TOOL_PKGS=(iproute2 nftables python3 tcpdump tcpreplay iputils-ping netcat-openbsd sqlite3 procps)
 
-if [ "${1:-}" = "--with-demo-tools" ]; then
-  # Only needed to regenerate the bundled demo capture (deploy/make-demo-pcap.sh).
-  TOOL_PKGS+=(nmap hping3 curl python3)
-fi
+LAB_TOOLS=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-demo-tools)
+      # Only needed to regenerate the bundled demo capture (deploy/make-demo-pcap.sh).
+      TOOL_PKGS+=(nmap hping3 curl python3) ;;
+    --with-lab-tools)
+      LAB_TOOLS=1
+      # Only needed to record attack-lab captures (tests/lab/lab.sh, docs/lab.md): the victim's services
+      # (run from generated configs inside a namespace; the package's own units are never started), the
+      # benign clients and the attack tools.
+      TOOL_PKGS+=(ethtool curl python3 openssh-client openssh-server vsftpd nginx dnsmasq-base iperf3
+                  redis-server redis-tools rsync nmap hping3 patator hydra slowhttptest apache2-utils sqlmap) ;;
+    *) echo "install-deps.sh: unknown option $arg (use --with-demo-tools, --with-lab-tools)" >&2; exit 2 ;;
+  esac
+done
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps.sh: run as root (it calls apt-get)" >&2
@@ -39,6 +51,13 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 echo "install-deps: installing ${missing[*]}"
+if [ "$LAB_TOOLS" = 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # The lab runs its own sshd/vsftpd/nginx/redis inside namespaces: keep the packages from starting
+  # host-wide services while they install (Debian's policy-rc.d convention; removed afterwards).
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once when anything is missing.
 apt-get update -qq
