@@ -2,25 +2,19 @@
 // profile and hands the flow records to the sinks (CSV file, server link, enforcement).
 // Exit codes: 0 ok, 1 runtime error (clear message on stderr), 2 usage error.
 
-#include "app/extension.hpp"
 #include "app/options.hpp"
 #include "app/pipeline.hpp"
+#include "core/extension.hpp"
+#include "enforce/enforce_extension.hpp"
 #include "features/profile.hpp"
 #include "flow/flow_engine.hpp"
+#include "link/link_extension.hpp"
 #include "output/csv_writer.hpp"
 #include "output/stats_text.hpp"
 #include "source/packet_source.hpp"
 
-#ifdef FLOWGUARD_WITH_LINK
-#include "link/link_extension.hpp"
-#endif
-#ifdef FLOWGUARD_WITH_ENFORCE
-#include "enforce/enforce_extension.hpp"
-#endif
-
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -41,18 +35,15 @@ extern "C" void on_stop_signal(int) {
   if (PacketSource* s = g_source.load()) s->request_stop();
 }
 
-std::vector<std::unique_ptr<app::AgentExtension>> make_extensions() {
-  std::vector<std::unique_ptr<app::AgentExtension>> ext;
-#ifdef FLOWGUARD_WITH_ENFORCE
+// Enforcement first: the link's verdicts go to it, and stop() runs in reverse order.
+std::vector<std::unique_ptr<AgentExtension>> make_extensions() {
+  std::vector<std::unique_ptr<AgentExtension>> ext;
   ext.push_back(make_enforce_extension());
-#endif
-#ifdef FLOWGUARD_WITH_LINK
   ext.push_back(make_link_extension());
-#endif
   return ext;
 }
 
-int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::AgentExtension>>& extensions) {
+int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExtension>>& extensions) {
   const EngineConfig config = app::engine_config(options);
 
   // Sinks first: a bad output path or a missing server link fails before any packet is read.
@@ -62,23 +53,16 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
     csv.emplace(options.csv_path, config.profile);
     sinks.push_back(&*csv);
   }
-  const bool have_link = std::any_of(extensions.begin(), extensions.end(),
-                                     [](const auto& e) { return e->is_server_link(); });
-  if (!options.no_server && !have_link) {
-    std::fprintf(stderr,
-                 "flowguard-capture: the server link is not built into this binary; run with --no-server "
-                 "(e.g. with --csv FILE)\n");
-    return exit_runtime;
-  }
 
   std::unique_ptr<PacketSource> source =
       options.file.empty() ? PacketSource::open_live(app::live_options(options))
                            : PacketSource::open_file(app::file_options(options));
   for (const auto& w : source->warnings()) std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
 
-  app::VerdictFanout verdicts;
-  app::AgentContext context{options, config.profile, features::feature_names(config.profile), sinks, verdicts};
-  std::vector<app::AgentExtension*> started;
+  VerdictFanout verdicts;
+  AgentContext context{features::profile_name(config.profile), features::feature_names(config.profile), sinks,
+                       verdicts};
+  std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
     if (options.no_server) continue;
@@ -88,8 +72,7 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
 
   const auto engine = FlowEngine::create(config, sinks);
   // The reference scan's quirks depend on the reference build, i.e. on the profile (reference_scan.hpp).
-  const ReferenceBuild build =
-      config.profile == features::Profile::cicids2017 ? ReferenceBuild::cicids2017 : ReferenceBuild::corrected;
+  const ReferenceBuild build = features::profile_traits(config.profile).reference_build;
   app::Pipeline pipeline(*source, *engine, app::decode_mode(options), build);
   auto print_stats = [&] {
     std::string line = output::format_stats(pipeline.decode_counters(), engine->stats(), source->stats());

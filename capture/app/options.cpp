@@ -3,11 +3,19 @@
 #include <CLI/CLI.hpp>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 namespace flowguard::capture::app {
 namespace {
 
 std::int64_t seconds_to_us(double s) { return static_cast<std::int64_t>(std::llround(s * 1e6)); }
+
+std::vector<std::string> profile_names() {
+  std::vector<std::string> names;
+  for (const features::Profile p : features::all_profiles) names.emplace_back(features::profile_name(p));
+  return names;
+}
 
 }  // namespace
 
@@ -25,7 +33,7 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->check(CLI::IsMember({"max", "realtime"}));
   app.add_option("--profile", o.profile, "Feature profile")
       ->capture_default_str()
-      ->check(CLI::IsMember({"corrected", "cicids2017"}));
+      ->check(CLI::IsMember(profile_names()));
   app.add_option("--decode", o.decode,
                  "Frame decoding: native (link type honoured, IPv6 flows) or reference (the reference "
                  "extractor's scan, pseudo-flows from non-IPv4 frames included)")

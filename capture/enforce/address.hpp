@@ -3,7 +3,7 @@
 // back with inet_ntop. Text that reaches nftables is always produced by format_address() from bytes,
 // never copied from a request or a config file.
 
-#include "flow/flow_report.hpp"
+#include "core/ip_address.hpp"
 
 #include <optional>
 #include <string>

@@ -8,7 +8,7 @@
 // or not (folded rows have an empty `eve` column).
 
 #include "enforce/block_manager.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -10,7 +10,7 @@
 
 #include "enforce/allowlist.hpp"
 #include "enforce/nft_blocker.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <condition_variable>

@@ -11,7 +11,7 @@
 #include "enforce/block_manager.hpp"
 #include "enforce/control_server.hpp"
 #include "enforce/event_store.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -268,6 +268,7 @@ class Engine final : public FlowEngine {
     const features::FlowState& f = rec.state;
     profile_.features(f, row_);
     FlowReport r;
+    // The only place a flow's identity is filled; every consumer copies it whole (FlowIdentity).
     r.flow_id = rec.flow_id;
     r.src = f.dir.src;
     r.dst = f.dir.dst;
@@ -307,10 +308,9 @@ class Engine final : public FlowEngine {
 }  // namespace
 
 std::unique_ptr<FlowEngine> FlowEngine::create(const EngineConfig& config, std::vector<FlowSink*> sinks) {
-  if (config.profile == features::Profile::cicids2017) {
-    return std::make_unique<Engine<features::Cicids2017Profile>>(config, std::move(sinks));
-  }
-  return std::make_unique<Engine<features::CorrectedProfile>>(config, std::move(sinks));
+  return features::visit_profile(config.profile, [&]<typename P>(std::type_identity<P>) -> std::unique_ptr<FlowEngine> {
+    return std::make_unique<Engine<P>>(config, std::move(sinks));
+  });
 }
 
 }  // namespace flowguard::capture

@@ -14,7 +14,7 @@
 #include "decode/packet.hpp"
 #include "features/profile.hpp"
 #include "features/profile_common.hpp"
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -13,15 +13,14 @@ namespace flowguard::capture {
 
 namespace {
 
-class LinkExtension final : public app::AgentExtension {
+class LinkExtension final : public AgentExtension {
  public:
   std::string_view name() const override { return "server link"; }
-  bool is_server_link() const override { return true; }
   void add_options(CLI::App& app) override { register_link_options(app, options_); }
 
-  void start(app::AgentContext& context) override {
+  void start(AgentContext& context) override {
     LinkSchema schema;
-    schema.feature_profile = std::string(features::profile_name(context.profile));
+    schema.feature_profile = std::string(context.profile_name);
     for (auto n : context.feature_names) schema.feature_names.emplace_back(n);
     options_.agent_version = FLOWGUARD_VERSION;
     link_ = make_server_link(options_, std::move(schema), &context.verdicts);
@@ -57,6 +56,6 @@ class LinkExtension final : public app::AgentExtension {
 
 }  // namespace
 
-std::unique_ptr<app::AgentExtension> make_link_extension() { return std::make_unique<LinkExtension>(); }
+std::unique_ptr<AgentExtension> make_link_extension() { return std::make_unique<LinkExtension>(); }
 
 }  // namespace flowguard::capture

@@ -3,12 +3,12 @@
 // --link-queue, --link-batch, --link-delay-ms, --agent-id; after parsing connects to flowguard-infer,
 // receives every flow record (snapshots and finals) and delivers verdicts to the agent's VerdictFanout.
 
-#include "app/extension.hpp"
+#include "core/extension.hpp"
 
 #include <memory>
 
 namespace flowguard::capture {
 
-std::unique_ptr<app::AgentExtension> make_link_extension();
+std::unique_ptr<AgentExtension> make_link_extension();
 
 }  // namespace flowguard::capture

@@ -23,17 +23,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Flow metadata kept while the record is in flight, to build the FlowVerdict from what the agent saw.
-struct Meta {
-  std::uint64_t flow_id = 0;
-  IpAddress src, dst;
-  std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t protocol = 0;
-  std::uint16_t vlan_id = 0;
-  std::int64_t first_ts_us = 0, last_ts_us = 0;
-  std::uint64_t fwd_packets = 0, bwd_packets = 0, fwd_bytes = 0, bwd_bytes = 0;
-  RecordKind kind = RecordKind::final_record;
-};
+// Flow identity kept while the record is in flight, to build the FlowVerdict from what the agent saw.
+using Meta = FlowIdentity;
 
 struct Slot {
   Meta meta;
@@ -169,21 +160,7 @@ struct ServerLink::Impl {
     if (r.features.size() != nf) return add(c.bad_record);
     Slot* s = ring.reserve();
     if (!s) return add(c.queue_full);
-    auto& m = s->meta;
-    m.flow_id = r.flow_id;
-    m.src = r.src;
-    m.dst = r.dst;
-    m.src_port = r.src_port;
-    m.dst_port = r.dst_port;
-    m.protocol = r.protocol;
-    m.vlan_id = r.vlan_id;
-    m.first_ts_us = r.first_ts_us;
-    m.last_ts_us = r.last_ts_us;
-    m.fwd_packets = r.fwd_packets;
-    m.bwd_packets = r.bwd_packets;
-    m.fwd_bytes = r.fwd_bytes;
-    m.bwd_bytes = r.bwd_bytes;
-    m.kind = r.kind;
+    s->meta = r.identity();
     for (std::size_t i = 0; i < nf; ++i) s->features[i] = static_cast<float>(r.features[i]);
     ring.publish();
     // Wake the sender only on the edges that matter; its timed wait covers a missed wake-up.
@@ -554,20 +531,7 @@ struct ServerLink::Impl {
   }
 
   void deliver(const Meta& m, const v1::Verdict& v, FlowVerdict& fv) {
-    fv.flow_id = m.flow_id;
-    fv.src = m.src;
-    fv.dst = m.dst;
-    fv.src_port = m.src_port;
-    fv.dst_port = m.dst_port;
-    fv.protocol = m.protocol;
-    fv.vlan_id = m.vlan_id;
-    fv.first_ts_us = m.first_ts_us;
-    fv.last_ts_us = m.last_ts_us;
-    fv.fwd_packets = m.fwd_packets;
-    fv.bwd_packets = m.bwd_packets;
-    fv.fwd_bytes = m.fwd_bytes;
-    fv.bwd_bytes = m.bwd_bytes;
-    fv.kind = m.kind;
+    fv.identity() = m;
     fv.action = to_action(v.action());
     fv.predicted_class = v.predicted_class();
     fv.score = v.score();

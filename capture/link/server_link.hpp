@@ -9,9 +9,9 @@
 // Records in flight when a connection drops are counted unjudged (connection_lost), not resent: by the
 // time a new connection is up their moment has passed, and a live flow sends a fresh snapshot anyway.
 
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 #include "link/link_options.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <chrono>

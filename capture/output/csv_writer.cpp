@@ -85,6 +85,7 @@ void CsvWriter::on_flow(const FlowReport& report) {
 }
 
 char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile profile) {
+  const features::ProfileTraits traits = features::profile_traits(profile);
   // Flow ID: the stored key, "a-b-portA-portB-proto".
   p = put_address(p, r.key_src);
   *p++ = '-';
@@ -106,8 +107,10 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
   *p++ = ',';
   p = put_long(p, r.protocol);
   *p++ = ',';
-  p += profile == features::Profile::corrected ? format_corrected_timestamp(r.first_ts_us, p)
-                                               : format_cicids2017_timestamp(r.first_ts_us, p);
+  switch (traits.timestamp) {
+    case features::TimestampStyle::corrected: p += format_corrected_timestamp(r.first_ts_us, p); break;
+    case features::TimestampStyle::cicids2017: p += format_cicids2017_timestamp(r.first_ts_us, p); break;
+  }
   const std::size_t n = r.features.size();
   for (std::size_t i = 0; i < n; ++i) {
     *p++ = ',';
@@ -119,10 +122,11 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
     }
   }
   *p++ = ',';
-  if (profile == features::Profile::corrected) {
-    p = put(p, "NeedManualLabel");
-  } else {
-    p = put(p, is_botnet_host(r.src) || is_botnet_host(r.dst) ? "BOTNET" : "BENIGN");
+  switch (traits.label) {
+    case features::LabelStyle::need_manual_label: p = put(p, "NeedManualLabel"); break;
+    case features::LabelStyle::botnet_hosts:
+      p = put(p, is_botnet_host(r.src) || is_botnet_host(r.dst) ? "BOTNET" : "BENIGN");
+      break;
   }
   return p;
 }

@@ -4,7 +4,7 @@
 // numbers printed the Java way. Snapshots are not written (the references have no such rows).
 
 #include "features/profile.hpp"
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 
 #include <cstdio>
 #include <string>

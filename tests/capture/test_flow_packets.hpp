@@ -5,7 +5,7 @@
 #include "decode/packet.hpp"
 #include "features/profile.hpp"
 #include "flow/flow_engine.hpp"
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 
 #include <algorithm>
 #include <array>
