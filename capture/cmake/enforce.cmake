@@ -16,9 +16,3 @@ target_link_libraries(flowguard_enforce
   PUBLIC flowguard_capture_vocabulary flowguard_proto nlohmann_json::nlohmann_json spdlog::spdlog fmt::fmt Threads::Threads
   PRIVATE PkgConfig::NFTABLES SQLite::SQLite3 CLI11::CLI11 flowguard_warnings)
 target_compile_definitions(flowguard_enforce PRIVATE FLOWGUARD_VERSION="${PROJECT_VERSION}")
-
-# Hand-run benchmark (bench/enforce/): verdict path, allowlist, event store, nftables transactions.
-if(FLOWGUARD_BUILD_BENCH)
-  add_executable(bench_enforce ${PROJECT_SOURCE_DIR}/bench/enforce/bench_enforce.cpp)
-  target_link_libraries(bench_enforce PRIVATE flowguard_enforce flowguard_warnings)
-endif()

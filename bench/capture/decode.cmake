@@ -1,2 +1,0 @@
-add_executable(bench_decode ${CMAKE_CURRENT_LIST_DIR}/decode_bench.cpp)
-target_link_libraries(bench_decode PRIVATE flowguard_capture_core flowguard_warnings)
