@@ -53,7 +53,7 @@ Error Error::from_errno(std::string_view what, int err) {
   std::string msg(what);
   msg += ": ";
   msg += std::strerror(err);
-  return Error{code, std::move(msg)};
+  return Error{code, std::move(msg), err};
 }
 
 Exception::Exception(Error error) : std::runtime_error(error.message), error_(std::move(error)) {}

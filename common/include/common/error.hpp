@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace flowguard {
 
@@ -26,8 +27,12 @@ enum class ErrorCode {
 std::string_view to_string(ErrorCode code);
 
 struct Error {
+  Error() = default;
+  Error(ErrorCode c, std::string m, int os = 0) : code(c), message(std::move(m)), os_error(os) {}
+
   ErrorCode code = ErrorCode::internal;
   std::string message;
+  int os_error = 0;  // errno of the failed system call, when there was one (callers may word their own message)
 
   // "<code>: <message>" for logs where the code matters; operators usually see `message` alone.
   std::string describe() const;

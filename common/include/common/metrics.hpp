@@ -61,11 +61,12 @@ class Histogram {
  public:
   // `bounds`: strictly increasing upper bounds (inclusive, in observation units); +Inf is implicit.
   explicit Histogram(std::vector<std::uint64_t> bounds);
-  void observe(std::uint64_t v) noexcept {
+  // `n` observations of the same value (e.g. every flow of one batch).
+  void observe(std::uint64_t v, std::uint64_t n = 1) noexcept {
     std::size_t i = 0;
     while (i < bounds_.size() && v > bounds_[i]) ++i;  // a dozen buckets: a scan beats a search
-    counts_[i].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(v, std::memory_order_relaxed);
+    counts_[i].fetch_add(n, std::memory_order_relaxed);
+    sum_.fetch_add(v * n, std::memory_order_relaxed);
   }
   const std::vector<std::uint64_t>& bounds() const noexcept { return bounds_; }
   std::uint64_t bucket(std::size_t i) const noexcept { return counts_[i].load(std::memory_order_relaxed); }
