@@ -10,13 +10,14 @@
 #include "flow/flow_engine.hpp"
 #include "link/link_extension.hpp"
 #include "output/csv_writer.hpp"
-#include "output/stats_text.hpp"
 #include "source/packet_source.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -33,6 +34,20 @@ std::atomic<PacketSource*> g_source{nullptr};
 
 extern "C" void on_stop_signal(int) {
   if (PacketSource* s = g_source.load()) s->request_stop();
+}
+
+// Writes beside the file and renames, so a reader never sees half a document. A failure is reported and
+// the agent goes on (the stats line still carries the essentials).
+void write_metrics_json(const std::string& path, const flowguard::metrics::Snapshot& snapshot) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  const std::string json = flowguard::metrics::render_json(snapshot);
+  const bool ok = f != nullptr && std::fwrite(json.data(), 1, json.size(), f) == json.size();
+  const bool closed = f != nullptr && std::fclose(f) == 0;
+  if (!ok || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "flowguard-capture: warning: cannot write --metrics-json %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+  }
 }
 
 // Enforcement first: the link's verdicts go to it, and stop() runs in reverse order.
@@ -59,9 +74,18 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
                            : PacketSource::open_file(app::file_options(options));
   for (const auto& w : source->warnings()) std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
 
+  // One registry for the whole agent, in the order of the stats line: decode, engine, source, then
+  // what the extensions register as they start.
+  AgentMetrics metrics;
+  DecodeCounters decode_counters;
+  std::unique_ptr<FlowEngine> engine;  // created once the extensions have added their sinks
+  register_decode_metrics(metrics, decode_counters);
+  register_engine_metrics(metrics, [&engine] { return engine ? engine->stats() : EngineStats{}; });
+  register_source_metrics(metrics, *source);
+
   VerdictFanout verdicts;
   AgentContext context{features::profile_name(config.profile), features::feature_names(config.profile), sinks,
-                       verdicts};
+                       verdicts, metrics};
   std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
@@ -70,14 +94,16 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
     started.push_back(e.get());
   }
 
-  const auto engine = FlowEngine::create(config, sinks);
+  engine = FlowEngine::create(config, sinks);
   // The reference scan's quirks depend on the reference build, i.e. on the profile (reference_scan.hpp).
   const ReferenceBuild build = features::profile_traits(config.profile).reference_build;
-  app::Pipeline pipeline(*source, *engine, app::decode_mode(options), build);
+  app::Pipeline pipeline(*source, *engine, decode_counters, app::decode_mode(options), build, &metrics);
+  // Called on the capture thread only (publish() reads the packet path's plain counters).
   auto print_stats = [&] {
-    std::string line = output::format_stats(pipeline.decode_counters(), engine->stats(), source->stats());
-    for (const auto* e : started) e->append_stats(line);
-    std::fprintf(stderr, "%s\n", line.c_str());
+    metrics.publish();
+    const flowguard::metrics::Snapshot snapshot = metrics.snapshot();
+    std::fprintf(stderr, "stats %s\n", flowguard::metrics::render_line(snapshot).c_str());
+    if (!options.metrics_json.empty()) write_metrics_json(options.metrics_json, snapshot);
   };
 
   g_source.store(source.get());

@@ -57,6 +57,9 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
                  "Emit a mid-flow snapshot every T seconds of packet time (0 = off; never written to CSV)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--metrics-json", o.metrics_json,
+                 "With every stats line, write all metrics (counters, gauges, histograms) as JSON to FILE "
+                 "(replaced atomically)");
   app.add_option("--stats-interval", o.stats_interval_s, "Print statistics every T seconds (0 = only at exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -14,6 +14,9 @@ std::int64_t wall_clock_us() {
       .count();
 }
 
+// How stale the control socket's `stats` may be while packets flow.
+constexpr std::chrono::seconds publish_interval{1};
+
 }  // namespace
 
 PipelineResult Pipeline::run(const std::function<void()>& periodic, double interval_s) {
@@ -40,6 +43,12 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
   const bool report = interval_s > 0 && periodic;
   const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
   auto next_report = Clock::now() + interval;
+  auto next_publish = Clock::now() + publish_interval;
+  auto publish = [&](Clock::time_point now) {
+    if (metrics_ == nullptr || now < next_publish) return;
+    metrics_->publish();
+    next_publish = now + publish_interval;
+  };
 
   RawPacket raw;
   // Files are processed in batches so the engine can prefetch flow records; live packets go one by one
@@ -58,9 +67,11 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
         batched = 0;
       }
       // Reading the clock per packet would cost more than the rest of the path.
-      if (report && ++since_clock_check >= 4096) {
+      if (++since_clock_check >= 4096) {
         since_clock_check = 0;
-        if (Clock::now() >= next_report) {
+        const auto now = Clock::now();
+        publish(now);
+        if (report && now >= next_report) {
           periodic();
           next_report = Clock::now() + interval;
         }
@@ -74,6 +85,7 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
     if (status == ReadStatus::timeout) {
       // Live capture and a quiet link: packet timestamps are wall-clock time, so let flows expire.
       engine_.on_idle(wall_clock_us());
+      publish(Clock::now());
       if (report && Clock::now() >= next_report) {
         periodic();
         next_report = Clock::now() + interval;
@@ -87,6 +99,7 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
     break;  // end_of_input, stopped, or error: the flows seen so far are still emitted
   }
   engine_.finish();
+  if (metrics_ != nullptr) metrics_->publish();
   return result;
 }
 

@@ -2,6 +2,7 @@
 # root: #include "core/flow_report.hpp", "decode/packet.hpp", ...
 add_library(flowguard_capture_vocabulary INTERFACE)
 target_include_directories(flowguard_capture_vocabulary INTERFACE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(flowguard_capture_vocabulary INTERFACE flowguard_common)
 # A switch over an enum that misses an enumerator (a new profile, a new verdict action) is an error.
 target_compile_options(flowguard_capture_vocabulary INTERFACE -Werror=switch)
 
@@ -22,7 +23,6 @@ add_library(flowguard_capture_core STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/flow/flow_engine.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/output/java_format.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/output/csv_writer.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/output/stats_text.cpp
 )
 target_link_libraries(flowguard_capture_core
   PUBLIC flowguard_capture_vocabulary flowguard_profiles PkgConfig::PCAP

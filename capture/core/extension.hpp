@@ -7,6 +7,7 @@
 //
 // This header lives in core/ so that link/ and enforce/ depend downward on it, never on app/.
 
+#include "core/agent_metrics.hpp"
 #include "core/flow_report.hpp"
 #include "core/verdict.hpp"
 
@@ -27,6 +28,7 @@ struct AgentContext {
   std::span<const std::string_view> feature_names;  // the order of FlowReport::features
   std::vector<FlowSink*>& flow_sinks;               // add a sink to receive every flow record
   VerdictFanout& verdicts;                          // the link delivers here; enforcement add()s to it
+  AgentMetrics& metrics;                            // register counters here (stats line, control `stats`)
 };
 
 class AgentExtension {
@@ -37,8 +39,6 @@ class AgentExtension {
   virtual void add_options(CLI::App& app) { (void)app; }
   // After parsing, before the first packet. Throw std::runtime_error to abort start-up (exit code 1).
   virtual void start(AgentContext& context) = 0;
-  // Periodic and at-exit statistics: append " key=value" pairs.
-  virtual void append_stats(std::string& line) const { (void)line; }
   // After the last flow record was delivered (end of input or stop): flush, disconnect, join threads.
   virtual void stop() {}
 };

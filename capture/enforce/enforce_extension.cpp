@@ -17,11 +17,8 @@ class EnforceExtension final : public AgentExtension {
   void add_options(CLI::App& app) override { handles_ = enforce::register_enforce_options(app, options_); }
   void start(AgentContext& context) override {
     enforce::mark_explicit(handles_, options_);
-    enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION);
+    enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION, &context.metrics);
     context.verdicts.add(enforcement_.get());
-  }
-  void append_stats(std::string& line) const override {
-    if (enforcement_) enforcement_->append_stats(line);
   }
   void stop() override {
     if (enforcement_) enforcement_->stop();

@@ -26,20 +26,12 @@ class LinkExtension final : public AgentExtension {
     link_ = make_server_link(options_, std::move(schema), &context.verdicts);
     link_->start();
     context.flow_sinks.push_back(link_.get());
+    register_metrics(context.metrics);
     // A capture file starts producing records at once: give the first handshake a moment. If the server
     // is down or refuses us, the agent still runs and fails open; the log says why.
     if (!link_->wait_connected(std::chrono::seconds(2)))
       spdlog::warn("server link: not connected yet ({}); flows fail open until it is",
                    link_->last_error().empty() ? "no answer" : link_->last_error());
-  }
-
-  void append_stats(std::string& line) const override {
-    if (!link_) return;
-    const auto c = link_->counters();
-    line += fmt::format(" link_sent={} out_of_scope={} judged={} alert={} block={} shed={} unjudged={} (queue_full={} away={} lost={} "
-                        "missing={}) reconnects={}",
-                        c.sent, c.out_of_scope, c.judged, c.alert, c.block, c.shed, c.unjudged(), c.unjudged_queue_full,
-                        c.unjudged_server_away, c.unjudged_connection_lost, c.unjudged_missing_verdict, c.reconnects);
   }
 
   void stop() override {
@@ -50,6 +42,67 @@ class LinkExtension final : public AgentExtension {
   }
 
  private:
+  // The link's counters are atomics (capture, sender and receiver threads); mirrored into the registry.
+  void register_metrics(AgentMetrics& metrics) {
+    const ServerLink* link = link_.get();
+    struct Field {
+      const char* name;
+      const char* key;
+      const char* help;
+      std::uint64_t LinkCounters::*member;
+      bool in_line;
+    };
+    static constexpr Field fields[] = {
+        {"flowguard_capture_link_offered_total", "link_offered", "Flow records given to the link",
+         &LinkCounters::offered, false},
+        {"flowguard_capture_link_sent_total", "link_sent", "Flow records sent to flowguard-infer",
+         &LinkCounters::sent, true},
+        {"flowguard_capture_link_out_of_scope_total", "out_of_scope",
+         "Multicast/broadcast/unspecified-source flows not sent", &LinkCounters::out_of_scope, true},
+        {"flowguard_capture_link_judged_total", "judged", "Verdicts allow/alert/block received",
+         &LinkCounters::judged, true},
+        {"flowguard_capture_link_alert_total", "alert", "Alert verdicts", &LinkCounters::alert, true},
+        {"flowguard_capture_link_block_total", "block", "Block verdicts", &LinkCounters::block, true},
+        {"flowguard_capture_link_shed_total", "shed", "SHED verdicts (server overloaded, failed open)",
+         &LinkCounters::shed, true},
+        {"flowguard_capture_link_unjudged_queue_full_total", "unjudged_queue_full",
+         "Records dropped: link queue full (failed open)", &LinkCounters::unjudged_queue_full, true},
+        {"flowguard_capture_link_unjudged_server_away_total", "unjudged_server_away",
+         "Records not sent: not connected (failed open)", &LinkCounters::unjudged_server_away, true},
+        {"flowguard_capture_link_unjudged_connection_lost_total", "unjudged_connection_lost",
+         "Records in flight when the connection dropped", &LinkCounters::unjudged_connection_lost, true},
+        {"flowguard_capture_link_unjudged_missing_verdict_total", "unjudged_missing_verdict",
+         "Records the server's answer did not cover", &LinkCounters::unjudged_missing_verdict, true},
+        {"flowguard_capture_link_unjudged_bad_record_total", "unjudged_bad_record",
+         "Records with the wrong number of features", &LinkCounters::unjudged_bad_record, false},
+        {"flowguard_capture_link_unjudged_stopped_total", "unjudged_stopped", "Records still queued at stop",
+         &LinkCounters::unjudged_stopped, false},
+        {"flowguard_capture_link_connects_total", "connects", "Successful handshakes", &LinkCounters::connects,
+         false},
+        {"flowguard_capture_link_reconnects_total", "reconnects", "Successful handshakes after the first",
+         &LinkCounters::reconnects, true},
+        {"flowguard_capture_link_hello_refused_total", "hello_refused", "Handshakes the server refused",
+         &LinkCounters::hello_refused, false},
+        {"flowguard_capture_link_server_errors_total", "server_errors", "Error messages from the server",
+         &LinkCounters::server_errors, false},
+        {"flowguard_capture_link_unknown_verdicts_total", "unknown_verdicts", "Verdicts for flows not in flight",
+         &LinkCounters::unknown_verdicts, false},
+        {"flowguard_capture_link_model_changes_total", "model_changes", "Model swaps announced by the server",
+         &LinkCounters::model_changes, false},
+    };
+    for (const Field& f : fields) {
+      metrics::Desc d{f.name, f.help, f.key};
+      d.in_line = f.in_line;
+      metrics.mirror_counter(std::move(d), [link, m = f.member] { return link->counters().*m; });
+      // The total the operator reads first, before its reasons.
+      if (f.member == &LinkCounters::shed) {
+        metrics.mirror_counter(
+            {"flowguard_capture_link_unjudged_total", "Records failed open, all reasons", "unjudged"},
+            [link] { return link->counters().unjudged(); });
+      }
+    }
+  }
+
   LinkOptions options_;
   std::unique_ptr<ServerLink> link_;
 };

@@ -5,6 +5,8 @@
 // what failed and why (libpcap's text included). Reading is the packet path: next() never throws and
 // never allocates; it hands out a view into libpcap's buffer, valid until the next call.
 
+#include "core/agent_metrics.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -129,5 +131,9 @@ class PacketSource {
   std::int64_t replay_first_ts_us_ = 0;
   std::int64_t replay_first_clock_ns_ = 0;
 };
+
+// Live sources: registers the kernel's receive/drop counters (pcap_stats) in the agent's registry, read
+// on the capture thread. Files have none.
+void register_source_metrics(AgentMetrics& metrics, PacketSource& source);
 
 }  // namespace flowguard::capture
