@@ -109,15 +109,15 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
   g_source.store(source.get());
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  const app::PipelineResult result = pipeline.run(print_stats, options.stats_interval_s);
+  const flowguard::Status result = pipeline.run(print_stats, options.stats_interval_s);
   g_source.store(nullptr);
 
   // Reverse start order: the link drains its last verdicts into enforcement before enforcement stops.
   for (auto it = started.rbegin(); it != started.rend(); ++it) (*it)->stop();
   if (csv) csv->close();
   print_stats();
-  if (!result.ok) {
-    std::fprintf(stderr, "flowguard-capture: %s\n", result.error.c_str());
+  if (!result) {
+    std::fprintf(stderr, "flowguard-capture: %s\n", result.error().message.c_str());
     return exit_runtime;
   }
   return exit_ok;

@@ -19,7 +19,7 @@ constexpr std::chrono::seconds publish_interval{1};
 
 }  // namespace
 
-PipelineResult Pipeline::run(const std::function<void()>& periodic, double interval_s) {
+Status Pipeline::run(const std::function<void()>& periodic, double interval_s) {
   // The decoder is chosen once; each mode gets its own instantiation of the packet loop.
   if (mode_ == DecodeMode::reference) {
     const ReferenceBuild build = build_;
@@ -38,7 +38,7 @@ PipelineResult Pipeline::run(const std::function<void()>& periodic, double inter
 }
 
 template <typename Decode>
-PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s) {
+Status Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s) {
   using Clock = std::chrono::steady_clock;
   const bool report = interval_s > 0 && periodic;
   const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
@@ -56,7 +56,7 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
   std::array<DecodedPacket, FlowEngine::max_batch> batch;
   const std::size_t batch_limit = source_.is_live() ? 1 : batch.size();
   std::size_t batched = 0;
-  PipelineResult result;
+  Status result;
   std::uint32_t since_clock_check = 0;
   for (;;) {
     const ReadStatus status = source_.next(raw);
@@ -93,8 +93,7 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
       continue;
     }
     if (status == ReadStatus::error) {
-      result.ok = false;
-      result.error = "reading " + source_.description() + " failed: " + source_.last_error();
+      result = Error{ErrorCode::io_error, "reading " + source_.description() + " failed: " + source_.last_error()};
     }
     break;  // end_of_input, stopped, or error: the flows seen so far are still emitted
   }

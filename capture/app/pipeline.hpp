@@ -8,6 +8,7 @@
 // AgentExtension's sinks). The pipeline only moves packets and keeps time; it never knows which sinks
 // exist. One thread; no allocation per packet.
 
+#include "common/result.hpp"
 #include "core/agent_metrics.hpp"
 #include "decode/decode_counters.hpp"
 #include "decode/reference_scan.hpp"
@@ -19,11 +20,6 @@
 
 namespace flowguard::capture::app {
 
-struct PipelineResult {
-  bool ok = true;
-  std::string error;  // when !ok: what failed (libpcap's message included)
-};
-
 class Pipeline {
  public:
   // `mode` reference decodes as the reference extractor of `build` does (reference_scan.hpp). Decode
@@ -34,13 +30,13 @@ class Pipeline {
       : source_(source), engine_(engine), mode_(mode), build_(build), counters_(counters), metrics_(metrics) {}
 
   // Reads until end of input, a stop request or a read error, then ends every open flow
-  // (FlowEngine::finish). `periodic` is called about every `interval_s` seconds of wall-clock time
+  // (FlowEngine::finish); an io_error when reading failed (libpcap's message included). `periodic` is called about every `interval_s` seconds of wall-clock time
   // (never if interval_s <= 0), e.g. to print statistics.
-  PipelineResult run(const std::function<void()>& periodic, double interval_s);
+  Status run(const std::function<void()>& periodic, double interval_s);
 
  private:
   template <typename Decode>
-  PipelineResult run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s);
+  Status run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s);
 
   PacketSource& source_;
   FlowEngine& engine_;

@@ -37,7 +37,7 @@ class AgentExtension {
   virtual std::string_view name() const = 0;
   // Before parsing: register this part's options on the app.
   virtual void add_options(CLI::App& app) { (void)app; }
-  // After parsing, before the first packet. Throw std::runtime_error to abort start-up (exit code 1).
+  // After parsing, before the first packet. Throw flowguard::Exception to abort start-up (exit code 1).
   virtual void start(AgentContext& context) = 0;
   // After the last flow record was delivered (end of input or stop): flush, disconnect, join threads.
   virtual void stop() {}

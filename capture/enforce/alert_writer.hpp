@@ -29,7 +29,7 @@ struct AlertWriterOptions {
 
 class AlertWriter {
  public:
-  // Opens the EVE file for appending. Throws std::runtime_error (start-up only) when it cannot.
+  // Opens the EVE file for appending. Throws flowguard::Exception (start-up only) when it cannot.
   AlertWriter(AlertWriterOptions options, EventStore* events);
   ~AlertWriter();
   AlertWriter(const AlertWriter&) = delete;

@@ -95,8 +95,8 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
   allow.add_loopback();
   if (!o.no_host_allowlist) allow.add_host_addresses();
   for (const auto& cidr : o.allow) {
-    std::string why;
-    if (!allow.add(cidr, why)) throw std::runtime_error("--allow '" + cidr + "': " + why);
+    if (const Status st = allow.add(cidr); !st)
+      throw Exception(ErrorCode::invalid_argument, "--allow '" + cidr + "': " + st.error().message);
   }
   if (!o.allowlist_file.empty()) allow.load_file(o.allowlist_file);
 
@@ -117,7 +117,7 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
     if (usable) {
       bo.state_dir = o.state_dir;
     } else if (o.state_dir_explicit) {
-      throw std::runtime_error("--state-dir " + o.state_dir + " is not writable");
+      throw Exception(ErrorCode::permission_denied, "--state-dir " + o.state_dir + " is not writable");
     } else {
       spdlog::warn("enforce: {} not writable; the block list will not survive a restart", o.state_dir);
     }
@@ -230,9 +230,9 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
   using flowguard::v1::ControlRequest;
   flowguard::v1::ControlResponse resp;
   auto apply_result = [&](const ControlResult& r) {
-    resp.set_ok(r.ok);
-    if (r.ok) resp.set_message(r.message);
-    else resp.set_error(r.error);
+    resp.set_ok(r.ok());
+    if (r.ok()) resp.set_message(*r);
+    else resp.set_error(r.error().message);
   };
   switch (req.body_case()) {
     case ControlRequest::kBlocks: {

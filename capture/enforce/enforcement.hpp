@@ -71,7 +71,7 @@ EnforceMode parse_mode(const std::string& text);  // throws std::invalid_argumen
 class Enforcement final : public VerdictSink {
  public:
   // Builds everything from the options and starts it (nftables table, control socket, event store
-  // writer). Throws std::runtime_error with a precise message on any start-up failure.
+  // writer). Throws flowguard::Exception with a precise message on any start-up failure.
   // Enforcement registers its counters in `metrics` (the agent's registry, published by the capture
   // thread); the control socket's `status` and `stats` answer from that registry's snapshot. Without
   // one (tests, tools) it keeps a registry of its own and publishes it on each request.

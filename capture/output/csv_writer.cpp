@@ -1,5 +1,7 @@
 #include "output/csv_writer.hpp"
 
+#include "common/error.hpp"
+
 #include "output/java_format.hpp"
 
 #include <arpa/inet.h>
@@ -45,7 +47,7 @@ CsvWriter::CsvWriter(const std::string& path, features::Profile profile)
     : profile_(profile), path_(path), buffer_(buffer_size) {
   file_ = std::fopen(path.c_str(), "w");
   if (file_ == nullptr) {
-    throw std::runtime_error("cannot open CSV output '" + path + "': " + std::strerror(errno));
+    throw Exception(Error::from_errno("cannot open CSV output '" + path + "'", errno));
   }
   const std::string_view header = features::csv_header(profile);
   std::memcpy(buffer_.data(), header.data(), header.size());
@@ -72,7 +74,7 @@ void CsvWriter::close() {
   flush();
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
-  if (failed_ || close_failed) throw std::runtime_error("write error on CSV output '" + path_ + "'");
+  if (failed_ || close_failed) throw Exception(ErrorCode::io_error, "write error on CSV output '" + path_ + "'");
 }
 
 void CsvWriter::on_flow(const FlowReport& report) {

@@ -5,6 +5,7 @@
 // what failed and why (libpcap's text included). Reading is the packet path: next() never throws and
 // never allocates; it hands out a view into libpcap's buffer, valid until the next call.
 
+#include "common/error.hpp"
 #include "core/agent_metrics.hpp"
 
 #include <atomic>
@@ -21,9 +22,10 @@ struct pcap;  // libpcap's pcap_t, kept out of this header
 
 namespace flowguard::capture {
 
-class SourceError : public std::runtime_error {
+// Opening a source failed (start-up): the one error shape (common/error.hpp), thrown at the boundary.
+class SourceError : public Exception {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SourceError(std::string message) : Exception(ErrorCode::io_error, std::move(message)) {}
 };
 
 // How a file is replayed: as fast as possible, or with the capture's inter-packet gaps (divided by
