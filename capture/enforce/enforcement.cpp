@@ -220,6 +220,22 @@ void Enforcement::register_metrics(AgentMetrics& m) {
                  [blocks] { return static_cast<std::int64_t>(blocks->size()); });
 }
 
+namespace {
+
+// The registry as the plain name/value list of `status` and of older `stats` clients (keys as names;
+// histograms only in the structured answer).
+void add_plain_counters(const metrics::Snapshot& snapshot,
+                        google::protobuf::RepeatedPtrField<flowguard::v1::Counter>& out) {
+  for (const auto& sample : snapshot.samples) {
+    if (sample.type == metrics::Type::histogram) continue;
+    auto* c = out.Add();
+    c->set_name(sample.key);
+    c->set_value(sample.type == metrics::Type::gauge ? static_cast<std::uint64_t>(sample.gauge) : sample.counter);
+  }
+}
+
+}  // namespace
+
 metrics::Snapshot Enforcement::metrics_snapshot() {
   // The agent's registry is published by its capture thread; a registry of our own only holds atomics.
   if (own_metrics_) own_metrics_->publish();
@@ -263,24 +279,14 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       s->set_version(version_);
       s->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
                            .count());
-      for (const auto& sample : metrics_snapshot().samples) {
-        if (sample.type == metrics::Type::histogram) continue;
-        auto* c = s->add_counters();
-        c->set_name(sample.key);
-        c->set_value(sample.type == metrics::Type::gauge ? static_cast<std::uint64_t>(sample.gauge) : sample.counter);
-      }
+      add_plain_counters(metrics_snapshot(), *s->mutable_counters());
       break;
     }
     case ControlRequest::kStats: {
       resp.set_ok(true);
       const metrics::Snapshot snapshot = metrics_snapshot();
       // The plain list for older clients; `metrics` is the structured registry (types, labels, histograms).
-      for (const auto& sample : snapshot.samples) {
-        if (sample.type == metrics::Type::histogram) continue;
-        auto* c = resp.add_stats();
-        c->set_name(sample.key);
-        c->set_value(sample.type == metrics::Type::gauge ? static_cast<std::uint64_t>(sample.gauge) : sample.counter);
-      }
+      add_plain_counters(snapshot, *resp.mutable_stats());
       wire::to_proto(snapshot, *resp.mutable_metrics());
       break;
     }
