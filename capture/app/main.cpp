@@ -36,6 +36,18 @@ extern "C" void on_stop_signal(int) {
   if (PacketSource* s = g_source.load()) s->request_stop();
 }
 
+// What the extensions may know and do about the input (core/extension.hpp), for this PacketSource.
+class SourceControl final : public InputControl {
+ public:
+  explicit SourceControl(PacketSource& source) : source_(source) {}
+  bool is_live() const override { return source_.is_live(); }
+  bool stop_requested() const override { return source_.stop_requested(); }
+  void request_stop() override { source_.request_stop(); }
+
+ private:
+  PacketSource& source_;
+};
+
 // Writes beside the file and renames, so a reader never sees half a document. A failure is reported and
 // the agent goes on (the stats line still carries the essentials).
 void write_metrics_json(const std::string& path, const flowguard::metrics::Snapshot& snapshot) {
@@ -84,8 +96,9 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
   register_source_metrics(metrics, *source);
 
   VerdictFanout verdicts;
+  SourceControl input(*source);
   AgentContext context{features::profile_name(config.profile), features::feature_names(config.profile), sinks,
-                       verdicts, metrics};
+                       verdicts, metrics, input};
   std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
@@ -116,11 +129,19 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
   for (auto it = started.rbegin(); it != started.rend(); ++it) (*it)->stop();
   if (csv) csv->close();
   print_stats();
+  int rc = exit_ok;
   if (!result) {
     std::fprintf(stderr, "flowguard-capture: %s\n", result.error().message.c_str());
-    return exit_runtime;
+    rc = exit_runtime;
   }
-  return exit_ok;
+  for (const auto* e : started) {
+    if (const auto why = e->failure(); !why.empty()) {
+      std::fprintf(stderr, "flowguard-capture: %.*s: %s\n", static_cast<int>(e->name().size()), e->name().data(),
+                   why.c_str());
+      rc = exit_runtime;
+    }
+  }
+  return rc;
 }
 
 }  // namespace

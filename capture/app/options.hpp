@@ -1,7 +1,7 @@
 #pragma once
 // Command-line options of flowguard-capture, gathered in one struct. register_capture_options() puts
 // them on a CLI11 app; other parts (server link, enforcement) register theirs through AgentExtension
-// (app/extension.hpp), so adding options never means rewriting main().
+// (core/extension.hpp), so adding options never means rewriting main().
 
 #include "decode/reference_scan.hpp"
 #include "features/profile.hpp"

@@ -22,6 +22,15 @@ class App;
 
 namespace flowguard::capture {
 
+// The packet input as the extensions see it (app/ adapts the PacketSource, which core/ cannot name).
+class InputControl {
+ public:
+  virtual ~InputControl() = default;
+  virtual bool is_live() const = 0;         // an interface, not a file
+  virtual bool stop_requested() const = 0;  // SIGINT/SIGTERM or request_stop() already happened
+  virtual void request_stop() = 0;          // end the input early (the pipeline then finishes normally)
+};
+
 // What an extension sees at start-up. Sinks are not owned: the extension keeps them alive until stop().
 struct AgentContext {
   std::string_view profile_name;                    // the feature profile in use ("corrected", ...)
@@ -29,6 +38,7 @@ struct AgentContext {
   std::vector<FlowSink*>& flow_sinks;               // add a sink to receive every flow record
   VerdictFanout& verdicts;                          // the link delivers here; enforcement add()s to it
   AgentMetrics& metrics;                            // register counters here (stats line, control `stats`)
+  InputControl& input;                              // live or file; stop the input early
 };
 
 class AgentExtension {
@@ -41,6 +51,8 @@ class AgentExtension {
   virtual void start(AgentContext& context) = 0;
   // After the last flow record was delivered (end of input or stop): flush, disconnect, join threads.
   virtual void stop() {}
+  // After stop(): non-empty when this part failed during the run; main() prints it and exits 1.
+  virtual std::string failure() const { return {}; }
 };
 
 }  // namespace flowguard::capture

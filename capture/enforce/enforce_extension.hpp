@@ -1,5 +1,5 @@
 #pragma once
-// Plugs enforcement into flowguard-capture through app/extension.hpp: registers the Enforcement
+// Plugs enforcement into flowguard-capture through core/extension.hpp: registers the Enforcement
 // options, starts Enforcement after parsing, adds it to the verdict fan-out, stops it at exit.
 
 #include "core/extension.hpp"

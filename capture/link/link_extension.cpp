@@ -23,22 +23,46 @@ class LinkExtension final : public AgentExtension {
     schema.feature_profile = std::string(context.profile_name);
     for (auto n : context.feature_names) schema.feature_names.emplace_back(n);
     options_.agent_version = FLOWGUARD_VERSION;
+    // A file can wait for the server (every flow judged, same answer on every replay); packets on a live
+    // interface cannot, so live capture fails open.
+    if (options_.backpressure == Backpressure::automatic)
+      options_.backpressure = context.input.is_live() ? Backpressure::fail_open : Backpressure::wait;
+    waits_ = options_.backpressure == Backpressure::wait;
     link_ = make_server_link(options_, std::move(schema), &context.verdicts);
+    InputControl* input = &context.input;
+    link_->set_wait_hooks({[input] { return input->stop_requested(); }, [input] { input->request_stop(); }});
     link_->start();
     context.flow_sinks.push_back(link_.get());
     register_metrics(context.metrics);
     // A capture file starts producing records at once: give the first handshake a moment. If the server
-    // is down or refuses us, the agent still runs and fails open; the log says why.
-    if (!link_->wait_connected(std::chrono::seconds(2)))
-      spdlog::warn("server link: not connected yet ({}); flows fail open until it is",
-                   link_->last_error().empty() ? "no answer" : link_->last_error());
+    // is down or refuses us, the agent still runs; the log says what happens to the flows meanwhile.
+    if (!link_->wait_connected(std::chrono::seconds(2))) {
+      const auto why = link_->last_error().empty() ? std::string("no answer") : link_->last_error();
+      if (waits_)
+        spdlog::warn("server link: not connected yet ({}); flows queue and the reader waits up to {} ms for it",
+                     why, options_.wait_limit.count());
+      else
+        spdlog::warn("server link: not connected yet ({}); flows fail open until it is", why);
+    }
   }
 
   void stop() override {
     if (!link_) return;
-    if (link_->connected() && !link_->flush(std::chrono::seconds(10)))
-      spdlog::warn("server link: verdicts still outstanding after 10 s; counting them unjudged");
+    // Wait mode also flushes while disconnected: the queued records wait for the reconnect.
+    const auto idle = waits_ ? options_.wait_limit : std::chrono::milliseconds(10000);
+    if ((waits_ || link_->connected()) && link_->failure().empty() && !link_->flush(idle)) {
+      const auto what = fmt::format("no verdict arrived for {} ms with records outstanding; counting them unjudged",
+                                    idle.count());
+      if (waits_) flush_failure_ = what;
+      else spdlog::warn("server link: {}", what);
+    }
     link_->stop();
+  }
+
+  std::string failure() const override {
+    if (!link_) return {};
+    const auto f = link_->failure();
+    return f.empty() ? flush_failure_ : f;
   }
 
  private:
@@ -77,6 +101,8 @@ class LinkExtension final : public AgentExtension {
          "Records with the wrong number of features", &LinkCounters::unjudged_bad_record, false},
         {"flowguard_capture_link_unjudged_stopped_total", "unjudged_stopped", "Records still queued at stop",
          &LinkCounters::unjudged_stopped, false},
+        {"flowguard_capture_link_resent_total", "resent", "Records re-sent after a reconnect (wait mode)",
+         &LinkCounters::resent, true},
         {"flowguard_capture_link_connects_total", "connects", "Successful handshakes", &LinkCounters::connects,
          false},
         {"flowguard_capture_link_reconnects_total", "reconnects", "Successful handshakes after the first",
@@ -104,6 +130,8 @@ class LinkExtension final : public AgentExtension {
   }
 
   LinkOptions options_;
+  bool waits_ = false;
+  std::string flush_failure_;
   std::unique_ptr<ServerLink> link_;
 };
 

@@ -1,7 +1,9 @@
 #pragma once
-// Plugs the server link into flowguard-capture through app/extension.hpp: registers --socket,
-// --link-queue, --link-batch, --link-delay-ms, --agent-id; after parsing connects to flowguard-infer,
-// receives every flow record (snapshots and finals) and delivers verdicts to the agent's VerdictFanout.
+// Plugs the server link into flowguard-capture through core/extension.hpp: registers --socket,
+// --link-queue, --link-batch, --link-delay-ms, --link-backpressure, --link-wait-s, --agent-id; after
+// parsing connects to flowguard-infer, receives every flow record (snapshots and finals) and delivers
+// verdicts to the agent's VerdictFanout. `--link-backpressure auto` waits for the server when the
+// source is a file and fails open on a live interface; a link that gave up makes the agent exit 1.
 
 #include "core/extension.hpp"
 

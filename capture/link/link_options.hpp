@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace CLI {
@@ -12,6 +13,13 @@ class App;
 
 namespace flowguard::capture {
 
+// What on_flow() does when the link queue is full or the server is away.
+enum class Backpressure : std::uint8_t {
+  automatic,  // the agent decides: wait for a capture file, fail open on a live interface
+  wait,       // the capture thread waits (bounded by wait_limit); in-flight records are re-sent after a reconnect
+  fail_open,  // the record is counted unjudged and capture goes on (packets on a live link cannot wait)
+};
+
 struct LinkOptions {
   std::string socket_path = "/run/flowguard/infer.sock";
   std::size_t queue_flows = 65536;  // records waiting to be sent; beyond: dropped, counted unjudged
@@ -19,6 +27,11 @@ struct LinkOptions {
   unsigned delay_ms = 5;            // longest a record waits for its batch to fill
   std::string agent_id;             // empty: the host name
   bool judge_multicast = false;     // also send multicast/broadcast flows (see judge_scope.hpp)
+  // ServerLink itself treats `automatic` as fail_open; the link extension resolves it from the source.
+  Backpressure backpressure = Backpressure::automatic;
+  // wait mode: longest the capture thread waits for room while nothing moves (server away or stalled)
+  // before the link gives up with an error.
+  std::chrono::milliseconds wait_limit{30000};
   std::string agent_version = "0.0.0";
   // Records sent and not yet answered; beyond this the sender waits for verdicts (0: queue_flows).
   std::size_t max_in_flight = 0;

@@ -59,6 +59,7 @@ class Ring {
 
 struct InFlight {
   std::vector<Meta> metas;
+  std::string frame;  // wait mode: the encoded batch, re-sent if the connection drops before its verdicts
 };
 
 struct AtomicCounters {
@@ -66,7 +67,7 @@ struct AtomicCounters {
   C offered{0}, sent{0}, judged{0}, alert{0}, block{0}, shed{0};
   C out_of_scope{0};
   C queue_full{0}, server_away{0}, connection_lost{0}, missing_verdict{0}, bad_record{0}, stopped{0};
-  C connects{0}, reconnects{0}, hello_refused{0}, server_errors{0}, unknown_verdicts{0}, model_changes{0};
+  C resent{0}, connects{0}, reconnects{0}, hello_refused{0}, server_errors{0}, unknown_verdicts{0}, model_changes{0};
 };
 
 void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
@@ -112,6 +113,7 @@ std::vector<std::pair<std::string, std::uint64_t>> LinkCounters::named() const {
           {"link_unjudged_missing_verdict", unjudged_missing_verdict},
           {"link_unjudged_bad_record", unjudged_bad_record},
           {"link_unjudged_stopped", unjudged_stopped},
+          {"link_resent", resent},
           {"link_connects", connects},
           {"link_reconnects", reconnects},
           {"link_hello_refused", hello_refused},
@@ -136,13 +138,17 @@ struct ServerLink::Impl {
   Ring ring;
   AtomicCounters c;
   std::atomic<bool> connected{false}, stopping{false}, broken{false}, started{false};
+  const bool waits = opts.backpressure == Backpressure::wait;
+  std::atomic<bool> gave_up{false};
+  WaitHooks hooks;
 
   std::mutex mu;  // in-flight table, texts, and the condition variables below
   std::condition_variable wake_sender, progress;
+  std::condition_variable room;  // wait mode: the capture thread waits here for a free ring slot
   std::map<std::uint64_t, InFlight> inflight;
   std::size_t inflight_flows = 0;  // sent and not yet delivered to the sink
   std::size_t in_transit = 0;      // taken from the ring, not yet in `inflight` (so flush() cannot miss them)
-  std::string last_error, model;
+  std::string last_error, model, failure;
 
   std::mutex fd_mu;
   int fd = -1;
@@ -153,19 +159,50 @@ struct ServerLink::Impl {
 
   // ------------------------------------------------------------------ capture thread
 
+  // Wait mode until the link gave up: full ring and absent server make the reader wait, not fail open.
+  bool waiting() const { return waits && !gave_up.load(std::memory_order_relaxed); }
+
   void on_flow(const FlowReport& r) {
     add(c.offered);
     if (!opts.judge_multicast && !in_default_judge_scope(r)) return add(c.out_of_scope);
-    if (!connected.load(std::memory_order_acquire)) return add(c.server_away);
+    if (!waiting() && !connected.load(std::memory_order_acquire)) return add(c.server_away);
     if (r.features.size() != nf) return add(c.bad_record);
     Slot* s = ring.reserve();
-    if (!s) return add(c.queue_full);
+    if (!s && waiting()) s = wait_for_room();
+    if (!s) return add(connected.load(std::memory_order_acquire) ? c.queue_full : c.server_away);
     s->meta = r.identity();
     for (std::size_t i = 0; i < nf; ++i) s->features[i] = static_cast<float>(r.features[i]);
     ring.publish();
     // Wake the sender only on the edges that matter; its timed wait covers a missed wake-up.
     const auto n = ring.size();
     if (n == 1 || n == opts.batch_flows) wake_sender.notify_one();
+  }
+
+  // Capture thread, wait mode, ring full. No allocation, no spinning: sleeps on `room`, which the sender
+  // signals after each batch it takes; the 100 ms slices only poll hooks.cancelled (a signal handler
+  // cannot notify). The limit counts from the last freed slot, so a slow but live server never trips it.
+  Slot* wait_for_room() {
+    const auto deadline = Clock::now() + opts.wait_limit;
+    std::unique_lock lock(mu);
+    for (;;) {
+      if (Slot* s = ring.reserve()) return s;
+      if (stopping.load() || (hooks.cancelled && hooks.cancelled())) return nullptr;
+      const auto now = Clock::now();
+      if (now >= deadline) break;
+      room.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(100)));
+    }
+    failure = fmt::format("flowguard-infer at {} {} for {} ms (--link-wait-s); giving up: the rest of the input "
+                          "is not judged",
+                          opts.socket_path,
+                          connected.load() ? "took no flow records"
+                                           : "was not reachable (" + (last_error.empty() ? "no answer" : last_error) + ")",
+                          opts.wait_limit.count());
+    spdlog::error("server link: {}", failure);
+    gave_up.store(true);
+    lock.unlock();
+    wake_sender.notify_all();
+    if (hooks.gave_up) hooks.gave_up();
+    return nullptr;
   }
 
   // ------------------------------------------------------------------ connection
@@ -189,8 +226,8 @@ struct ServerLink::Impl {
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, opts.socket_path.c_str(), sizeof(addr.sun_path) - 1);
     if (::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-      set_error(fmt::format("cannot connect to flowguard-infer at {}: {} (flows fail open until it is up)",
-                            opts.socket_path, std::strerror(errno)),
+      set_error(fmt::format("cannot connect to flowguard-infer at {}: {} ({})", opts.socket_path,
+                            std::strerror(errno), waiting() ? "flows wait for it" : "flows fail open until it is up"),
                 false);
       ::close(s);
       return false;
@@ -281,7 +318,8 @@ struct ServerLink::Impl {
     return true;
   }
 
-  // Everything in flight and queued becomes unjudged; the socket is closed.
+  // The socket is closed. Everything in flight and queued becomes unjudged, except in wait mode while
+  // running: then it stays for the next connection (resend_in_flight()).
   void disconnect(std::atomic<std::uint64_t>& in_flight_reason, std::atomic<std::uint64_t>& queued_reason) {
     connected.store(false, std::memory_order_release);
     {
@@ -294,6 +332,8 @@ struct ServerLink::Impl {
       if (fd >= 0) ::close(fd);
       fd = -1;
     }
+    broken.store(false);
+    if (waiting() && !stopping.load()) return;
     {
       std::lock_guard lock(mu);
       add(in_flight_reason, inflight_flows);
@@ -301,7 +341,25 @@ struct ServerLink::Impl {
       inflight_flows = 0;
     }
     drain_ring(queued_reason);
-    broken.store(false);
+  }
+
+  // Wait mode, after a reconnect: the batches the lost connection left unanswered go first, oldest
+  // first, under their old sequence numbers (copies: the receiver may erase an entry once answered).
+  void resend_in_flight() {
+    std::vector<std::pair<std::size_t, std::string>> frames;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [seq, e] : inflight) frames.emplace_back(e.metas.size(), e.frame);
+    }
+    int s;
+    {
+      std::lock_guard lock(fd_mu);
+      s = fd;
+    }
+    for (const auto& [count, frame] : frames) {
+      if (!write_all(s, frame)) return broken.store(true);
+      add(c.resent, count);
+    }
   }
 
   void drain_ring(std::atomic<std::uint64_t>& reason) {
@@ -329,9 +387,10 @@ struct ServerLink::Impl {
         continue;
       }
       if (!connected.load()) {
-        drain_ring(c.server_away);
+        if (!waiting()) drain_ring(c.server_away);
         if (connect_and_hello()) {
           backoff = opts.reconnect_min;
+          if (waiting()) resend_in_flight();
           continue;
         }
         std::unique_lock lock(mu);
@@ -408,21 +467,21 @@ struct ServerLink::Impl {
       ring.pop();
     }
     const auto count = entry.metas.size();
+    frame.clear();
+    const bool encoded = wire::append_frame(msg, frame) == wire::FrameError::none;
+    if (encoded && waits) entry.frame = frame;
     {
       std::lock_guard lock(mu);
-      inflight.emplace(seq, std::move(entry));
-      inflight_flows += count;
+      if (encoded) {
+        inflight.emplace(seq, std::move(entry));
+        inflight_flows += count;
+      } else {
+        add(c.bad_record, count);  // cannot happen within max_batch_flows; count rather than crash
+      }
       in_transit = 0;
+      if (waits) room.notify_one();
     }
-    frame.clear();
-    if (wire::append_frame(msg, frame) != wire::FrameError::none) {
-      // Cannot happen within max_batch_flows; count rather than crash.
-      std::lock_guard lock(mu);
-      inflight.erase(seq);
-      inflight_flows -= count;
-      add(c.bad_record, count);
-      return;
-    }
+    if (!encoded) return progress.notify_all();
     int s;
     {
       std::lock_guard lock(fd_mu);
@@ -556,6 +615,8 @@ ServerLink::ServerLink(LinkOptions options, LinkSchema schema, VerdictSink* sink
 
 ServerLink::~ServerLink() { stop(); }
 
+void ServerLink::set_wait_hooks(WaitHooks hooks) { impl_->hooks = std::move(hooks); }
+
 void ServerLink::start() {
   if (impl_->started.exchange(true)) return;
   impl_->sender = std::thread([impl = impl_.get()] { impl->send_loop(); });
@@ -571,13 +632,18 @@ bool ServerLink::wait_connected(std::chrono::milliseconds timeout) {
   return i.connected.load();
 }
 
-bool ServerLink::flush(std::chrono::milliseconds timeout) {
+bool ServerLink::flush(std::chrono::milliseconds idle_timeout) {
   auto& i = *impl_;
-  const auto deadline = Clock::now() + timeout;
+  auto deadline = Clock::now() + idle_timeout;
+  std::size_t last = ~std::size_t{0};
   i.wake_sender.notify_one();
   std::unique_lock lock(i.mu);
   for (;;) {
-    if (i.ring.size() == 0 && i.inflight_flows == 0 && i.in_transit == 0) return true;
+    const std::size_t pending = i.ring.size() + i.inflight_flows + i.in_transit;
+    if (pending == 0) return true;
+    if (i.gave_up.load()) return false;
+    if (pending != last) deadline = Clock::now() + idle_timeout;  // something moved: a slow server is no stall
+    last = pending;
     if (Clock::now() >= deadline) return false;
     // The sender sends a partial batch only after link-delay; nudge it, then wait for progress.
     i.progress.wait_for(lock, std::chrono::milliseconds(5));
@@ -590,6 +656,10 @@ void ServerLink::stop() {
   {
     std::lock_guard lock(i.fd_mu);
     if (i.fd >= 0) ::shutdown(i.fd, SHUT_RDWR);  // unblocks a send stuck on a server that stopped reading
+  }
+  {
+    std::lock_guard lock(i.mu);  // a capture thread waiting for room (wait mode) returns at once
+    i.room.notify_all();
   }
   i.wake_sender.notify_all();
   if (i.sender.joinable()) i.sender.join();
@@ -614,6 +684,7 @@ LinkCounters ServerLink::counters() const {
   r.unjudged_missing_verdict = v(a.missing_verdict);
   r.unjudged_bad_record = v(a.bad_record);
   r.unjudged_stopped = v(a.stopped);
+  r.resent = v(a.resent);
   r.connects = v(a.connects);
   r.reconnects = v(a.reconnects);
   r.hello_refused = v(a.hello_refused);
@@ -626,6 +697,11 @@ LinkCounters ServerLink::counters() const {
 std::string ServerLink::last_error() const {
   std::lock_guard lock(impl_->mu);
   return impl_->last_error;
+}
+
+std::string ServerLink::failure() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->failure;
 }
 
 std::string ServerLink::model() const {

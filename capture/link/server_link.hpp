@@ -1,13 +1,19 @@
 #pragma once
 // The agent's side of the socket to flowguard-infer. on_flow() runs on the capture thread and never
-// blocks: it copies the record into a preallocated single-producer ring (or counts it unjudged when
-// the ring is full or the server is away: the agent fails open). A sender thread batches the ring into
-// FlowBatch frames, keeps what it sent in a bounded in-flight table, and reconnects with capped
+// allocates: it copies the record into a preallocated single-producer ring. A sender thread batches the
+// ring into FlowBatch frames, keeps what it sent in a bounded in-flight table, and reconnects with capped
 // exponential backoff; a receiver thread per connection matches VerdictBatches to the in-flight
 // records and hands FlowVerdicts to the VerdictSink.
 //
-// Records in flight when a connection drops are counted unjudged (connection_lost), not resent: by the
-// time a new connection is up their moment has passed, and a live flow sends a fresh snapshot anyway.
+// When the ring is full or the server is away, LinkOptions::backpressure decides:
+// - fail_open (live capture): the record is counted unjudged and on_flow() returns at once. Records in
+//   flight when a connection drops are counted unjudged (connection_lost), not resent: by the time a new
+//   connection is up their moment has passed, and a live flow sends a fresh snapshot anyway.
+// - wait (replaying a file): on_flow() waits on a condition variable until the sender frees a slot;
+//   records queue while the server is away, and what was in flight on a lost connection is re-sent
+//   after the reconnect (counted `resent`), so every record is judged. If nothing moves for wait_limit
+//   (server gone or stalled) the link gives up: failure() says why, WaitHooks::gave_up is called and
+//   from then on the link fails open.
 
 #include "core/flow_report.hpp"
 #include "link/link_options.hpp"
@@ -17,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +53,7 @@ struct LinkCounters {
   std::uint64_t unjudged_missing_verdict = 0;  // the server's VerdictBatch did not answer it
   std::uint64_t unjudged_bad_record = 0;       // wrong number of features for the schema
   std::uint64_t unjudged_stopped = 0;          // still queued or in flight at stop()
+  std::uint64_t resent = 0;                    // wait mode: records re-sent after a reconnect (not in `sent` again)
   std::uint64_t connects = 0, reconnects = 0;  // successful handshakes; those after the first
   std::uint64_t hello_refused = 0;
   std::uint64_t server_errors = 0;             // ServerMessage.error received
@@ -59,6 +67,12 @@ struct LinkCounters {
   std::vector<std::pair<std::string, std::uint64_t>> named() const;
 };
 
+// Wait mode only; both are called on the capture thread.
+struct WaitHooks {
+  std::function<bool()> cancelled;  // polled while waiting (every 100 ms): true ends the wait (e.g. SIGINT)
+  std::function<void()> gave_up;    // the wait limit passed: stop reading input
+};
+
 class ServerLink final : public FlowSink {
  public:
   // `sink` receives every verdict (including SHED) on the receiver thread; it may be null.
@@ -67,15 +81,17 @@ class ServerLink final : public FlowSink {
   ServerLink(const ServerLink&) = delete;
   ServerLink& operator=(const ServerLink&) = delete;
 
+  void set_wait_hooks(WaitHooks hooks);  // before start()
   void start();
   // Waits until the first handshake succeeded (true) or `timeout` passed. The agent calls this once at
   // start-up so the first packets of a capture file are not failed open for want of a connection.
   bool wait_connected(std::chrono::milliseconds timeout);
-  // Capture thread. Never blocks, never allocates.
+  // Capture thread. Never allocates; blocks only in wait mode (bounded, see above).
   void on_flow(const FlowReport& report) override;
   // Waits until every record handed over so far has a verdict or is counted unjudged. Returns false
-  // on timeout. Call before stop() at the end of a capture file.
-  bool flush(std::chrono::milliseconds timeout);
+  // when nothing moved (no record sent, answered or dropped) for `idle_timeout`, or after the link gave
+  // up. Call before stop() at the end of a capture file.
+  bool flush(std::chrono::milliseconds idle_timeout);
   // Disconnects and joins the threads; anything still queued or in flight is counted unjudged_stopped.
   void stop();
 
@@ -83,6 +99,8 @@ class ServerLink final : public FlowSink {
   bool connected() const;
   // The last handshake refusal or connection problem ("" when none since the last success).
   std::string last_error() const;
+  // Wait mode: why the link gave up ("" while it has not).
+  std::string failure() const;
   // name + " " + version of the model that judged the latest verdict batch / the last model_changed.
   std::string model() const;
 

@@ -7,7 +7,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
+#include <cstring>
 #include <mutex>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -74,6 +76,38 @@ void offer(ServerLink& link, std::uint64_t first, std::size_t n, double f0 = 0) 
   }
 }
 
+// Every one of `n` records offered was sent once and judged; none failed open.
+void check_all_judged(const LinkCounters& c, std::size_t n) {
+  CHECK(c.offered == n);
+  CHECK(c.sent == n);
+  CHECK(c.judged == n);
+  CHECK(c.unjudged() == 0);
+}
+
+// A listening Unix socket at `path` for a fake server.
+int listen_at(const std::string& path) {
+  const int lfd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(lfd, 4) == 0);
+  return lfd;
+}
+
+// Fake server side of the handshake: accepts one agent, reads its Hello, accepts it.
+int accept_and_ack(int lfd) {
+  const int c = ::accept(lfd, nullptr, nullptr);
+  char buf[4096];
+  (void)::recv(c, buf, sizeof(buf), 0);  // the Hello
+  v1::ServerMessage m;
+  m.mutable_hello_ack()->set_accepted(true);
+  m.mutable_hello_ack()->set_max_batch_flows(4096);
+  const auto f = flowguard::wire::encode_frame(m);
+  (void)::send(c, f.data(), f.size(), MSG_NOSIGNAL);
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("every record gets a verdict joined with the agent's own flow metadata") {
@@ -95,10 +129,7 @@ TEST_CASE("every record gets a verdict joined with the agent's own flow metadata
   }
   REQUIRE(link.flush(15s));
   const auto c = link.counters();
-  CHECK(c.offered == kFlows);
-  CHECK(c.sent == kFlows);
-  CHECK(c.judged == kFlows);
-  CHECK(c.unjudged() == 0);
+  check_all_judged(c, kFlows);
   CHECK(c.block == kFlows / 10);
   REQUIRE(sink.size() == kFlows);
   std::size_t blocks = 0, snapshots = 0;
@@ -205,32 +236,32 @@ TEST_CASE("server SHED verdicts are counted and delivered as shed") {
   CHECK(shed == c.shed);
 }
 
+// A peer that completes the handshake and then never reads again (a hung server): closes after `hold`.
+struct StalledPeer {
+  int lfd = -1;
+  std::thread thread;
+  explicit StalledPeer(const std::string& path, std::chrono::milliseconds hold = 3s) : lfd(listen_at(path)) {
+    thread = std::thread([this, hold] {
+      const int c = accept_and_ack(lfd);
+      std::this_thread::sleep_for(hold);
+      ::close(c);
+    });
+  }
+  ~StalledPeer() {
+    thread.join();
+    ::close(lfd);
+  }
+};
+
 TEST_CASE("a stalled server fills the bounded queue: records are dropped and counted, never queued without bound") {
   TempDir d;
   const auto path = d.file("stalled.sock");
-  // A peer that completes the handshake and then never reads again (a hung server).
-  const int lfd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  REQUIRE(::listen(lfd, 4) == 0);
-  std::thread peer([&] {
-    const int c = ::accept(lfd, nullptr, nullptr);
-    char buf[4096];
-    (void)::recv(c, buf, sizeof(buf), 0);  // the Hello
-    v1::ServerMessage m;
-    m.mutable_hello_ack()->set_accepted(true);
-    m.mutable_hello_ack()->set_max_batch_flows(4096);
-    const auto f = flowguard::wire::encode_frame(m);
-    (void)::send(c, f.data(), f.size(), MSG_NOSIGNAL);
-    std::this_thread::sleep_for(3s);
-    ::close(c);
-  });
+  StalledPeer peer(path);
   auto o = options(path);
   o.queue_flows = 8;
   o.batch_flows = 4;
   o.max_in_flight = 8;
+  o.backpressure = Backpressure::fail_open;  // live capture: packets cannot wait
   ServerLink link(o, schema(), nullptr);
   link.start();
   REQUIRE(link.wait_connected(10s));
@@ -242,8 +273,127 @@ TEST_CASE("a stalled server fills the bounded queue: records are dropped and cou
   link.stop();
   const auto e = link.counters();
   CHECK(e.offered == e.judged + e.shed + e.unjudged());
+}
+
+TEST_CASE("wait mode: a producer much faster than a throttled server loses no record") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
+    o.batch.max_batch = 1;  // one forward pass per flow
+    o.batch.workers = 1;
+  });
+  CollectingSink sink;
+  auto o = options(srv.socket());
+  o.queue_flows = 4;
+  o.batch_flows = 2;
+  o.backpressure = Backpressure::wait;
+  ServerLink link(o, schema(), &sink);
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  constexpr std::size_t kFlows = 3000;
+  for (std::size_t i = 0; i < kFlows; ++i) {
+    Flow f(i, i % 3 == 0 ? 10.0 : 0.0);
+    link.on_flow(f.report);
+  }
+  REQUIRE(link.flush(15s));
+  const auto c = link.counters();
+  check_all_judged(c, kFlows);
+  CHECK(c.block == kFlows / 3);
+  CHECK(sink.size() == kFlows);
+  CHECK(link.failure().empty());
+}
+
+TEST_CASE("wait mode: a stalled server makes the link give up after the wait limit, with a reason") {
+  TempDir d;
+  const auto path = d.file("stalled.sock");
+  StalledPeer peer(path, 2s);
+  auto o = options(path);
+  o.queue_flows = 8;
+  o.batch_flows = 4;
+  o.max_in_flight = 8;
+  o.backpressure = Backpressure::wait;
+  o.wait_limit = 300ms;
+  std::atomic<int> gave_up{0};
+  ServerLink link(o, schema(), nullptr);
+  link.set_wait_hooks({[] { return false; }, [&] { ++gave_up; }});
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  offer(link, 1, 200);  // returns: the first wait gives up, the rest fail open at once
+  CHECK(gave_up == 1);
+  const auto why = link.failure();
+  CHECK(why.find("took no flow records") != std::string::npos);
+  CHECK(why.find("--link-wait-s") != std::string::npos);
+  const auto c = link.counters();
+  CHECK(c.unjudged_queue_full >= 200 - 17);
+  CHECK_FALSE(link.flush(10s));  // gave up: flush does not wait
+  link.stop();
+  const auto e = link.counters();
+  CHECK(e.offered == e.judged + e.shed + e.unjudged());
+}
+
+TEST_CASE("wait mode: a stop request ends the wait without giving up") {
+  TempDir d;
+  const auto path = d.file("stalled.sock");
+  StalledPeer peer(path, 1s);
+  auto o = options(path);
+  o.queue_flows = 4;
+  o.batch_flows = 4;
+  o.max_in_flight = 4;
+  o.backpressure = Backpressure::wait;
+  o.wait_limit = 1h;
+  std::atomic<bool> cancel{false};
+  ServerLink link(o, schema(), nullptr);
+  link.set_wait_hooks({[&] { return cancel.load(); }, [] {}});
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    cancel = true;  // what SIGINT does through PacketSource::request_stop()
+  });
+  offer(link, 1, 20);  // would block for an hour without the stop request
+  stopper.join();
+  CHECK(link.failure().empty());
+  CHECK(link.counters().unjudged_queue_full > 0);
+  link.stop();
+}
+
+TEST_CASE("wait mode: records queued while the server is away and those in flight on a lost connection are judged after the reconnect") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  const auto path = d.file("infer.sock");
+  // A server that takes one FlowBatch and dies without answering it.
+  const int lfd = listen_at(path);
+  std::atomic<bool> batch_taken{false};
+  std::thread peer([&] {
+    const int c = accept_and_ack(lfd);
+    char buf[65536];
+    (void)::recv(c, buf, sizeof(buf), 0);  // (the start of) the first FlowBatch
+    ::unlink(path.c_str());
+    ::close(lfd);
+    ::close(c);
+    batch_taken = true;
+  });
+  CollectingSink sink;
+  auto o = options(path);
+  o.backpressure = Backpressure::wait;
+  ServerLink link(o, schema(), &sink);
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  offer(link, 1, 10, 10.0);
   peer.join();
-  ::close(lfd);
+  REQUIRE(batch_taken);
+  REQUIRE(eventually([&] { return !link.connected(); }));
+  offer(link, 100, 20, 10.0);  // the server is away: queued, not failed open
+  CHECK(link.counters().unjudged() == 0);
+
+  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, path);
+  REQUIRE(link.flush(20s));
+  const auto c = link.counters();
+  check_all_judged(c, 30);
+  CHECK(c.resent == 10);
+  CHECK(c.block == 30);
+  CHECK(c.reconnects == 1);
+  CHECK(sink.size() == 30);
 }
 
 TEST_CASE("the link survives flowguard-infer being killed with SIGKILL and restarted", "[long]") {
