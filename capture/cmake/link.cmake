@@ -2,6 +2,9 @@
 # Depends on core/ only (docs/architecture.md); no LibTorch, no Asio.
 add_library(flowguard_capture_link STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/link/link_options.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/link/codec.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/link/connection.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/link/in_flight.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/link/server_link.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/link/link_extension.cpp
 )

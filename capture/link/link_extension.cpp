@@ -31,6 +31,11 @@ class LinkExtension final : public AgentExtension {
     link_ = make_server_link(options_, std::move(schema), &context.verdicts);
     InputControl* input = &context.input;
     link_->set_wait_hooks({[input] { return input->stop_requested(); }, [input] { input->request_stop(); }});
+    // Flow-to-verdict latency, 50 µs .. ~13 s (the server's batching delay and the model dominate).
+    link_->set_latency_histogram(&context.metrics.registry().histogram(
+        {"flowguard_capture_flow_to_verdict_seconds", "From a flow record entering the link to its verdict",
+         "flow_to_verdict_us", {}, 1e-6},
+        metrics::exponential_bounds(50, 2.0, 18)));
     link_->start();
     context.flow_sinks.push_back(link_.get());
     register_metrics(context.metrics);
