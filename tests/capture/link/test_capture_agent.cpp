@@ -49,7 +49,9 @@ std::uint64_t stat(const std::string& path, const std::string& key) {
   std::ifstream in(path);
   const auto doc = nlohmann::json::parse(in);
   for (const auto& m : doc.at("metrics")) {
-    if (m.value("key", "") == key) return m.at("value").get<std::uint64_t>();
+    // Counters and gauges carry "value", histograms their observation "count".
+    if (m.value("key", "") == key) return m.contains("value") ? m.at("value").get<std::uint64_t>()
+                                                               : m.at("count").get<std::uint64_t>();
   }
   return ~0ull;
 }
@@ -75,6 +77,7 @@ TEST_CASE("flowguard-capture streams every flow of a capture file to flowguard-i
   CHECK(sent > 0);
   CHECK(stat(metrics, "judged") == sent);
   CHECK(stat(metrics, "unjudged") == 0);
+  CHECK(stat(metrics, "flow_to_verdict_us") == sent);  // one latency observation per verdict
   const auto& c = srv.server->counters();
   CHECK(c.flows_received.load() == sent);
   CHECK(c.verdicts_sent.load() == sent);
