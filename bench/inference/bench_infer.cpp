@@ -219,7 +219,7 @@ double throughput(const std::string& model, const std::string& sock, std::size_t
   sender.join();
   ::close(fd);
   const auto& c = srv.server->counters();
-  mean_rows = static_cast<double>(c.inference_rows.load()) / std::max<double>(1, static_cast<double>(c.inference_batches.load()));
+  mean_rows = static_cast<double>(c.inference_rows.value()) / std::max<double>(1, static_cast<double>(c.inference_batches.value()));
   return static_cast<double>(flows) / dt;
 }
 
@@ -277,10 +277,10 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
   const auto c = link.counters();
   const auto& k = srv.server->counters();
   std::printf("  server: %llu forwards, mean batch %.1f rows, %llu alert + %llu block verdicts explained=%llu\n",
-              static_cast<unsigned long long>(k.inference_batches.load()),
-              static_cast<double>(k.inference_rows.load()) / std::max<double>(1, static_cast<double>(k.inference_batches.load())),
-              static_cast<unsigned long long>(k.alert.load()), static_cast<unsigned long long>(k.block.load()),
-              static_cast<unsigned long long>(k.explained_rows.load()));
+              static_cast<unsigned long long>(k.inference_batches.value()),
+              static_cast<double>(k.inference_rows.value()) / std::max<double>(1, static_cast<double>(k.inference_batches.value())),
+              static_cast<unsigned long long>(k.alert.value()), static_cast<unsigned long long>(k.block.value()),
+              static_cast<unsigned long long>(k.explained_rows.value()));
   std::printf("latency @ %.0f flows/s, link batch %zu, link delay %u ms, server max-delay %lld us: n=%zu p50=%.0f us p90=%.0f us p99=%.0f us max=%.0f us "
               "(judged %llu, shed %llu, unjudged %llu)\n",
               rate, link_batch, delay_ms, static_cast<long long>(server_delay.count()), v.size(), pct(0.5), pct(0.9), pct(0.99), v.empty() ? 0.0 : v.back(),

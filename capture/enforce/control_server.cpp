@@ -1,5 +1,6 @@
 #include "enforce/control_server.hpp"
 
+#include "common/unix_socket.hpp"
 #include "framing.hpp"
 
 #include <spdlog/spdlog.h>
@@ -7,15 +8,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <memory>
-#include <stdexcept>
 #include <vector>
 
 namespace flowguard::capture::enforce {
@@ -28,56 +25,26 @@ struct Client {
   bool closing = false;  // close once `out` is written
 };
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-sockaddr_un make_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    throw std::runtime_error("control socket path '" + path + "' is empty or too long");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-bool live_server_at(const sockaddr_un& addr) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return live;
-}
-
 }  // namespace
 
 ControlServer::ControlServer(ControlServerOptions options, ControlHandler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {
-  const sockaddr_un addr = make_address(options_.path);
-  const auto parent = std::filesystem::path(options_.path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    if (std::filesystem::create_directories(parent, ec)) {
-      std::filesystem::permissions(parent, std::filesystem::perms(0750), ec);
-    }
-  }
-  struct stat st{};
-  if (::lstat(options_.path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("control socket path " + options_.path + " is not a socket");
-    if (live_server_at(addr)) throw std::runtime_error("control socket " + options_.path + " is in use by a running agent");
-    ::unlink(options_.path.c_str());  // stale socket of a previous run
-  }
-  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) throw std::runtime_error(std::string("control socket: ") + std::strerror(errno));
-  if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::chmod(options_.path.c_str(), options_.mode) != 0 || ::listen(listen_fd_, 16) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(listen_fd_);
-    throw std::runtime_error("control socket " + options_.path + ": " + why);
-  }
-  set_nonblocking(listen_fd_);
+  // The shared socket-file policy (common/unix_socket.hpp): a too-long path, a live agent on the path or
+  // a non-socket file are start-up errors; a stale socket of a previous run is replaced.
+  net::ListenOptions lo;
+  lo.what = "control socket";
+  lo.mode = static_cast<mode_t>(options_.mode);
+  lo.backlog = 16;
+  lo.nonblocking = true;
+  lo.create_parent = true;
+  auto listener = net::listen(options_.path, lo).value_or_throw();
+  if (listener.replaced_stale) spdlog::info("control socket: replaced the stale socket file {}", options_.path);
+  listen_fd_ = listener.fd.release();
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    const int err = errno;
     ::close(listen_fd_);
-    throw std::runtime_error(std::string("control socket: pipe: ") + std::strerror(errno));
+    ::unlink(options_.path.c_str());
+    throw Exception(Error::from_errno("control socket: pipe()", err));
   }
   thread_ = std::thread([this] { run(); });
 }

@@ -27,8 +27,8 @@ struct ControlServerOptions {
 
 class ControlServer {
  public:
-  // Binds and starts serving. Throws std::runtime_error (start-up) when the path is in use by a live
-  // server or cannot be bound. The handler runs on the server thread.
+  // Binds and starts serving. Throws flowguard::Exception (start-up) when the path is too long, in use
+  // by a live agent, not a socket, or cannot be bound. The handler runs on the server thread.
   ControlServer(ControlServerOptions options, ControlHandler handler);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;

@@ -52,7 +52,8 @@ Error Error::from_errno(std::string_view what, int err) {
   }
   std::string msg(what);
   msg += ": ";
-  msg += std::strerror(err);
+  char buf[256];
+  msg += ::strerror_r(err, buf, sizeof buf);  // GNU strerror_r: thread-safe, returns the text
   return Error{code, std::move(msg), err};
 }
 

@@ -1,5 +1,6 @@
 // flowguardctl: operator CLI for both control sockets (docs/inference.md, docs/protocol.md).
 #include "control_client.hpp"
+#include "metrics_proto.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -36,6 +37,27 @@ std::string model_line(const v1::ModelInfo& m) {
                      when(m.loaded_at_unix_ms()));
 }
 
+// One line per sample: counters and gauges as `key value`; histograms with their count, mean and the
+// bucket bounds holding the median and the 99th percentile (observation units, e.g. microseconds).
+void print_stats(const v1::ControlResponse& r) {
+  if (r.metrics().samples().empty()) {  // a process from before the registry
+    for (const auto& c : r.stats()) std::cout << fmt::format("{:<20} {}\n", c.name(), c.value());
+    return;
+  }
+  const auto snap = wire::from_proto(r.metrics());
+  for (const auto& s : snap.samples) {
+    switch (s.type) {
+      case metrics::Type::counter: std::cout << fmt::format("{:<20} {}\n", s.key, s.counter); break;
+      case metrics::Type::gauge: std::cout << fmt::format("{:<20} {}\n", s.key, s.gauge); break;
+      case metrics::Type::histogram:
+        std::cout << fmt::format("{:<20} count {} mean {:.0f} p50 <= {} p99 <= {}\n", s.key, s.count,
+                                 s.count ? static_cast<double>(s.sum) / static_cast<double>(s.count) : 0.0,
+                                 s.quantile_bound(0.5), s.quantile_bound(0.99));
+        break;
+    }
+  }
+}
+
 void print_human(const v1::ControlResponse& r, const std::string& what) {
   if (!r.ok()) {
     std::cerr << "error: " << r.error() << "\n";
@@ -60,8 +82,7 @@ void print_human(const v1::ControlResponse& r, const std::string& what) {
     for (const auto& m : r.models())
       std::cout << (m.serving() ? "* " : "  ") << model_line(m.info()) << "\n    " << m.path() << "\n";
   }
-  if (what == "stats")
-    for (const auto& c : r.stats()) std::cout << fmt::format("{:<20} {}\n", c.name(), c.value());
+  if (what == "stats") print_stats(r);
   if (what == "blocks") {
     if (r.blocks().empty()) std::cout << "no blocked addresses\n";
     for (const auto& b : r.blocks())
@@ -92,7 +113,11 @@ int main(int argc, char** argv) {
   auto* reload = app.add_subcommand("reload", "load a model file (default: the server's --model) and swap");
   reload->add_option("file", reload_file, "model bundle (*.pt), as the server sees the path");
   auto* models = app.add_subcommand("models", "models served in this run");
-  auto* stats = app.add_subcommand("stats", "server counters");
+  auto* stats = app.add_subcommand("stats", "counters, gauges and latency histograms");
+  bool prometheus = false;
+  stats->add_flag("--prometheus", prometheus, "print the Prometheus text exposition format");
+  bool stats_of_capture = false;
+  stats->add_flag("--capture", stats_of_capture, "ask the capture agent (--capture-socket) instead of the server");
   auto* blocks = app.add_subcommand("blocks", "addresses the capture agent currently blocks");
   auto* block = app.add_subcommand("block", "block an address now (capture agent)");
   block->add_option("address", address, "IPv4 or IPv6 address")->required();
@@ -107,7 +132,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) req.mutable_status(), what = "status";
   if (reload->parsed()) req.mutable_reload()->set_path(reload_file), what = "reload";
   if (models->parsed()) req.mutable_models(), what = "models";
-  if (stats->parsed()) req.mutable_stats(), what = "stats";
+  if (stats->parsed()) req.mutable_stats(), what = prometheus ? "prometheus" : "stats", to_capture = stats_of_capture;
   if (blocks->parsed()) req.mutable_blocks(), what = "blocks", to_capture = true;
   if (block->parsed()) {
     auto* b = req.mutable_block();
@@ -125,6 +150,10 @@ int main(int argc, char** argv) {
   } catch (const control::ControlError& e) {
     std::cerr << "flowguardctl: " << e.what() << "\n";
     return 1;
+  }
+  if (what == "prometheus" && resp.ok()) {
+    std::cout << metrics::render_prometheus(wire::from_proto(resp.metrics()));
+    return 0;
   }
   if (json) {
     std::string out;

@@ -13,8 +13,8 @@ void make_shed(v1::Verdict& v, const std::string& reason) {
   v.set_reason(reason);
 }
 
-Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeCounters& counters)
-    : opts_(opts), models_(models), policy_(policy), counters_(counters) {
+Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeMetrics& metrics)
+    : opts_(opts), models_(models), policy_(policy), metrics_(metrics) {
   opts_.max_batch = std::max<std::size_t>(opts_.max_batch, 1);
   opts_.workers = std::max(opts_.workers, 1u);
   for (unsigned i = 0; i < opts_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
@@ -110,7 +110,7 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
       for (auto slot : job->slots)
         make_shed(*job->reply.mutable_verdicts()->mutable_verdicts(static_cast<int>(slot)),
                   "model feature schema changed while the flow was queued");
-      counters_.shed_error.fetch_add(job->slots.size(), std::memory_order_relaxed);
+      metrics_.shed_error.inc(job->slots.size());
       continue;
     }
     x.insert(x.end(), job->features.begin(), job->features.end());
@@ -124,9 +124,13 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
   for (std::size_t begin = 0; begin < where.size(); begin += opts_.max_batch) {
     const std::size_t rows = std::min(opts_.max_batch, where.size() - begin);
     const std::span<const float> chunk(x.data() + begin * nf, rows * nf);
-    counters_.inference_batches.fetch_add(1, std::memory_order_relaxed);
-    counters_.inference_rows.fetch_add(rows, std::memory_order_relaxed);
+    metrics_.inference_batches.inc(1);
+    metrics_.inference_rows.inc(rows);
+    metrics_.batch_flows.observe(rows);
+    const auto t0 = std::chrono::steady_clock::now();
     const bool ok = model->predict(chunk, rows, preds, &probs, why);
+    metrics_.inference_us.observe(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
     if (!ok) spdlog::error("model {} {}: {} ({} flows shed)", m.name, m.version, why, rows);
     for (std::size_t r = 0; r < rows; ++r) {
       auto [job, slot] = where[begin + r];
@@ -135,7 +139,7 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
       v.set_model_version(m.version);
       if (!ok) {
         make_shed(v, "inference failed: " + why);
-        counters_.shed_error.fetch_add(1, std::memory_order_relaxed);
+        metrics_.shed_error.inc(1);
         continue;
       }
       const auto& p = preds[r];
@@ -150,9 +154,9 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
       v.set_threshold(d.threshold);
       v.set_reason(std::move(d.reason));
       switch (d.action) {
-        case v1::ACTION_ALERT: counters_.alert.fetch_add(1, std::memory_order_relaxed); break;
-        case v1::ACTION_BLOCK: counters_.block.fetch_add(1, std::memory_order_relaxed); break;
-        default: counters_.allow.fetch_add(1, std::memory_order_relaxed); break;
+        case v1::ACTION_ALERT: metrics_.alert.inc(1); break;
+        case v1::ACTION_BLOCK: metrics_.block.inc(1); break;
+        default: metrics_.allow.inc(1); break;
       }
       if (d.action != v1::ACTION_ALLOW && opts_.explain_top > 0 && flagged.size() < opts_.explain_max_rows)
         flagged.push_back(begin + r);
@@ -170,7 +174,7 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
     }
     std::vector<std::vector<Attribution>> attr;
     if (model->explain(fx, flagged.size(), cls, opts_.explain_top, attr)) {
-      counters_.explained_rows.fetch_add(flagged.size(), std::memory_order_relaxed);
+      metrics_.explained_rows.inc(flagged.size());
       for (std::size_t i = 0; i < flagged.size(); ++i) {
         auto [job, slot] = where[flagged[i]];
         auto& v = *job->reply.mutable_verdicts()->mutable_verdicts(static_cast<int>(slot));
@@ -184,8 +188,13 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
     }
   }
 
+  const auto answered = std::chrono::steady_clock::now();
   for (auto& job : jobs) {
     const auto n = static_cast<std::size_t>(job->reply.verdicts().verdicts_size());
+    metrics_.flow_to_verdict_us.observe(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(answered - job->enqueued).count()),
+        n);
     std::string frame = wire::encode_frame(job->reply);
     job->done(std::move(frame), n);
   }

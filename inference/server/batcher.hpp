@@ -3,9 +3,9 @@
 // take up to max_batch flows or whatever arrived within max_delay of the oldest, run one forward on the
 // model pointer current at that moment, decide each verdict and hand each job its serialized reply.
 
-#include "counters.hpp"
 #include "model.hpp"
 #include "policy.hpp"
+#include "server_metrics.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -35,14 +35,14 @@ struct Job {
   std::vector<std::uint32_t> slots;    // reply positions of the flows admitted to the queue
   std::vector<float> features;         // slots.size() x n_features, row-major
   std::size_t n_features = 0;
-  std::chrono::steady_clock::time_point enqueued;
+  std::chrono::steady_clock::time_point enqueued;  // when the FlowBatch arrived (flow-to-verdict time)
   // Called on a worker thread with the serialized ServerMessage frame.
   std::function<void(std::string frame, std::size_t verdicts)> done;
 };
 
 class Batcher {
  public:
-  Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeCounters& counters);
+  Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeMetrics& metrics);
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -67,7 +67,7 @@ class Batcher {
   BatcherOptions opts_;
   ModelHolder& models_;
   const Policy& policy_;
-  ServeCounters& counters_;
+  ServeMetrics& metrics_;
   std::atomic<std::size_t> queued_{0};
   std::mutex mu_;
   std::condition_variable cv_;

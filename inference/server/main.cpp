@@ -36,10 +36,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   unsigned hello_timeout_ms = 10000;
   app.add_option("--hello-timeout-ms", hello_timeout_ms, "close connections that send no Hello within this time")->capture_default_str();
+  unsigned stats_interval_s = 60;
+  app.add_option("--stats-interval", stats_interval_s, "log the stats line every N seconds (0: never)")->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   opts.batch.max_delay = std::chrono::microseconds(max_delay_us);
   opts.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
+  opts.stats_interval = std::chrono::seconds(stats_interval_s);
   spdlog::set_level(spdlog::level::from_str(log_level));
   std::signal(SIGPIPE, SIG_IGN);
 

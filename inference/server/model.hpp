@@ -4,6 +4,7 @@
 // the ModelInfo that goes on the wire.
 
 #include "bundle/manifest.hpp"
+#include "common/error.hpp"
 #include "flowguard/v1/flowguard.pb.h"
 
 #include <cstdint>
@@ -52,8 +53,9 @@ class Model {
   std::shared_ptr<TorchModule> module;
 };
 
-struct ModelLoadError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A model that cannot be served (start-up, or a refused reload): the shared boundary exception.
+struct ModelLoadError : flowguard::Exception {
+  explicit ModelLoadError(std::string message) : Exception(ErrorCode::invalid_argument, std::move(message)) {}
 };
 
 // Loads a bundle, checks the manifest, runs warm-up forwards at `warmup_batches` (plus a NaN/Inf

@@ -4,6 +4,7 @@
 // per-class behaviour. Loading validates everything, so decide() never fails.
 
 #include "bundle/manifest.hpp"
+#include "common/error.hpp"
 #include "flowguard/v1/flowguard.pb.h"
 
 #include <map>
@@ -14,8 +15,9 @@
 
 namespace flowguard::inference {
 
-struct PolicyError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A bad policy file (start-up): the shared boundary exception.
+struct PolicyError : flowguard::Exception {
+  explicit PolicyError(std::string message) : Exception(ErrorCode::invalid_argument, std::move(message)) {}
 };
 
 enum class ClassAction { allow, alert, block };

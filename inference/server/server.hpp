@@ -5,20 +5,23 @@
 // slow load never stalls verdicts.
 
 #include "batcher.hpp"
-#include "counters.hpp"
 #include "model.hpp"
+#include "model_manager.hpp"
 #include "policy.hpp"
+#include "server_metrics.hpp"
+#include "socket_files.hpp"
+
+#include "common/error.hpp"
+#include "common/metrics.hpp"
 
 #include <chrono>
 #include <memory>
-#include <stdexcept>
 #include <string>
 
 namespace flowguard::inference {
 
-struct StartupError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// Start-up failures (sockets, watcher) are the shared boundary exception, typed by ErrorCode.
+using StartupError = flowguard::Exception;
 
 struct ServerOptions {
   std::string socket_path = "/run/flowguard/infer.sock";
@@ -29,11 +32,7 @@ struct ServerOptions {
   std::uint32_t max_frame_bytes = 16u * 1024u * 1024u;
   bool handle_signals = true;    // SIGINT/SIGTERM stop, SIGHUP reload (off for in-process tests)
   std::chrono::milliseconds hello_timeout{10000};  // a connection must say Hello within this time
-};
-
-struct ReloadResult {
-  bool ok = false;
-  std::string message;  // what happened (ok) or why the model was refused (!ok)
+  std::chrono::seconds stats_interval{0};          // log the stats line this often (0: never)
 };
 
 class Server {
@@ -57,7 +56,10 @@ class Server {
   ReloadResult reload(const std::string& path);
 
   std::shared_ptr<const Model> model() const;
-  const ServeCounters& counters() const;
+  // The server's metrics: typed handles (tests read single counters) and the registry snapshot that
+  // `stats`, the stats line and the Prometheus rendering are made from.
+  const ServeMetrics& counters() const;
+  metrics::Snapshot metrics() const;
   const ServerOptions& options() const;
 
   struct Impl;
@@ -65,11 +67,5 @@ class Server {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-// "/run/flowguard/infer.sock" -> "/run/flowguard/infer.ctl" (a path not ending in .sock gets ".ctl" appended).
-std::string default_control_path(const std::string& socket_path);
-
-// Replaces a stale Unix socket file, refuses a live one or a non-socket. Throws StartupError.
-void prepare_socket_path(const std::string& path, const std::string& what);
 
 }  // namespace flowguard::inference

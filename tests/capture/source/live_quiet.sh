@@ -8,7 +8,7 @@ set -euo pipefail
 PROBE=${1:?usage: live_quiet.sh <live_probe binary>}
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-  echo "SKIPPED: live capture test needs root and iproute2 (network namespaces)"
+  echo "FLOWGUARD-SKIPPED: live capture test needs root and iproute2 (network namespaces)"
   exit 77
 fi
 

@@ -4,7 +4,7 @@
 # Skips the test (exit 77) without root or iproute2.
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-  echo "SKIPPED: $(basename "$0") needs root and iproute2 (network namespaces)"
+  echo "FLOWGUARD-SKIPPED: $(basename "$0") needs root and iproute2 (network namespaces)"
   exit 77
 fi
 

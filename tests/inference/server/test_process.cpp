@@ -2,8 +2,11 @@
 #include "support/support.hpp"
 
 #include <catch2/catch.hpp>
+#include "support/skip.hpp"
 
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <sys/stat.h>
 
 using namespace fgtest;
@@ -11,7 +14,7 @@ namespace v1 = flowguard::v1;
 
 namespace {
 
-std::vector<std::string> infer_args(const TempDir& d, const std::string& model, const std::string& sock) {
+std::vector<std::string> infer_args(const TempDir& /*dir*/, const std::string& model, const std::string& sock) {
   return {FG_INFER_BIN, "--model", model, "--socket", sock, "--max-batch", "16"};
 }
 
@@ -149,4 +152,36 @@ TEST_CASE("flowguardctl against a real server and against an absent socket", "[l
   std::tie(rc, out) = run_command({FG_CTL_BIN, "--capture-socket", ctl, "blocks"});
   CHECK(rc == 1);
   CHECK(out.find("served by the capture agent") != std::string::npos);
+}
+
+TEST_CASE("flowguardctl stats renders a live server's registry: readable, and Prometheus text promtool accepts",
+          "[long]") {
+  TempDir d;
+  const auto model = d.file("m.pt"), sock = d.file("infer.sock");
+  save_linear_model(model, "A");
+  Process p(infer_args(d, model, sock), d.file("infer.log"));
+  REQUIRE(eventually([&] { return serving(ctl_of(sock)); }));
+  AgentClient c(sock);
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  REQUIRE(c.send_flows(1, 1, 5, {10, 0, 0, 0}));
+  REQUIRE(c.read_verdicts());
+
+  auto [rc, out] = run_command({FG_CTL_BIN, "--socket", ctl_of(sock), "stats"});
+  CHECK(rc == 0);
+  CHECK(out.find("flows_received       5\n") != std::string::npos);
+  CHECK(out.find("flow_to_verdict_us   count 5 ") != std::string::npos);
+
+  std::tie(rc, out) = run_command({FG_CTL_BIN, "--socket", ctl_of(sock), "stats", "--prometheus"});
+  CHECK(rc == 0);
+  CHECK(out.find("flowguard_infer_flows_received_total 5\n") != std::string::npos);
+  CHECK(out.find("flowguard_infer_verdicts_total{action=\"block\"} 5\n") != std::string::npos);
+  CHECK(out.find("flowguard_infer_inference_seconds_count 1\n") != std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) FLOWGUARD_SKIP("promtool not installed");
+  {
+    std::ofstream(d.file("metrics.txt")) << out;
+  }
+  std::tie(rc, out) = run_command({"/bin/sh", "-c", "promtool check metrics < " + d.file("metrics.txt")});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.empty());  // no lint findings
 }

@@ -86,10 +86,19 @@ TEST_CASE("an accepted agent gets one verdict per flow with class, action, model
     CHECK(v.action() == v1::ACTION_ALERT);
     CHECK(v.threshold() == Approx(0.5));
   }
-  const auto& k = srv.server->counters();
-  CHECK(k.flows_received.load() == 18);
-  CHECK(k.block.load() == 5);
-  CHECK(k.alert.load() == 3);
+  const auto k = srv.server->metrics();
+  CHECK(k.value("flows_received") == 18);
+  CHECK(k.value("block") == 5);
+  CHECK(k.value("alert") == 3);
+  CHECK(k.value("allow") == 10);
+  // Every flow went through one forward() and got its flow-to-verdict time; batch sizes add up.
+  const auto* batches = k.find("batch_flows");
+  REQUIRE(batches != nullptr);
+  CHECK(batches->type == flowguard::metrics::Type::histogram);
+  CHECK(batches->sum == 18);
+  CHECK(batches->count == k.value("inference_batches"));
+  CHECK(k.find("inference_us")->count == k.value("inference_batches"));
+  CHECK(k.find("flow_to_verdict_us")->count == 18);
 }
 
 TEST_CASE("detect-only policy turns blocks into alerts with the reason") {
@@ -127,7 +136,7 @@ TEST_CASE("attribution is capped per batch so a flood of alerts cannot make the 
     explained += v.top_features_size() > 0;
   }
   CHECK(explained == 2);
-  CHECK(srv.server->counters().explained_rows.load() == 2);
+  CHECK(srv.server->metrics().value("explained_rows") == 2);
 }
 
 TEST_CASE("a refused agent is told which features differ, then the session closes") {
@@ -150,7 +159,7 @@ TEST_CASE("a refused agent is told which features differ, then the session close
   REQUIRE(ack);
   CHECK_FALSE(ack->accepted());
   CHECK(ack->reason().find("feature profile 'cicids2017'") != std::string::npos);
-  CHECK(srv.server->counters().sessions_refused.load() == 2);
+  CHECK(srv.server->metrics().value("sessions_refused") == 2);
 }
 
 TEST_CASE("garbage, oversized and out-of-order frames close that session only") {
@@ -202,7 +211,7 @@ TEST_CASE("garbage, oversized and out-of-order frames close that session only") 
   REQUIRE(vb);
   CHECK(vb->batch_seq() == 7);
   CHECK(vb->verdicts_size() == 3);
-  CHECK(srv.server->counters().protocol_errors.load() == 1);
+  CHECK(srv.server->metrics().value("protocol_errors") == 1);
 }
 
 TEST_CASE("16 concurrent agents each get every verdict") {
@@ -235,7 +244,7 @@ TEST_CASE("16 concurrent agents each get every verdict") {
   }
   for (auto& t : agents) t.join();
   CHECK(complete.load() == kAgents);
-  CHECK(srv.server->counters().verdicts_sent.load() == kAgents * kBatches * kFlows);
+  CHECK(srv.server->metrics().value("verdicts_sent") == kAgents * kBatches * kFlows);
 }
 
 TEST_CASE("a full inference queue answers SHED instead of growing") {
@@ -262,7 +271,7 @@ TEST_CASE("a full inference queue answers SHED instead of growing") {
   }
   CHECK(judged == 8);  // the queue was empty: exactly max_queue flows fit
   CHECK(shed == 92);
-  CHECK(srv.server->counters().shed_overload.load() == 92);
+  CHECK(srv.server->metrics().value("shed_overload") == 92);
 }
 
 TEST_CASE("hot swap under continuous load: versions change, no verdict is lost", "[long]") {
@@ -374,7 +383,7 @@ TEST_CASE("a bad model file keeps the serving model and status reports the error
     CHECK(vb->verdicts(0).model_version() == "A");
     CHECK(vb->verdicts(0).action() == v1::ACTION_BLOCK);
   }
-  CHECK(srv.server->counters().reloads_failed.load() == 5);
+  CHECK(srv.server->metrics().value("reloads_failed") == 5);
 
   // A successful reload clears the error; with no agent connected a new feature schema is accepted.
   c.reset();
@@ -435,6 +444,21 @@ TEST_CASE("control socket: models, stats, and block requests answered as not ser
   for (const auto& c : r.stats())
     if (c.name() == "reloads_ok") found = c.value() == 1;
   CHECK(found);
+  // The same registry as structured samples: Prometheus names, keys, types, histograms.
+  const flowguard::v1::MetricSample* reloads = nullptr;
+  const flowguard::v1::MetricSample* inference = nullptr;
+  for (const auto& m : r.metrics().samples()) {
+    if (m.name() == "flowguard_infer_reloads_ok_total") reloads = &m;
+    if (m.name() == "flowguard_infer_inference_seconds") inference = &m;
+  }
+  REQUIRE(reloads != nullptr);
+  CHECK(reloads->key() == "reloads_ok");
+  CHECK(reloads->type() == flowguard::v1::METRIC_TYPE_COUNTER);
+  CHECK(reloads->counter() == 1);
+  REQUIRE(inference != nullptr);
+  CHECK(inference->type() == flowguard::v1::METRIC_TYPE_HISTOGRAM);
+  CHECK(inference->scale() == Approx(1e-6));
+  CHECK(inference->buckets_size() > 0);
 
   req.Clear();
   req.mutable_block()->set_address("10.0.0.1");
@@ -475,6 +499,18 @@ TEST_CASE("socket files: mode 0660, stale file replaced, live server or non-sock
   CHECK(inf::default_control_path("/run/flowguard/infer.sock") == "/run/flowguard/infer.ctl");
 }
 
+TEST_CASE("a socket path too long for sockaddr_un is the same clear error for the server and flowguardctl's client") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  const std::string long_path = d.file(std::string(120, 's') + ".sock");
+  const std::string expected = "path '" + long_path + "' is too long for a Unix socket";
+  CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, long_path), Catch::Contains("agent socket " + expected));
+  v1::ControlRequest req;
+  req.mutable_status();
+  CHECK_THROWS_WITH(control(long_path, req), Catch::Contains(expected) && Catch::Contains("107 bytes max"));
+  CHECK_FALSE(fs::exists(long_path.substr(0, 107)));  // never truncated into a different file
+}
+
 TEST_CASE("a graceful stop answers the batches still queued before closing the sessions") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
@@ -485,7 +521,7 @@ TEST_CASE("a graceful stop answers the batches still queued before closing the s
   AgentClient c(srv.socket());
   REQUIRE(c.hello(feature_names(4))->accepted());
   REQUIRE(c.send_flows(1, 1, 3, kDoS));
-  REQUIRE(eventually([&] { return srv.server->counters().flows_received.load() == 3; }));
+  REQUIRE(eventually([&] { return srv.server->metrics().value("flows_received") == 3; }));
   srv.server->stop();  // while the flows sit in the queue
   auto vb = c.read_verdicts();
   REQUIRE(vb);

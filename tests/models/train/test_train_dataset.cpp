@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path data = argv[1], model_dir = argv[2];
   if (!std::filesystem::is_directory(data)) {
-    std::cout << "SKIPPED: shared data not found at " << data << " (set FLOWGUARD_SHARED_DIR)\n";
+    std::cout << "FLOWGUARD-SKIPPED: shared data not found at " << data << " (set FLOWGUARD_SHARED_DIR)\n";
     return 77;
   }
   const auto model = model_dir / "model.pt", metrics = model_dir / "metrics.json";

@@ -86,7 +86,7 @@ def main():
     parity = os.path.join(a.shared, "data", "parity")
     cmpflows = os.path.join(a.shared, "tools", "cmpflows.py")
     if not os.path.isdir(parity) or not os.path.isfile(cmpflows):
-        print(f"SKIPPED: parity data not found under '{a.shared}' (set FLOWGUARD_SHARED_DIR)")
+        print(f"FLOWGUARD-SKIPPED: parity data not found under '{a.shared}' (set FLOWGUARD_SHARED_DIR)")
         return 77
     os.makedirs(a.work, exist_ok=True)
     failures = []
