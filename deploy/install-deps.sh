@@ -11,6 +11,8 @@ BUILD_PKGS=(
   libboost-dev catch2
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libsqlite3-dev libnftables-dev libssl-dev
+  clang-14 libfuzzer-14-dev  # tests/fuzz (CTest fuzz/smoke skips without them)
+  libxgboost-dev  # flowguard-train --arch gbdt|rf only; the inference server never links it
 )
 # Run-time and test tools: namespaces/veth (iproute2), nft for inspecting the kernel
 # set in tests, python3 for the shared parity checker, tcpdump/tcpreplay for live tests.

@@ -252,7 +252,14 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
   const auto rows = random_rows(1024);
   std::vector<double> feats(kFeatures);
   flowguard::capture::FlowReport r;
+  // Unicast addresses: a record from 0.0.0.0 is out of the judge scope (judge_scope.hpp) and never sent,
+  // which is why this section used to print n=0.
   r.src.family = r.dst.family = 4;
+  r.src.bytes = {10, 0, 0, 1};
+  r.dst.bytes = {10, 0, 0, 2};
+  r.src_port = 40000;
+  r.dst_port = 80;
+  r.protocol = 6;
   const auto interval = std::chrono::duration<double>(1.0 / rate);
   const auto t0 = Clock::now();
   const auto n = static_cast<std::uint64_t>(rate * seconds);
@@ -282,10 +289,10 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
               static_cast<unsigned long long>(k.alert.value()), static_cast<unsigned long long>(k.block.value()),
               static_cast<unsigned long long>(k.explained_rows.value()));
   std::printf("latency @ %.0f flows/s, link batch %zu, link delay %u ms, server max-delay %lld us: n=%zu p50=%.0f us p90=%.0f us p99=%.0f us max=%.0f us "
-              "(judged %llu, shed %llu, unjudged %llu)\n",
+              "(judged %llu, shed %llu, unjudged %llu, out of scope %llu)\n",
               rate, link_batch, delay_ms, static_cast<long long>(server_delay.count()), v.size(), pct(0.5), pct(0.9), pct(0.99), v.empty() ? 0.0 : v.back(),
               static_cast<unsigned long long>(c.judged), static_cast<unsigned long long>(c.shed),
-              static_cast<unsigned long long>(c.unjudged()));
+              static_cast<unsigned long long>(c.unjudged()), static_cast<unsigned long long>(c.out_of_scope));
 }
 
 // The model alone: Model::predict() on this thread, flows per CPU-second (independent of machine load).

@@ -1,6 +1,7 @@
 #include "flow/flow_table.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -18,15 +19,19 @@ std::size_t bucket_count(std::uint32_t max_flows) {
 
 }  // namespace
 
-FlowTable::HugePageBlock::HugePageBlock(std::size_t bytes) : bytes_(bytes) {
+FlowTable::HugePageBlock::HugePageBlock(std::size_t bytes) {
+  // Whole pages: munmap() of the tail needs a page-aligned address, and a failed trim would leave up to
+  // 2 MiB mapped for good with every table built.
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  bytes_ = (std::max<std::size_t>(bytes, 1) + page - 1) / page * page;
   // Over-map by one huge page and trim, so the block starts on a 2 MiB boundary.
-  const std::size_t mapped = bytes + huge_page;
+  const std::size_t mapped = bytes_ + huge_page;
   void* raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const auto begin = reinterpret_cast<std::uintptr_t>(raw);
   const std::uintptr_t aligned = (begin + huge_page - 1) & ~(huge_page - 1);
   if (aligned > begin) ::munmap(raw, aligned - begin);
-  const std::uintptr_t tail = aligned + bytes;
+  const std::uintptr_t tail = aligned + bytes_;
   const std::uintptr_t end = begin + mapped;
   if (end > tail) ::munmap(reinterpret_cast<void*>(tail), end - tail);
   data_ = reinterpret_cast<void*>(aligned);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <malloc.h>
 
 namespace flowguard::inference {
 
@@ -40,9 +41,32 @@ v1::ModelInfo make_info(const models::Bundle& b) {
   return info;
 }
 
+// The `top_n` largest |contribution| of each row of `contrib` [rows, n_features], strongest first.
+void rank_contributions(const torch::Tensor& contrib, std::size_t top_n, std::vector<std::vector<Attribution>>& out) {
+  auto a = contrib.accessor<float, 2>();
+  const auto rows = static_cast<std::size_t>(contrib.size(0));
+  out.assign(rows, {});
+  std::vector<std::uint32_t> order(static_cast<std::size_t>(contrib.size(1)));
+  const std::size_t n = std::min<std::size_t>(top_n, order.size());
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t f = 0; f < order.size(); ++f) order[f] = static_cast<std::uint32_t>(f);
+    const auto ri = static_cast<std::int64_t>(r);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                      [&](std::uint32_t l, std::uint32_t rr) { return std::abs(a[ri][l]) > std::abs(a[ri][rr]); });
+    for (std::size_t k = 0; k < n; ++k) out[r].push_back({order[k], a[ri][order[k]]});
+  }
+}
+
 }  // namespace
 
 void configure_torch_threads(int threads) {
+  // Batches of a few hundred flows make intermediate tensors of a few MB (tree bundles: [batch, trees]
+  // int64 indices per level). glibc serves blocks that size with mmap and unmaps them on free, so each
+  // batch page-faults all its buffers in again: 5-10x slower forwards at batch 256
+  // (bench/models/bench_trees.cpp). Keeping such blocks on the heap costs at most the trim threshold of
+  // idle memory.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   threads = std::max(threads, 1);
   at::set_num_interop_threads(threads);
   at::set_num_threads(threads);
@@ -112,6 +136,22 @@ bool Model::explain(std::span<const float> x, std::size_t rows, std::span<const 
   out.clear();
   if (rows == 0 || top_n == 0) return true;
   const auto nf = static_cast<std::int64_t>(n_features());
+  if (auto method = module->module.find_method("explain")) {
+    // The bundle brings its own attribution (tree ensembles: Saabas path contributions,
+    // docs/model-bundle.md): explain(x, classes) -> [rows, n_features (+ bias column)].
+    try {
+      c10::InferenceMode guard;
+      auto input = torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf}, torch::kFloat32);
+      std::vector<std::int64_t> cls(classes.begin(), classes.end());
+      auto c = (*method)({input, torch::tensor(cls, torch::kInt64)}).toTensor();
+      if (c.dim() != 2 || c.size(0) != static_cast<std::int64_t>(rows) || c.size(1) < nf) return false;
+      rank_contributions(torch::nan_to_num(c.narrow(1, 0, nf).to(torch::kFloat32), 0.0, 0.0, 0.0).contiguous(), top_n, out);
+      return true;
+    } catch (const std::exception&) {
+      out.clear();
+      return false;
+    }
+  }
   try {
     // Attribution needs autograd, so this runs outside InferenceMode on a fresh (non-inference) tensor.
     torch::AutoGradMode grad_on(true);
@@ -125,18 +165,7 @@ bool Model::explain(std::span<const float> x, std::size_t rows, std::span<const 
     auto grads = torch::autograd::grad({picked}, {input}, {}, /*retain_graph=*/false, /*create_graph=*/false,
                                        /*allow_unused=*/true);
     if (grads.empty() || !grads[0].defined()) return false;
-    auto contrib = torch::nan_to_num(grads[0] * input.detach(), 0.0, 0.0, 0.0).contiguous();
-    auto a = contrib.accessor<float, 2>();
-    out.resize(rows);
-    std::vector<std::uint32_t> order(static_cast<std::size_t>(nf));
-    const std::size_t n = std::min<std::size_t>(top_n, order.size());
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t f = 0; f < order.size(); ++f) order[f] = static_cast<std::uint32_t>(f);
-      const auto ri = static_cast<std::int64_t>(r);
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                        [&](std::uint32_t l, std::uint32_t rr) { return std::abs(a[ri][l]) > std::abs(a[ri][rr]); });
-      for (std::size_t k = 0; k < n; ++k) out[r].push_back({order[k], a[ri][order[k]]});
-    }
+    rank_contributions(torch::nan_to_num(grads[0] * input.detach(), 0.0, 0.0, 0.0).contiguous(), top_n, out);
     return true;
   } catch (const std::exception&) {
     out.clear();

@@ -45,8 +45,10 @@ class Model {
   bool predict(std::span<const float> x, std::size_t rows, std::vector<Prediction>& out,
                std::vector<float>* probs, std::string& why) const;
 
-  // Gradient x input of the predicted logit for each row; the `top_n` largest |contribution| per row,
-  // strongest first. Returns false (and leaves `out` empty) when the module is not differentiable.
+  // Per-feature attribution of each row's class `classes[r]`; the `top_n` largest |contribution| per
+  // row, strongest first. A bundle with an `explain(x, classes)` method supplies its own (tree ensembles:
+  // Saabas path contributions to the class margin); otherwise gradient x input of the class logit.
+  // Returns false (and leaves `out` empty) when neither works (e.g. a module that is not differentiable).
   bool explain(std::span<const float> x, std::size_t rows, std::span<const std::uint32_t> classes,
                std::size_t top_n, std::vector<std::vector<Attribution>>& out) const;
 
@@ -62,7 +64,8 @@ struct ModelLoadError : flowguard::Exception {
 // batch). Throws ModelLoadError naming the file and the reason. Runs on the caller's thread.
 std::shared_ptr<const Model> load_model(const std::string& path, const std::vector<std::int64_t>& warmup_batches);
 
-// Sets LibTorch's intra-op and inter-op pool sizes. Call once, before the first model is loaded.
+// Sets LibTorch's intra-op and inter-op pool sizes, and keeps multi-MB tensor buffers on the heap
+// (glibc mallopt) so batches do not page-fault them in again. Call once, before the first model is loaded.
 void configure_torch_threads(int threads);
 
 // The serving model. Readers take a shared_ptr copy per batch, so a swap never pulls a model out from

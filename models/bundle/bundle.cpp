@@ -98,6 +98,20 @@ void validate_bundle(Bundle& bundle, const std::vector<std::int64_t>& batch_size
   odd.index_put_({0}, std::numeric_limits<float>::quiet_NaN());
   odd.index_put_({1}, std::numeric_limits<float>::infinity());
   check(odd, "a batch holding NaN and Infinity features");
+  // Optional explain(x, classes) -> [batch, n_features (+1 bias column)] (docs/model-bundle.md).
+  if (auto explain = bundle.module.find_method("explain")) {
+    torch::Tensor e;
+    try {
+      e = (*explain)({odd, torch::zeros({2}, torch::kInt64)}).toTensor();
+    } catch (const std::exception& ex) {
+      std::string msg = ex.what();
+      if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+      throw BundleError("'" + bundle.path + "': explain() threw: " + msg);
+    }
+    if (e.dim() != 2 || e.size(0) != 2 || (e.size(1) != n_features && e.size(1) != n_features + 1) ||
+        !torch::isfinite(e).all().item<bool>())
+      throw BundleError("'" + bundle.path + "': explain() must return finite [batch, n_features(+1)] contributions");
+  }
 }
 
 void save_bundle(const torch::jit::Module& module, const Manifest& manifest, const std::string& path) {

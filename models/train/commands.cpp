@@ -182,8 +182,14 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   log << "training " << o.config.arch << " on " << train.rows() << " rows, validating on " << val.rows()
       << ", testing on " << test.rows() << " (seed " << o.config.seed << ")" << std::endl;
   out.trained = train_model(train, val, o.config);
-  log << "trained in " << out.trained.seconds << " s, best epoch " << out.trained.best_epoch << " of "
-      << out.trained.history.size() << "\n";
+  log << "trained in " << out.trained.seconds << " s, best " << (is_tree_arch(o.config.arch) ? "round " : "epoch ")
+      << out.trained.best_epoch << " of " << out.trained.history.size() << "\n";
+  if (is_tree_arch(o.config.arch)) {
+    const auto& c = out.trained.compiled;
+    log << "compiled " << c.trees_compiled << " of " << c.trees_total << " trees (" << c.trees_folded
+        << " lone leaves folded into the bias), depth " << c.depth << ", strategy " << to_string(c.strategy)
+        << "; margins match XGBoost within " << out.trained.compile_max_abs_diff << "\n";
+  }
 
   const auto counts = class_counts(data);
   const std::size_t k = data.class_names.size();
@@ -217,11 +223,18 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   m.architecture = o.config.arch;
   m.feature_profile = data.profile;
   m.feature_names = data.feature_names;
-  m.scaling.kind = "standard";
-  m.scaling.applied = "module";
-  m.scaling.transform = kTransform;
-  m.scaling.center = out.trained.scaler.center;
-  m.scaling.scale = out.trained.scaler.scale;
+  const bool trees = is_tree_arch(o.config.arch);
+  if (trees) {
+    // Trees compare raw values: no scaling (docs/training.md, "Tree ensembles").
+    m.scaling.kind = "none";
+    m.scaling.applied = "module";
+  } else {
+    m.scaling.kind = "standard";
+    m.scaling.applied = "module";
+    m.scaling.transform = kTransform;
+    m.scaling.center = out.trained.scaler.center;
+    m.scaling.scale = out.trained.scaler.scale;
+  }
   m.class_names = data.class_names;
   m.benign_class = data.class_names[benign];
   m.thresholds.alert = alert;
@@ -237,12 +250,27 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   training["files"] = data.files.size();
   training["rows"] = {{"train", train.rows()}, {"val", val.rows()}, {"test", test.rows()}};
   training["split"] = {{"kind", o.split}, {"seed", o.config.seed}, {"description", split.description}};
-  training["input_pipeline"] =
-      "nan_to_num(NaN->0, +/-Inf->+/-FLT_MAX) -> sign(x)*log1p(|x|) -> (x-center)/scale -> clamp(-20,20)";
-  training["config"] = {{"epochs", o.config.epochs},         {"patience", o.config.patience},
-                        {"batch_size", o.config.batch_size}, {"learning_rate", o.config.learning_rate},
-                        {"dropout", o.config.dropout},       {"class_weighting", o.config.class_weighting},
-                        {"benign_weight", o.config.benign_weight}};
+  if (trees) {
+    const auto& c = out.trained.compiled;
+    training["input_pipeline"] =
+        "float32; +/-Inf -> +/-FLT_MAX; NaN = missing (XGBoost default direction); x < threshold goes left";
+    training["config"] = {{"trees", o.config.trees},           {"max_depth", o.config.max_depth},
+                          {"eta", o.config.eta},               {"early_stopping", o.config.early_stopping},
+                          {"threads", o.config.threads},       {"class_weighting", o.config.class_weighting},
+                          {"benign_weight", o.config.benign_weight}, {"tree_strategy", o.config.tree_strategy}};
+    training["compiled"] = {{"strategy", to_string(c.strategy)}, {"trees", c.trees_total},
+                            {"trees_compiled", c.trees_compiled}, {"trees_folded_into_bias", c.trees_folded},
+                            {"depth", c.depth}, {"node_slots", c.nodes},
+                            {"max_abs_margin_diff_vs_xgboost", out.trained.compile_max_abs_diff},
+                            {"explain", "saabas"}};
+  } else {
+    training["input_pipeline"] =
+        "nan_to_num(NaN->0, +/-Inf->+/-FLT_MAX) -> sign(x)*log1p(|x|) -> (x-center)/scale -> clamp(-20,20)";
+    training["config"] = {{"epochs", o.config.epochs},         {"patience", o.config.patience},
+                          {"batch_size", o.config.batch_size}, {"learning_rate", o.config.learning_rate},
+                          {"dropout", o.config.dropout},       {"class_weighting", o.config.class_weighting},
+                          {"benign_weight", o.config.benign_weight}};
+  }
   training["class_weights"] = out.trained.class_weights;
   training["best_epoch"] = out.trained.best_epoch;
   training["epochs_run"] = out.trained.history.size();
@@ -290,8 +318,14 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
               {"train_seconds", out.trained.seconds},
               {"total_seconds", out.total_seconds},
               {"export_max_abs_diff", out.export_max_abs_diff},
-              {"threads", 1},
+              {"threads", trees ? o.config.threads : 1},
               {"class_weights", out.trained.class_weights}};
+  if (trees) {
+    in.extra["tree_strategy"] = to_string(out.trained.compiled.strategy);
+    in.extra["trees_compiled"] = out.trained.compiled.trees_compiled;
+    in.extra["tree_depth"] = out.trained.compiled.depth;
+    in.extra["max_abs_margin_diff_vs_xgboost"] = out.trained.compile_max_abs_diff;
+  }
   write_outputs(in, o.report, o.json, log);
   return out;
 }

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   TrainOptions t;
   auto* train = app.add_subcommand("train", "train a model on labelled CSVs and export a bundle");
   train->add_option("--data", t.data, "CSV file(s) or directories of CSVs")->required();
-  train->add_option("--arch", t.config.arch, "cnn_lstm | cnn | mlp")->capture_default_str();
+  train->add_option("--arch", t.config.arch, "cnn_lstm | cnn | mlp | gbdt | rf")->capture_default_str();
   train->add_option("--epochs", t.config.epochs, "maximum epochs (early stopping on validation loss)")
       ->capture_default_str();
   train->add_option("--patience", t.config.patience, "epochs without improvement before stopping")
@@ -43,6 +43,17 @@ int main(int argc, char** argv) {
   train->add_option("--target-recall", t.target_recall, "alert threshold: attack recall on validation at least this")
       ->capture_default_str();
   train->add_option("--major-min", t.major_min, "classes with at least this many flows form the major macro-F1")
+      ->capture_default_str();
+  train->add_option("--trees", t.config.trees, "gbdt: maximum boosting rounds (0: 300); rf: forest size (0: 100)")
+      ->capture_default_str();
+  train->add_option("--max-depth", t.config.max_depth, "gbdt/rf tree depth (0: 6 for gbdt, 10 for rf)")
+      ->capture_default_str();
+  train->add_option("--eta", t.config.eta, "gbdt learning rate")->capture_default_str();
+  train->add_option("--early-stopping", t.config.early_stopping, "gbdt: rounds without validation improvement")
+      ->capture_default_str();
+  train->add_option("--threads", t.config.threads, "XGBoost threads (gbdt/rf)")->capture_default_str();
+  train->add_option("--tree-strategy", t.config.tree_strategy,
+                    "auto | gemm | tree_traversal | perfect_tree_traversal (how trees become tensors)")
       ->capture_default_str();
   bool quiet = false;
   train->add_flag("--quiet", quiet, "no per-epoch progress");

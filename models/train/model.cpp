@@ -1,6 +1,7 @@
 #include "model.hpp"
 
 #include "profiles.hpp"
+#include "trees_xgboost.hpp"
 
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/torch.h>
@@ -83,7 +84,7 @@ std::string forward_source(const std::string& arch, double dropout) {
         return torch.addmm(self.fc3_bias, z, self.fc3_weight.t())
 )";
   } else {
-    throw std::invalid_argument("unknown architecture '" + arch + "' (use cnn_lstm, cnn or mlp)");
+    throw std::invalid_argument("unknown architecture '" + arch + "' (use cnn_lstm, cnn, mlp, gbdt or rf)");
   }
   return s.str();
 }
@@ -116,11 +117,40 @@ torch::Tensor labels_tensor(const Dataset& data) {
   return torch::tensor(y, torch::kInt64);
 }
 
+// gbdt / rf: XGBoost trains, the JSON model is compiled to TorchScript, and the module is checked
+// against XGBoost's own margins on the validation rows before anything is exported.
+TrainResult train_tree_model(const Dataset& train, const Dataset& val, const TrainConfig& config);
+
 }  // namespace
 
 const std::vector<std::string>& architectures() {
-  static const std::vector<std::string> names{"cnn_lstm", "cnn", "mlp"};
+  static const std::vector<std::string> names{"cnn_lstm", "cnn", "mlp", "gbdt", "rf"};
   return names;
+}
+
+bool is_tree_arch(const std::string& arch) { return arch == "gbdt" || arch == "rf"; }
+
+std::vector<double> class_weights(const Dataset& train, const TrainConfig& config) {
+  // Rare classes count more, normalised to mean 1 over the classes present.
+  const std::size_t k = train.class_names.size();
+  std::vector<double> counts(k, 0.0);
+  for (auto c : train.y) counts[static_cast<std::size_t>(c)] += 1;
+  std::vector<double> w(k, 1.0);
+  double weight_sum = 0, present = 0;
+  for (std::size_t c = 0; c < k; ++c) {
+    if (counts[c] == 0) {
+      w[c] = 0;
+      continue;
+    }
+    const double inv = static_cast<double>(train.rows()) / (static_cast<double>(k) * counts[c]);
+    w[c] = config.class_weighting == "inverse" ? inv : config.class_weighting == "sqrt" ? std::sqrt(inv) : 1.0;
+    weight_sum += w[c];
+    ++present;
+  }
+  for (auto& v : w) v *= present / weight_sum;
+  for (std::size_t c = 0; c < k; ++c)
+    if (looks_benign(train.class_names[c])) w[c] *= config.benign_weight;
+  return w;
 }
 
 void use_single_thread() {
@@ -170,6 +200,8 @@ Scaler fit_scaler(const Dataset& train) {
 
 torch::jit::Module build_module(const std::string& arch, std::size_t n_features, std::size_t n_classes,
                                 const Scaler& scaler, std::uint64_t seed, double dropout) {
+  if (is_tree_arch(arch))
+    throw std::invalid_argument("'" + arch + "' is a tree ensemble: it is built by training (train_model)");
   const std::string source = forward_source(arch, dropout);  // validates arch first
   if (scaler.center.size() != n_features || scaler.scale.size() != n_features)
     throw std::invalid_argument("scaler has " + std::to_string(scaler.center.size()) + " features, expected " +
@@ -234,6 +266,7 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
   if (train.rows() == 0) throw std::invalid_argument("no training rows");
   if (train.class_names != val.class_names) throw std::invalid_argument("train and val class lists differ");
   use_single_thread();
+  if (is_tree_arch(config.arch)) return train_tree_model(train, val, config);
   // Plain interpretation of the graph: no profiling-driven re-optimisation between epochs, so runs
   // are reproducible bit for bit.
   torch::jit::setGraphExecutorOptimize(false);
@@ -243,26 +276,7 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
   result.scaler = fit_scaler(train);
   result.module = build_module(config.arch, train.n_features(), k, result.scaler, config.seed, config.dropout);
 
-  // Class weights: rare classes count more, normalised to mean 1 over the classes present.
-  std::vector<double> counts(k, 0.0);
-  for (auto c : train.y) counts[static_cast<std::size_t>(c)] += 1;
-  result.class_weights.assign(k, 1.0);
-  double weight_sum = 0, present = 0;
-  for (std::size_t c = 0; c < k; ++c) {
-    if (counts[c] == 0) {
-      result.class_weights[c] = 0;
-      continue;
-    }
-    const double inv = static_cast<double>(train.rows()) / (static_cast<double>(k) * counts[c]);
-    result.class_weights[c] = config.class_weighting == "inverse" ? inv
-                              : config.class_weighting == "sqrt"  ? std::sqrt(inv)
-                                                                  : 1.0;
-    weight_sum += result.class_weights[c];
-    ++present;
-  }
-  for (auto& w : result.class_weights) w *= present / weight_sum;
-  for (std::size_t c = 0; c < k; ++c)
-    if (looks_benign(train.class_names[c])) result.class_weights[c] *= config.benign_weight;
+  result.class_weights = class_weights(train, config);
   const auto weights = torch::tensor(std::vector<float>(result.class_weights.begin(), result.class_weights.end()));
 
   const auto x_train = as_tensor(train), y_train = labels_tensor(train);
@@ -354,5 +368,55 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
+
+namespace {
+
+TrainResult train_tree_model(const Dataset& train, const Dataset& val, const TrainConfig& config) {
+  const auto t0 = std::chrono::steady_clock::now();
+  TrainResult result;
+  result.class_weights = class_weights(train, config);
+  TreeParams p;
+  p.arch = config.arch;
+  p.trees = config.trees;
+  p.max_depth = config.max_depth;
+  p.eta = config.eta;
+  p.early_stopping = config.early_stopping;
+  p.threads = config.threads;
+  p.seed = config.seed;
+  p.progress = config.progress;
+  const auto trained = train_xgboost(train, val, p, result.class_weights);
+  result.xgboost_json = trained.model_json;
+  for (const auto& r : trained.history)
+    result.history.push_back({r.round, r.train_loss, r.val_loss, r.val_accuracy, r.seconds, p.eta});
+  result.best_epoch = trained.best_round;
+  const TreeEnsemble ensemble = parse_xgboost_json(trained.model_json);
+  const TreeStrategy strategy =
+      config.tree_strategy == "auto" ? choose_strategy(ensemble) : parse_tree_strategy(config.tree_strategy);
+  result.module = compile_ensemble(ensemble, strategy, &result.compiled);
+  // The compiled module must reproduce XGBoost: margins on the validation rows (or training rows when
+  // there is no validation split).
+  const Dataset& check = val.rows() > 0 ? val : train;
+  const std::size_t rows = std::min<std::size_t>(check.rows(), 20000), k = train.class_names.size();
+  if (rows > 0) {
+    const auto ref = xgboost_predict(trained.model_json, check.x.data(), rows, check.n_features(), XgbOutput::kMargin,
+                                     config.threads);
+    c10::InferenceMode guard;
+    auto xb = torch::from_blob(const_cast<float*>(check.x.data()),
+                               {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(check.n_features())},
+                               torch::kFloat32);
+    auto got = result.module.forward({xb}).toTensor().contiguous();
+    const float* g = got.data_ptr<float>();
+    for (std::size_t i = 0; i < rows * k; ++i)
+      result.compile_max_abs_diff = std::max(result.compile_max_abs_diff, static_cast<double>(std::fabs(g[i] - ref[i])));
+    if (!(result.compile_max_abs_diff <= 1e-3))
+      throw std::runtime_error("compiled tree module disagrees with XGBoost by " +
+                               std::to_string(result.compile_max_abs_diff) + " on the validation margins");
+  }
+  result.module.train(false);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace
 
 }  // namespace flowguard::train

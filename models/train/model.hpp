@@ -8,6 +8,7 @@
 // center/scale are fitted on the training split only.
 
 #include "dataset.hpp"
+#include "trees.hpp"
 
 #include <torch/script.h>
 
@@ -19,7 +20,8 @@
 namespace flowguard::train {
 
 inline constexpr const char* kTransform = "signed_log1p";
-const std::vector<std::string>& architectures();  // cnn_lstm, cnn, mlp
+const std::vector<std::string>& architectures();  // cnn_lstm, cnn, mlp, gbdt, rf
+bool is_tree_arch(const std::string& arch);       // gbdt, rf: trained by XGBoost, compiled to TorchScript
 
 struct Scaler {
   std::vector<double> center, scale;  // per feature, in transformed space
@@ -44,6 +46,13 @@ struct TrainConfig {
   double benign_weight = 1.0;  // extra factor on the benign class: a false alarm costs more than a mix-up
                                // between two attack classes
   bool progress = true;     // print progress on stderr
+  // gbdt / rf only (see trees_xgboost.hpp; 0 = the arch's default):
+  int trees = 0;            // gbdt: maximum boosting rounds (300); rf: forest size (100)
+  int max_depth = 0;        // 6 for gbdt, 10 for rf
+  double eta = 0.3;         // gbdt learning rate
+  int early_stopping = 20;  // gbdt: rounds without validation-loss improvement
+  int threads = 1;          // XGBoost threads
+  std::string tree_strategy = "auto";  // auto | gemm | tree_traversal | perfect_tree_traversal
 };
 
 struct EpochLog {
@@ -58,7 +67,15 @@ struct TrainResult {
   std::vector<EpochLog> history;
   int best_epoch = 0;
   double seconds = 0;
+  // gbdt / rf: XGBoost's JSON model (the source of the compiled module) and how it was compiled.
+  std::string xgboost_json;
+  CompiledInfo compiled;
+  double compile_max_abs_diff = 0;  // module margins vs XGBoost's, on the validation rows
 };
+
+// Class weights sqrt(N / (K n_c)) (or inverse / none), normalised to mean 1 over the classes present,
+// times benign_weight for the benign class.
+std::vector<double> class_weights(const Dataset& train, const TrainConfig& config);
 
 // Single-threaded and seeded: the same data, config and seed give identical weights.
 // class_names of train and val must be identical (use subsets of one Dataset).

@@ -78,7 +78,9 @@ TEST_CASE("every architecture learns separable synthetic classes") {
       CHECK(acc > 0.9);  // chance is 1/3
       CHECK(result.history.size() >= 1);
       CHECK(result.best_epoch >= 1);
-      CHECK(result.history.back().train_loss < result.history.front().train_loss);
+      // rf is one XGBoost round of parallel trees: nothing to compare across rounds.
+      if (arch == "rf") CHECK(result.history.size() == 1);
+      else CHECK(result.history.back().train_loss < result.history.front().train_loss);
     }
   }
 }
