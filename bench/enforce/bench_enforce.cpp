@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
   }
   {
     Allowlist a;
-    std::string why;
-    for (int i = 0; i < 1000; ++i) a.add("172." + std::to_string(16 + i % 16) + "." + std::to_string(i % 256) + ".0/24", why);
+    for (int i = 0; i < 1000; ++i)
+      (void)a.add("172." + std::to_string(16 + i % 16) + "." + std::to_string(i % 256) + ".0/24");
     const IpAddress probe = *parse_address("203.0.113.9");
     auto t0 = clk::now();
     int hits = 0;
@@ -103,15 +103,14 @@ int main(int argc, char** argv) {
     const int ns = ::open("/run/netns/fg-bench-enforce", O_RDONLY);
     if (::setns(ns, CLONE_NEWNET) == 0) {
       NftBlocker nft("flowguard");
-      std::string err;
-      nft.prepare({}, err);
+      (void)nft.prepare({});
       const int k = 2000;
       auto t0 = clk::now();
       for (int i = 0; i < k; ++i) {
         IpAddress a{};
         a.family = 4;
         a.bytes = {198, 18, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-        if (!nft.add(a, 600, err)) std::printf("nft add failed: %s\n", err.c_str());
+        if (const auto st = nft.add(a, 600); !st) std::printf("nft add failed: %s\n", st.error().message.c_str());
       }
       double s = seconds_since(t0);
       std::printf("nftables add (new element, one transaction each): %d in %.3f s = %.0f/s (%.0f us each)\n", k, s,
@@ -121,7 +120,7 @@ int main(int argc, char** argv) {
         IpAddress a{};
         a.family = 4;
         a.bytes = {198, 18, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-        nft.add(a, 600, err);
+        (void)nft.add(a, 600);
       }
       s = seconds_since(t0);
       std::printf("nftables renew (existing element, %d in set): %.0f us each\n", k, s * 1e6 / k);
@@ -130,7 +129,7 @@ int main(int argc, char** argv) {
         IpAddress a{};
         a.family = 4;
         a.bytes = {198, 18, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-        nft.remove(a, err);
+        (void)nft.remove(a);
       }
       s = seconds_since(t0);
       std::printf("nftables remove: %.0f us each\n", s * 1e6 / k);

@@ -2,27 +2,22 @@
 // profile and hands the flow records to the sinks (CSV file, server link, enforcement).
 // Exit codes: 0 ok, 1 runtime error (clear message on stderr), 2 usage error.
 
-#include "app/extension.hpp"
 #include "app/options.hpp"
 #include "app/pipeline.hpp"
+#include "core/extension.hpp"
+#include "enforce/enforce_extension.hpp"
 #include "features/profile.hpp"
 #include "flow/flow_engine.hpp"
-#include "output/csv_writer.hpp"
-#include "output/stats_text.hpp"
-#include "source/packet_source.hpp"
-
-#ifdef FLOWGUARD_WITH_LINK
 #include "link/link_extension.hpp"
-#endif
-#ifdef FLOWGUARD_WITH_ENFORCE
-#include "enforce/enforce_extension.hpp"
-#endif
+#include "output/csv_writer.hpp"
+#include "source/packet_source.hpp"
 
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -41,18 +36,41 @@ extern "C" void on_stop_signal(int) {
   if (PacketSource* s = g_source.load()) s->request_stop();
 }
 
-std::vector<std::unique_ptr<app::AgentExtension>> make_extensions() {
-  std::vector<std::unique_ptr<app::AgentExtension>> ext;
-#ifdef FLOWGUARD_WITH_ENFORCE
+// What the extensions may know and do about the input (core/extension.hpp), for this PacketSource.
+class SourceControl final : public InputControl {
+ public:
+  explicit SourceControl(PacketSource& source) : source_(source) {}
+  bool is_live() const override { return source_.is_live(); }
+  bool stop_requested() const override { return source_.stop_requested(); }
+  void request_stop() override { source_.request_stop(); }
+
+ private:
+  PacketSource& source_;
+};
+
+// Writes beside the file and renames, so a reader never sees half a document. A failure is reported and
+// the agent goes on (the stats line still carries the essentials).
+void write_metrics_json(const std::string& path, const flowguard::metrics::Snapshot& snapshot) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  const std::string json = flowguard::metrics::render_json(snapshot);
+  const bool ok = f != nullptr && std::fwrite(json.data(), 1, json.size(), f) == json.size();
+  const bool closed = f != nullptr && std::fclose(f) == 0;
+  if (!ok || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "flowguard-capture: warning: cannot write --metrics-json %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+  }
+}
+
+// Enforcement first: the link's verdicts go to it, and stop() runs in reverse order.
+std::vector<std::unique_ptr<AgentExtension>> make_extensions() {
+  std::vector<std::unique_ptr<AgentExtension>> ext;
   ext.push_back(make_enforce_extension());
-#endif
-#ifdef FLOWGUARD_WITH_LINK
   ext.push_back(make_link_extension());
-#endif
   return ext;
 }
 
-int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::AgentExtension>>& extensions) {
+int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExtension>>& extensions) {
   const EngineConfig config = app::engine_config(options);
 
   // Sinks first: a bad output path or a missing server link fails before any packet is read.
@@ -62,24 +80,26 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
     csv.emplace(options.csv_path, config.profile);
     sinks.push_back(&*csv);
   }
-  const bool have_link = std::any_of(extensions.begin(), extensions.end(),
-                                     [](const auto& e) { return e->is_server_link(); });
-  if (!options.no_server && !have_link) {
-    std::fprintf(stderr,
-                 "flowguard-capture: the server link is not built into this binary; run with --no-server "
-                 "(e.g. with --csv FILE)\n");
-    return exit_runtime;
-  }
 
   std::unique_ptr<PacketSource> source =
       options.file.empty() ? PacketSource::open_live(app::live_options(options))
                            : PacketSource::open_file(app::file_options(options));
   for (const auto& w : source->warnings()) std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
 
-  app::VerdictFanout verdicts;
-  app::AgentContext context{options, config.profile, features::feature_names(config.profile), sinks, verdicts,
-                            *source};
-  std::vector<app::AgentExtension*> started;
+  // One registry for the whole agent, in the order of the stats line: decode, engine, source, then
+  // what the extensions register as they start.
+  AgentMetrics metrics;
+  DecodeCounters decode_counters;
+  std::unique_ptr<FlowEngine> engine;  // created once the extensions have added their sinks
+  register_decode_metrics(metrics, decode_counters);
+  register_engine_metrics(metrics, [&engine] { return engine ? engine->stats() : EngineStats{}; });
+  register_source_metrics(metrics, *source);
+
+  VerdictFanout verdicts;
+  SourceControl input(*source);
+  AgentContext context{features::profile_name(config.profile), features::feature_names(config.profile), sinks,
+                       verdicts, metrics, input};
+  std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
     if (options.no_server) continue;
@@ -87,21 +107,22 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
     started.push_back(e.get());
   }
 
-  const auto engine = FlowEngine::create(config, sinks);
+  engine = FlowEngine::create(config, sinks);
   // The reference scan's quirks depend on the reference build, i.e. on the profile (reference_scan.hpp).
-  const ReferenceBuild build =
-      config.profile == features::Profile::cicids2017 ? ReferenceBuild::cicids2017 : ReferenceBuild::corrected;
-  app::Pipeline pipeline(*source, *engine, app::decode_mode(options), build);
+  const ReferenceBuild build = features::profile_traits(config.profile).reference_build;
+  app::Pipeline pipeline(*source, *engine, decode_counters, app::decode_mode(options), build, &metrics);
+  // Called on the capture thread only (publish() reads the packet path's plain counters).
   auto print_stats = [&] {
-    std::string line = output::format_stats(pipeline.decode_counters(), engine->stats(), source->stats());
-    for (const auto* e : started) e->append_stats(line);
-    std::fprintf(stderr, "%s\n", line.c_str());
+    metrics.publish();
+    const flowguard::metrics::Snapshot snapshot = metrics.snapshot();
+    std::fprintf(stderr, "stats %s\n", flowguard::metrics::render_line(snapshot).c_str());
+    if (!options.metrics_json.empty()) write_metrics_json(options.metrics_json, snapshot);
   };
 
   g_source.store(source.get());
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  const app::PipelineResult result = pipeline.run(print_stats, options.stats_interval_s);
+  const flowguard::Status result = pipeline.run(print_stats, options.stats_interval_s);
   g_source.store(nullptr);
 
   // Reverse start order: the link drains its last verdicts into enforcement before enforcement stops.
@@ -109,8 +130,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<app::Age
   if (csv) csv->close();
   print_stats();
   int rc = exit_ok;
-  if (!result.ok) {
-    std::fprintf(stderr, "flowguard-capture: %s\n", result.error.c_str());
+  if (!result) {
+    std::fprintf(stderr, "flowguard-capture: %s\n", result.error().message.c_str());
     rc = exit_runtime;
   }
   for (const auto* e : started) {

@@ -3,11 +3,19 @@
 #include <CLI/CLI.hpp>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 namespace flowguard::capture::app {
 namespace {
 
 std::int64_t seconds_to_us(double s) { return static_cast<std::int64_t>(std::llround(s * 1e6)); }
+
+std::vector<std::string> profile_names() {
+  std::vector<std::string> names;
+  for (const features::Profile p : features::all_profiles) names.emplace_back(features::profile_name(p));
+  return names;
+}
 
 }  // namespace
 
@@ -25,7 +33,7 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->check(CLI::IsMember({"max", "realtime"}));
   app.add_option("--profile", o.profile, "Feature profile")
       ->capture_default_str()
-      ->check(CLI::IsMember({"corrected", "cicids2017"}));
+      ->check(CLI::IsMember(profile_names()));
   app.add_option("--decode", o.decode,
                  "Frame decoding: native (link type honoured, IPv6 flows) or reference (the reference "
                  "extractor's scan, pseudo-flows from non-IPv4 frames included)")
@@ -49,6 +57,9 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
                  "Emit a mid-flow snapshot every T seconds of packet time (0 = off; never written to CSV)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--metrics-json", o.metrics_json,
+                 "With every stats line, write all metrics (counters, gauges, histograms) as JSON to FILE "
+                 "(replaced atomically)");
   app.add_option("--stats-interval", o.stats_interval_s, "Print statistics every T seconds (0 = only at exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -1,7 +1,7 @@
 #pragma once
 // Command-line options of flowguard-capture, gathered in one struct. register_capture_options() puts
 // them on a CLI11 app; other parts (server link, enforcement) register theirs through AgentExtension
-// (app/extension.hpp), so adding options never means rewriting main().
+// (core/extension.hpp), so adding options never means rewriting main().
 
 #include "decode/reference_scan.hpp"
 #include "features/profile.hpp"
@@ -38,6 +38,7 @@ struct CaptureOptions {
   std::uint64_t snapshot_packets = 0;
   double snapshot_interval_s = 0.0;
   double stats_interval_s = 10.0;  // 0: only at exit
+  std::string metrics_json;        // also write the registry as JSON here with every stats line
 };
 
 void register_capture_options(CLI::App& app, CaptureOptions& options);

@@ -14,9 +14,12 @@ std::int64_t wall_clock_us() {
       .count();
 }
 
+// How stale the control socket's `stats` may be while packets flow.
+constexpr std::chrono::seconds publish_interval{1};
+
 }  // namespace
 
-PipelineResult Pipeline::run(const std::function<void()>& periodic, double interval_s) {
+Status Pipeline::run(const std::function<void()>& periodic, double interval_s) {
   // The decoder is chosen once; each mode gets its own instantiation of the packet loop.
   if (mode_ == DecodeMode::reference) {
     const ReferenceBuild build = build_;
@@ -35,11 +38,17 @@ PipelineResult Pipeline::run(const std::function<void()>& periodic, double inter
 }
 
 template <typename Decode>
-PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s) {
+Status Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s) {
   using Clock = std::chrono::steady_clock;
   const bool report = interval_s > 0 && periodic;
   const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
   auto next_report = Clock::now() + interval;
+  auto next_publish = Clock::now() + publish_interval;
+  auto publish = [&](Clock::time_point now) {
+    if (metrics_ == nullptr || now < next_publish) return;
+    metrics_->publish();
+    next_publish = now + publish_interval;
+  };
 
   RawPacket raw;
   // Files are processed in batches so the engine can prefetch flow records; live packets go one by one
@@ -47,7 +56,7 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
   std::array<DecodedPacket, FlowEngine::max_batch> batch;
   const std::size_t batch_limit = source_.is_live() ? 1 : batch.size();
   std::size_t batched = 0;
-  PipelineResult result;
+  Status result;
   std::uint32_t since_clock_check = 0;
   for (;;) {
     const ReadStatus status = source_.next(raw);
@@ -58,9 +67,11 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
         batched = 0;
       }
       // Reading the clock per packet would cost more than the rest of the path.
-      if (report && ++since_clock_check >= 4096) {
+      if (++since_clock_check >= 4096) {
         since_clock_check = 0;
-        if (Clock::now() >= next_report) {
+        const auto now = Clock::now();
+        publish(now);
+        if (report && now >= next_report) {
           periodic();
           next_report = Clock::now() + interval;
         }
@@ -74,6 +85,7 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
     if (status == ReadStatus::timeout) {
       // Live capture and a quiet link: packet timestamps are wall-clock time, so let flows expire.
       engine_.on_idle(wall_clock_us());
+      publish(Clock::now());
       if (report && Clock::now() >= next_report) {
         periodic();
         next_report = Clock::now() + interval;
@@ -81,12 +93,12 @@ PipelineResult Pipeline::run_loop(Decode&& decode, const std::function<void()>& 
       continue;
     }
     if (status == ReadStatus::error) {
-      result.ok = false;
-      result.error = "reading " + source_.description() + " failed: " + source_.last_error();
+      result = Error{ErrorCode::io_error, "reading " + source_.description() + " failed: " + source_.last_error()};
     }
     break;  // end_of_input, stopped, or error: the flows seen so far are still emitted
   }
   engine_.finish();
+  if (metrics_ != nullptr) metrics_->publish();
   return result;
 }
 

@@ -8,6 +8,8 @@
 // AgentExtension's sinks). The pipeline only moves packets and keeps time; it never knows which sinks
 // exist. One thread; no allocation per packet.
 
+#include "common/result.hpp"
+#include "core/agent_metrics.hpp"
 #include "decode/decode_counters.hpp"
 #include "decode/reference_scan.hpp"
 #include "flow/flow_engine.hpp"
@@ -18,34 +20,30 @@
 
 namespace flowguard::capture::app {
 
-struct PipelineResult {
-  bool ok = true;
-  std::string error;  // when !ok: what failed (libpcap's message included)
-};
-
 class Pipeline {
  public:
-  Pipeline(PacketSource& source, FlowEngine& engine) : source_(source), engine_(engine) {}
-  // `mode` reference decodes as the reference extractor of `build` does (reference_scan.hpp).
-  Pipeline(PacketSource& source, FlowEngine& engine, DecodeMode mode, ReferenceBuild build)
-      : source_(source), engine_(engine), mode_(mode), build_(build) {}
+  // `mode` reference decodes as the reference extractor of `build` does (reference_scan.hpp). Decode
+  // outcomes are counted in `counters`; `metrics` (may be null) is published about once a second of
+  // wall-clock time and on every idle poll, from this thread (core/agent_metrics.hpp).
+  Pipeline(PacketSource& source, FlowEngine& engine, DecodeCounters& counters, DecodeMode mode,
+           ReferenceBuild build, AgentMetrics* metrics)
+      : source_(source), engine_(engine), mode_(mode), build_(build), counters_(counters), metrics_(metrics) {}
 
   // Reads until end of input, a stop request or a read error, then ends every open flow
-  // (FlowEngine::finish). `periodic` is called about every `interval_s` seconds of wall-clock time
+  // (FlowEngine::finish); an io_error when reading failed (libpcap's message included). `periodic` is called about every `interval_s` seconds of wall-clock time
   // (never if interval_s <= 0), e.g. to print statistics.
-  PipelineResult run(const std::function<void()>& periodic, double interval_s);
-
-  const DecodeCounters& decode_counters() const { return counters_; }
+  Status run(const std::function<void()>& periodic, double interval_s);
 
  private:
   template <typename Decode>
-  PipelineResult run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s);
+  Status run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s);
 
   PacketSource& source_;
   FlowEngine& engine_;
   DecodeMode mode_ = DecodeMode::native;
   ReferenceBuild build_ = ReferenceBuild::corrected;
-  DecodeCounters counters_;
+  DecodeCounters& counters_;
+  AgentMetrics* metrics_;
 };
 
 }  // namespace flowguard::capture::app

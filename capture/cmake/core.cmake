@@ -1,19 +1,29 @@
-# flowguard_capture_core: everything the capture agent does with packets before they leave the process.
-# No LibTorch here, ever. Sources are listed explicitly (no globs) so a stray file never sneaks in.
-add_library(flowguard_capture_core STATIC)
+# core/: the vocabulary every other capture folder builds on (header-only). capture/ is the include
+# root: #include "core/flow_report.hpp", "decode/packet.hpp", ...
+add_library(flowguard_capture_vocabulary INTERFACE)
+target_include_directories(flowguard_capture_vocabulary INTERFACE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(flowguard_capture_vocabulary INTERFACE flowguard_common)
+# A switch over an enum that misses an enumerator (a new profile, a new verdict action) is an error.
+target_compile_options(flowguard_capture_vocabulary INTERFACE -Werror=switch)
 
-# --- decode/ and source/ (packet decoding, libpcap packet sources) ---
-target_sources(flowguard_capture_core PRIVATE
+# The profile registry on its own: torch-free and pcap-free, so the trainer takes the feature names
+# from the same definition as the agent.
+add_library(flowguard_profiles STATIC ${CMAKE_CURRENT_SOURCE_DIR}/features/profile.cpp)
+target_link_libraries(flowguard_profiles PUBLIC flowguard_capture_vocabulary PRIVATE flowguard_warnings)
+
+# flowguard_capture_core: everything the agent does with packets before they leave the process.
+add_library(flowguard_capture_core STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/decode/decoder.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/decode/decode_counters.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/decode/reference_scan.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/source/packet_source.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/features/cicids2017.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/features/corrected.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/flow/flow_table.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/flow/flow_engine.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/output/java_format.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/output/csv_writer.cpp
 )
-
-# capture/ is the include root: #include "decode/packet.hpp", "flow/flow_report.hpp", ...
-target_include_directories(flowguard_capture_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(flowguard_capture_core PUBLIC PkgConfig::PCAP PRIVATE flowguard_warnings)
-
-# --- flow/, features/, output/: owned by the feature-profile work, appended in core_features.cmake ---
-# (that file does target_sources(flowguard_capture_core PRIVATE ...) and may add link libraries).
-include(${CMAKE_CURRENT_LIST_DIR}/core_features.cmake OPTIONAL)
+target_link_libraries(flowguard_capture_core
+  PUBLIC flowguard_capture_vocabulary flowguard_profiles PkgConfig::PCAP
+  PRIVATE fmt::fmt flowguard_warnings)

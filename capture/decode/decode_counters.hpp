@@ -4,6 +4,8 @@
 // Reasons explain the outcome (malformed, not-IP) or note something about a decoded packet; a packet
 // counts at most one reason.
 
+#include "core/agent_metrics.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -89,5 +91,9 @@ struct DecodeCounters {
     }
   }
 };
+
+// Registers the counters in the agent's registry (read on the capture thread by AgentMetrics::publish()):
+// the outcome counters in the stats line, the reasons as one labelled family (JSON/Prometheus/`stats`).
+void register_decode_metrics(AgentMetrics& metrics, const DecodeCounters& counters);
 
 }  // namespace flowguard::capture

@@ -21,7 +21,7 @@
 // reference trims the frame to the IP header and loses the transport header, flowguard keeps it.
 // The fields are meaningful only when decode_packet() returned DecodeStatus::decoded.
 
-#include "flow/flow_report.hpp"
+#include "core/ip_address.hpp"
 
 #include <cstdint>
 

@@ -74,13 +74,12 @@ bool Cidr::contains_canonical(const IpAddress& a) const {
 
 std::string Cidr::to_string() const { return format_address(network) + "/" + std::to_string(prefix); }
 
-std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
+Result<Cidr> parse_cidr(std::string_view text) {
   const auto slash = text.find('/');
   const auto addr_text = text.substr(0, slash);
   // Parse without folding v4-mapped forms so "::ffff:0:0/96" keeps its IPv6 prefix length.
   if (addr_text.empty() || addr_text.size() > INET6_ADDRSTRLEN) {
-    why = "not an address";
-    return std::nullopt;
+    return Error{ErrorCode::invalid_argument, "not an address"};
   }
   char buf[INET6_ADDRSTRLEN + 1] = {};
   std::memcpy(buf, addr_text.data(), addr_text.size());
@@ -90,8 +89,7 @@ std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
   } else if (inet_pton(AF_INET6, buf, c.network.bytes.data()) == 1) {
     c.network.family = 6;
   } else {
-    why = "not an IPv4 or IPv6 address";
-    return std::nullopt;
+    return Error{ErrorCode::invalid_argument, "not an IPv4 or IPv6 address"};
   }
   const unsigned max_prefix = c.network.family == 4 ? 32 : 128;
   unsigned prefix = max_prefix;
@@ -99,8 +97,7 @@ std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
     const auto p = text.substr(slash + 1);
     const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
     if (p.empty() || ec != std::errc{} || end != p.data() + p.size() || prefix > max_prefix) {
-      why = "prefix length must be 0.." + std::to_string(max_prefix);
-      return std::nullopt;
+      return Error{ErrorCode::invalid_argument, "prefix length must be 0.." + std::to_string(max_prefix)};
     }
   }
   c.prefix = static_cast<std::uint8_t>(prefix);

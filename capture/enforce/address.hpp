@@ -3,7 +3,8 @@
 // back with inet_ntop. Text that reaches nftables is always produced by format_address() from bytes,
 // never copied from a request or a config file.
 
-#include "flow/flow_report.hpp"
+#include "common/result.hpp"
+#include "core/ip_address.hpp"
 
 #include <optional>
 #include <string>
@@ -33,8 +34,8 @@ struct Cidr {
   std::string to_string() const;
 };
 
-// Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128). Returns nullopt and sets
-// `why` on malformed input or a prefix longer than the family allows.
-std::optional<Cidr> parse_cidr(std::string_view text, std::string& why);
+// Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128). An invalid_argument error
+// says why on malformed input or a prefix longer than the family allows.
+Result<Cidr> parse_cidr(std::string_view text);
 
 }  // namespace flowguard::capture::enforce

@@ -1,5 +1,7 @@
 #include "enforce/alert_writer.hpp"
 
+#include "common/error.hpp"
+
 #include "enforce/eve.hpp"
 #include "enforce/event_store.hpp"
 
@@ -17,7 +19,7 @@ AlertWriter::AlertWriter(AlertWriterOptions options, EventStore* events)
   if (!options_.eve_path.empty()) {
     eve_ = std::fopen(options_.eve_path.c_str(), "a");
     if (eve_ == nullptr) {
-      throw std::runtime_error("cannot open alerts file " + options_.eve_path + ": " + std::strerror(errno));
+      throw Exception(ErrorCode::io_error, "cannot open alerts file " + options_.eve_path + ": " + std::strerror(errno));
     }
   }
 }

@@ -8,7 +8,7 @@
 // or not (folded rows have an empty `eve` column).
 
 #include "enforce/block_manager.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -29,7 +29,7 @@ struct AlertWriterOptions {
 
 class AlertWriter {
  public:
-  // Opens the EVE file for appending. Throws std::runtime_error (start-up only) when it cannot.
+  // Opens the EVE file for appending. Throws flowguard::Exception (start-up only) when it cannot.
   AlertWriter(AlertWriterOptions options, EventStore* events);
   ~AlertWriter();
   AlertWriter(const AlertWriter&) = delete;

@@ -12,9 +12,9 @@ namespace flowguard::capture::enforce {
 class Allowlist {
  public:
   void add(const Cidr& cidr) { entries_.push_back(cidr); }
-  // Returns false and explains in `why` when the text is not a CIDR.
-  bool add(std::string_view cidr_text, std::string& why);
-  // One CIDR per line; '#' starts a comment; blank lines ignored. Throws std::runtime_error (start-up
+  // An invalid_argument error saying why when the text is not a CIDR.
+  Status add(std::string_view cidr_text);
+  // One CIDR per line; '#' starts a comment; blank lines ignored. Throws flowguard::Exception (start-up
   // only) naming the file and line of the first bad entry, so a typo never silently shrinks the list.
   void load_file(const std::string& path);
   void add_loopback();        // 127.0.0.0/8, ::1/128

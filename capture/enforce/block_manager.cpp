@@ -87,10 +87,10 @@ void BlockManager::start() {
         if (remaining_s > 0) initial.push_back({e.record.address, static_cast<std::uint32_t>(remaining_s)});
       }
     }
-    std::string error;
-    if (!nft_->prepare(initial, error)) {
-      throw std::runtime_error("nftables: cannot set up table inet " + options_.nft_table + ": " + error +
-                               " (needs CAP_NET_ADMIN; use --enforce dry-run to run without it)");
+    if (const Status st = nft_->prepare(initial); !st) {
+      throw Exception(ErrorCode::permission_denied,
+                      "nftables: cannot set up table inet " + options_.nft_table + ": " + st.error().message +
+                          " (needs CAP_NET_ADMIN; use --enforce dry-run to run without it)");
     }
     spdlog::info("enforce: nftables table inet {} ready, {} block(s) re-applied", options_.nft_table,
                  initial.size());
@@ -170,6 +170,15 @@ bool BlockManager::note_allowlisted(const IpAddress& address, std::int64_t now) 
   return true;
 }
 
+bool BlockManager::kernel_add(const IpAddress& address, std::uint32_t ttl, std::string& error) {
+  if (!nft_) return true;
+  const Status st = nft_->add(address, ttl);
+  if (st) return true;
+  counters_.kernel_errors.fetch_add(1);
+  error = st.error().message;
+  return false;
+}
+
 BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t ttl, std::string reason,
                                       std::string model_version, bool manual, std::int64_t now,
                                       std::string& error, bool& renewal) {
@@ -183,10 +192,7 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
       counters_.renew_suppressed.fetch_add(1);
       return dry ? BlockOutcome::dry_run_listed : BlockOutcome::still_blocked;
     }
-    if (nft_ && !nft_->add(address, ttl, error)) {
-      counters_.kernel_errors.fetch_add(1);
-      return BlockOutcome::failed;
-    }
+    if (!kernel_add(address, ttl, error)) return BlockOutcome::failed;
     e.last_renew_ms = now;
     e.record.expires_unix_ms = std::max<std::int64_t>(e.record.expires_unix_ms, now + ttl * std::int64_t{1000});
     if (manual) {
@@ -202,10 +208,7 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
     counters_.cap_reached.fetch_add(1);
     return BlockOutcome::cap_reached;
   }
-  if (nft_ && !nft_->add(address, ttl, error)) {
-    counters_.kernel_errors.fetch_add(1);
-    return BlockOutcome::failed;
-  }
+  if (!kernel_add(address, ttl, error)) return BlockOutcome::failed;
   Entry e;
   e.record = BlockRecord{canonical(address), std::move(reason), std::move(model_version), now, now + ttl * std::int64_t{1000},
                          manual};
@@ -280,12 +283,12 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
 }
 
 ControlResult BlockManager::block(std::string_view address_text, std::uint32_t ttl_seconds, std::string_view reason) {
-  if (options_.mode == EnforceMode::off) return {false, {}, "enforcement is off (--enforce off)"};
+  if (options_.mode == EnforceMode::off) return Error{ErrorCode::unavailable, "enforcement is off (--enforce off)"};
   const auto address = parse_address(address_text);
-  if (!address) return {false, {}, "not an IPv4 or IPv6 address"};
-  if (!is_blockable(*address)) return {false, {}, "unspecified, multicast and broadcast addresses cannot be blocked"};
+  if (!address) return Error{ErrorCode::invalid_argument, "not an IPv4 or IPv6 address"};
+  if (!is_blockable(*address)) return Error{ErrorCode::invalid_argument, "unspecified, multicast and broadcast addresses cannot be blocked"};
   const std::string text = format_address(*address);
-  if (allowlist_.contains(*address)) return {false, {}, text + " is allowlisted"};
+  if (allowlist_.contains(*address)) return Error{ErrorCode::invalid_argument, text + " is allowlisted"};
   const std::uint32_t ttl = ttl_seconds == 0 ? options_.ttl_seconds : ttl_seconds;
   const std::int64_t now = unix_now_ms();
   std::string error;
@@ -299,29 +302,30 @@ ControlResult BlockManager::block(std::string_view address_text, std::uint32_t t
     if (auto it = entries_.find(key_of(*address)); it != entries_.end()) snapshot = it->second.record;
   }
   if (outcome == BlockOutcome::cap_reached) {
-    return {false, {}, "block list is full (--max-blocks " + std::to_string(options_.max_blocks) + ")"};
+    return Error{ErrorCode::resource_exhausted,
+                 "block list is full (--max-blocks " + std::to_string(options_.max_blocks) + ")"};
   }
-  if (outcome == BlockOutcome::failed) return {false, {}, "nftables: " + error};
+  if (outcome == BlockOutcome::failed) return Error{ErrorCode::io_error, "nftables: " + error};
   counters_.manual_blocks.fetch_add(1);
   record_block_event(snapshot, outcome, now);
   spdlog::info("BLOCK {} for {} s (manual: {}) [{}]", text, ttl, snapshot.reason, to_string(options_.mode));
-  return {true, "blocked " + text + " for " + std::to_string(ttl) + " s (" + std::string(to_string(options_.mode)) + ")",
-          {}};
+  return "blocked " + text + " for " + std::to_string(ttl) + " s (" + std::string(to_string(options_.mode)) + ")";
 }
 
 ControlResult BlockManager::unblock(std::string_view address_text) {
-  if (options_.mode == EnforceMode::off) return {false, {}, "enforcement is off (--enforce off)"};
+  if (options_.mode == EnforceMode::off) return Error{ErrorCode::unavailable, "enforcement is off (--enforce off)"};
   const auto address = parse_address(address_text);
-  if (!address) return {false, {}, "not an IPv4 or IPv6 address"};
+  if (!address) return Error{ErrorCode::invalid_argument, "not an IPv4 or IPv6 address"};
   const std::string text = format_address(*address);
-  std::string error;
   bool was_listed;
   {
     std::lock_guard lock(mutex_);
     // Remove from the kernel even when the list does not know the address (e.g. a stale element).
-    if (nft_ && !nft_->remove(*address, error)) {
-      counters_.kernel_errors.fetch_add(1);
-      return {false, {}, "nftables: " + error};
+    if (nft_) {
+      if (const Status st = nft_->remove(*address); !st) {
+        counters_.kernel_errors.fetch_add(1);
+        return Error{st.error().code, "nftables: " + st.error().message};
+      }
     }
     was_listed = entries_.erase(key_of(*address)) > 0;
     if (was_listed) dirty_ = true;
@@ -329,7 +333,7 @@ ControlResult BlockManager::unblock(std::string_view address_text) {
   counters_.unblocks.fetch_add(1);
   if (events_) events_->record(UnblockEvent{unix_now_ms(), text, "manual"});
   spdlog::info("UNBLOCK {} (manual) [{}]", text, to_string(options_.mode));
-  return {true, was_listed ? "unblocked " + text : text + " was not blocked", {}};
+  return was_listed ? "unblocked " + text : text + " was not blocked";
 }
 
 std::vector<BlockRecord> BlockManager::list() const {

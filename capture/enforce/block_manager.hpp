@@ -10,7 +10,7 @@
 
 #include "enforce/allowlist.hpp"
 #include "enforce/nft_blocker.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -68,11 +68,8 @@ struct BlockRecord {
   bool manual = false;
 };
 
-struct ControlResult {
-  bool ok = false;
-  std::string message;  // on success
-  std::string error;    // on failure
-};
+// A manual block/unblock: the message for the operator on success, else the error.
+using ControlResult = Result<std::string>;
 
 struct BlockCounters {
   std::atomic<std::uint64_t> block_verdicts{0}, blocked{0}, renewed{0}, renew_suppressed{0}, dry_run{0},
@@ -89,7 +86,7 @@ class BlockManager final : public VerdictSink {
   BlockManager& operator=(const BlockManager&) = delete;
 
   // Loads the persisted list, sets up the nftables table (nftables mode) with the remaining TTLs and
-  // starts the maintenance thread. Throws std::runtime_error (start-up only) when the kernel refuses.
+  // starts the maintenance thread. Throws flowguard::Exception (start-up only) when the kernel refuses.
   void start();
   // Persists the list and joins the maintenance thread. The nftables table and its elements are left
   // in place on purpose: protection continues while the agent restarts, and the kernel expires each
@@ -123,6 +120,8 @@ class BlockManager final : public VerdictSink {
   static Key key_of(const IpAddress& a);
 
   // `renewal` tells the caller that an existing entry got a fresh timeout (both modes).
+  // nftables add (nothing without nftables); on failure counts a kernel error and says why in `error`.
+  bool kernel_add(const IpAddress& address, std::uint32_t ttl, std::string& error);
   BlockOutcome add_locked(const IpAddress& address, std::uint32_t ttl, std::string reason,
                           std::string model_version, bool manual, std::int64_t now, std::string& error,
                           bool& renewal);

@@ -11,17 +11,14 @@
 namespace flowguard::capture {
 namespace {
 
-class EnforceExtension final : public app::AgentExtension {
+class EnforceExtension final : public AgentExtension {
  public:
   std::string_view name() const override { return "enforce"; }
   void add_options(CLI::App& app) override { handles_ = enforce::register_enforce_options(app, options_); }
-  void start(app::AgentContext& context) override {
+  void start(AgentContext& context) override {
     enforce::mark_explicit(handles_, options_);
-    enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION);
+    enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION, &context.metrics);
     context.verdicts.add(enforcement_.get());
-  }
-  void append_stats(std::string& line) const override {
-    if (enforcement_) enforcement_->append_stats(line);
   }
   void stop() override {
     if (enforcement_) enforcement_->stop();
@@ -35,6 +32,6 @@ class EnforceExtension final : public app::AgentExtension {
 
 }  // namespace
 
-std::unique_ptr<app::AgentExtension> make_enforce_extension() { return std::make_unique<EnforceExtension>(); }
+std::unique_ptr<AgentExtension> make_enforce_extension() { return std::make_unique<EnforceExtension>(); }
 
 }  // namespace flowguard::capture

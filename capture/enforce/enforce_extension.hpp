@@ -1,13 +1,13 @@
 #pragma once
-// Plugs enforcement into flowguard-capture through app/extension.hpp: registers the Enforcement
+// Plugs enforcement into flowguard-capture through core/extension.hpp: registers the Enforcement
 // options, starts Enforcement after parsing, adds it to the verdict fan-out, stops it at exit.
 
-#include "app/extension.hpp"
+#include "core/extension.hpp"
 
 #include <memory>
 
 namespace flowguard::capture {
 
-std::unique_ptr<app::AgentExtension> make_enforce_extension();
+std::unique_ptr<AgentExtension> make_enforce_extension();
 
 }  // namespace flowguard::capture

@@ -1,5 +1,7 @@
 #include "enforce/enforcement.hpp"
 
+#include "metrics_proto.hpp"
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -79,18 +81,22 @@ void mark_explicit(const EnforceOptionHandles& h, EnforceOptions& o) {
 }
 
 std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::string version,
-                                                 CounterProvider agent_counters) {
+                                                 AgentMetrics* metrics) {
   std::unique_ptr<Enforcement> e(new Enforcement());
   e->version_ = std::move(version);
-  e->agent_counters_ = std::move(agent_counters);
+  if (metrics == nullptr) {
+    e->own_metrics_ = std::make_unique<AgentMetrics>();
+    metrics = e->own_metrics_.get();
+  }
+  e->metrics_ = metrics;
   const EnforceMode mode = parse_mode(o.mode);
 
   Allowlist allow;
   allow.add_loopback();
   if (!o.no_host_allowlist) allow.add_host_addresses();
   for (const auto& cidr : o.allow) {
-    std::string why;
-    if (!allow.add(cidr, why)) throw std::runtime_error("--allow '" + cidr + "': " + why);
+    if (const Status st = allow.add(cidr); !st)
+      throw Exception(ErrorCode::invalid_argument, "--allow '" + cidr + "': " + st.error().message);
   }
   if (!o.allowlist_file.empty()) allow.load_file(o.allowlist_file);
 
@@ -111,7 +117,7 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
     if (usable) {
       bo.state_dir = o.state_dir;
     } else if (o.state_dir_explicit) {
-      throw std::runtime_error("--state-dir " + o.state_dir + " is not writable");
+      throw Exception(ErrorCode::permission_denied, "--state-dir " + o.state_dir + " is not writable");
     } else {
       spdlog::warn("enforce: {} not writable; the block list will not survive a restart", o.state_dir);
     }
@@ -136,6 +142,7 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
                o.max_blocks, e->blocks_->allowlist().entries().size(),
                e->control_ ? ", control socket " + o.control_socket : std::string(),
                o.alerts_path.empty() ? std::string() : ", alerts " + o.alerts_path);
+  e->register_metrics(*metrics);
   return e;
 }
 
@@ -157,63 +164,91 @@ void Enforcement::on_verdict(const FlowVerdict& verdict) {
   alerts_->emit(verdict, outcome, blocks_->mode());
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> Enforcement::counters() const {
-  const BlockCounters& b = blocks_->counters();
-  std::vector<std::pair<std::string, std::uint64_t>> c = {
-      {"verdicts", verdicts_.load()},
-      {"alerts_emitted", alerts_->emitted()},
-      {"alerts_suppressed", alerts_->suppressed()},
-      {"alert_write_errors", alerts_->write_errors()},
-      {"block_verdicts", b.block_verdicts.load()},
-      {"blocks_active", blocks_->size()},
-      {"blocks_added", b.blocked.load()},
-      {"blocks_dry_run", b.dry_run.load()},
-      {"blocks_renewed", b.renewed.load()},
-      {"blocks_renew_suppressed", b.renew_suppressed.load()},
-      {"blocked_but_allowlisted", b.allowlisted.load()},
-      {"blocks_cap_reached", b.cap_reached.load()},
-      {"blocks_not_blockable", b.not_blockable.load()},
-      {"blocks_manual", b.manual_blocks.load()},
-      {"blocks_restored", b.restored.load()},
-      {"blocks_expired", b.expired.load()},
-      {"unblocks", b.unblocks.load()},
-      {"nft_errors", b.kernel_errors.load()},
-      {"state_write_errors", b.state_write_errors.load()},
+void Enforcement::register_metrics(AgentMetrics& m) {
+  // Every reader is an atomic load (or the block list's own lock): safe from the publishing thread.
+  const BlockCounters* b = &blocks_->counters();
+  const AlertWriter* a = alerts_.get();
+  struct Item {
+    const char* key;
+    const char* help;
+    std::function<std::uint64_t()> read;
+    bool in_line;
+  };
+  std::vector<Item> items = {
+      {"verdicts", "Verdicts handed to enforcement", [this] { return verdicts_.load(); }, false},
+      {"alerts_emitted", "Alerts written (EVE/console)", [a] { return a->emitted(); }, true},
+      {"alerts_suppressed", "Alerts folded into a similar one", [a] { return a->suppressed(); }, true},
+      {"alert_write_errors", "Alert lines that could not be written", [a] { return a->write_errors(); }, false},
+      {"block_verdicts", "Block verdicts received", [b] { return b->block_verdicts.load(); }, true},
+      {"blocks_added", "Addresses added to the nftables set", [b] { return b->blocked.load(); }, false},
+      {"blocks_dry_run", "Block decisions not enforced (dry-run)", [b] { return b->dry_run.load(); }, false},
+      {"blocks_renewed", "Block timeouts renewed", [b] { return b->renewed.load(); }, false},
+      {"blocks_renew_suppressed", "Renewals skipped (renew interval)", [b] { return b->renew_suppressed.load(); },
+       false},
+      {"blocked_but_allowlisted", "Block verdicts for allowlisted addresses (not blocked)",
+       [b] { return b->allowlisted.load(); }, true},
+      {"blocks_cap_reached", "Block verdicts refused: --max-blocks reached", [b] { return b->cap_reached.load(); },
+       true},
+      {"blocks_not_blockable", "Block verdicts for addresses that cannot be blocked",
+       [b] { return b->not_blockable.load(); }, false},
+      {"blocks_manual", "Blocks added through the control socket", [b] { return b->manual_blocks.load(); }, false},
+      {"blocks_restored", "Blocks restored from the state directory", [b] { return b->restored.load(); }, false},
+      {"blocks_expired", "Blocks that timed out", [b] { return b->expired.load(); }, false},
+      {"unblocks", "Addresses unblocked", [b] { return b->unblocks.load(); }, false},
+      {"nft_errors", "nftables transactions that failed", [b] { return b->kernel_errors.load(); }, true},
+      {"state_write_errors", "Block list persistence failures", [b] { return b->state_write_errors.load(); },
+       false},
   };
   if (events_) {
-    c.emplace_back("events_written", events_->written());
-    c.emplace_back("events_dropped", events_->dropped());
-    c.emplace_back("events_write_errors", events_->write_errors());
+    const EventStore* ev = events_.get();
+    items.push_back({"events_written", "Events stored", [ev] { return ev->written(); }, false});
+    items.push_back({"events_dropped", "Events dropped: store queue full", [ev] { return ev->dropped(); }, true});
+    items.push_back({"events_write_errors", "Event store write errors", [ev] { return ev->write_errors(); }, false});
   }
   if (control_) {
-    c.emplace_back("control_requests", control_->requests());
-    c.emplace_back("control_bad_frames", control_->bad_frames());
+    const ControlServer* c = control_.get();
+    items.push_back({"control_requests", "Control socket requests", [c] { return c->requests(); }, false});
+    items.push_back({"control_bad_frames", "Control socket frames refused", [c] { return c->bad_frames(); }, false});
   }
-  if (agent_counters_) {
-    for (auto& kv : agent_counters_()) c.push_back(std::move(kv));
+  for (auto& it : items) {
+    metrics::Desc d{"flowguard_capture_enforce_" + std::string(it.key) + "_total", it.help, it.key};
+    d.in_line = it.in_line;
+    m.mirror_counter(std::move(d), std::move(it.read));
   }
-  return c;
+  const BlockManager* blocks = blocks_.get();
+  m.mirror_gauge({"flowguard_capture_enforce_blocks_active", "Addresses blocked now", "blocks_active"},
+                 [blocks] { return static_cast<std::int64_t>(blocks->size()); });
 }
 
-void Enforcement::append_stats(std::string& line) const {
-  const BlockCounters& b = blocks_->counters();
-  line += " alerts=" + std::to_string(alerts_->emitted());
-  line += " alerts_folded=" + std::to_string(alerts_->suppressed());
-  line += " blocks=" + std::to_string(blocks_->size());
-  line += " block_verdicts=" + std::to_string(b.block_verdicts.load());
-  line += " allowlisted=" + std::to_string(b.allowlisted.load());
-  if (b.cap_reached.load() > 0) line += " blocks_cap_reached=" + std::to_string(b.cap_reached.load());
-  if (b.kernel_errors.load() > 0) line += " nft_errors=" + std::to_string(b.kernel_errors.load());
-  if (events_ && events_->dropped() > 0) line += " events_dropped=" + std::to_string(events_->dropped());
+namespace {
+
+// The registry as the plain name/value list of `status` and of older `stats` clients (keys as names;
+// histograms only in the structured answer).
+void add_plain_counters(const metrics::Snapshot& snapshot,
+                        google::protobuf::RepeatedPtrField<flowguard::v1::Counter>& out) {
+  for (const auto& sample : snapshot.samples) {
+    if (sample.type == metrics::Type::histogram) continue;
+    auto* c = out.Add();
+    c->set_name(sample.key);
+    c->set_value(sample.type == metrics::Type::gauge ? static_cast<std::uint64_t>(sample.gauge) : sample.counter);
+  }
+}
+
+}  // namespace
+
+metrics::Snapshot Enforcement::metrics_snapshot() {
+  // The agent's registry is published by its capture thread; a registry of our own only holds atomics.
+  if (own_metrics_) own_metrics_->publish();
+  return metrics_->snapshot();
 }
 
 flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::ControlRequest& req) {
   using flowguard::v1::ControlRequest;
   flowguard::v1::ControlResponse resp;
   auto apply_result = [&](const ControlResult& r) {
-    resp.set_ok(r.ok);
-    if (r.ok) resp.set_message(r.message);
-    else resp.set_error(r.error);
+    resp.set_ok(r.ok());
+    if (r.ok()) resp.set_message(*r);
+    else resp.set_error(r.error().message);
   };
   switch (req.body_case()) {
     case ControlRequest::kBlocks: {
@@ -244,21 +279,17 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       s->set_version(version_);
       s->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
                            .count());
-      for (auto& [name, value] : counters()) {
-        auto* c = s->add_counters();
-        c->set_name(name);
-        c->set_value(value);
-      }
+      add_plain_counters(metrics_snapshot(), *s->mutable_counters());
       break;
     }
-    case ControlRequest::kStats:
+    case ControlRequest::kStats: {
       resp.set_ok(true);
-      for (auto& [name, value] : counters()) {
-        auto* c = resp.add_stats();
-        c->set_name(name);
-        c->set_value(value);
-      }
+      const metrics::Snapshot snapshot = metrics_snapshot();
+      // The plain list for older clients; `metrics` is the structured registry (types, labels, histograms).
+      add_plain_counters(snapshot, *resp.mutable_stats());
+      wire::to_proto(snapshot, *resp.mutable_metrics());
       break;
+    }
     case ControlRequest::kReload:
     case ControlRequest::kModels:
       resp.set_ok(false);

@@ -11,7 +11,8 @@
 #include "enforce/block_manager.hpp"
 #include "enforce/control_server.hpp"
 #include "enforce/event_store.hpp"
-#include "link/verdict.hpp"
+#include "core/agent_metrics.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -67,24 +68,21 @@ void mark_explicit(const EnforceOptionHandles& handles, EnforceOptions& options)
 
 EnforceMode parse_mode(const std::string& text);  // throws std::invalid_argument
 
-// Counters of the rest of the agent, for status/stats answers (may be empty).
-using CounterProvider = std::function<std::vector<std::pair<std::string, std::uint64_t>>()>;
-
 class Enforcement final : public VerdictSink {
  public:
   // Builds everything from the options and starts it (nftables table, control socket, event store
-  // writer). Throws std::runtime_error with a precise message on any start-up failure.
+  // writer). Throws flowguard::Exception with a precise message on any start-up failure.
+  // Enforcement registers its counters in `metrics` (the agent's registry, published by the capture
+  // thread); the control socket's `status` and `stats` answer from that registry's snapshot. Without
+  // one (tests, tools) it keeps a registry of its own and publishes it on each request.
   static std::unique_ptr<Enforcement> create(const EnforceOptions& options, std::string version,
-                                             CounterProvider agent_counters = {});
+                                             AgentMetrics* metrics = nullptr);
   ~Enforcement() override;
 
   void on_verdict(const FlowVerdict& verdict) override;
   flowguard::v1::ControlResponse handle_control(const flowguard::v1::ControlRequest& request);
   void stop();
 
-  // " key=value" pairs for the agent's stats line.
-  void append_stats(std::string& line) const;
-  std::vector<std::pair<std::string, std::uint64_t>> counters() const;
 
   BlockManager& blocks() { return *blocks_; }
   EventStore* events() { return events_.get(); }
@@ -94,8 +92,12 @@ class Enforcement final : public VerdictSink {
  private:
   Enforcement() = default;
 
+  void register_metrics(AgentMetrics& metrics);
+  metrics::Snapshot metrics_snapshot();
+
   std::string version_;
-  CounterProvider agent_counters_;
+  std::unique_ptr<AgentMetrics> own_metrics_;  // only when create() was given none
+  AgentMetrics* metrics_ = nullptr;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::unique_ptr<EventStore> events_;
   std::unique_ptr<BlockManager> blocks_;

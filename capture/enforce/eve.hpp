@@ -4,7 +4,7 @@
 // Field names follow Suricata's eve.json; flowguard-specific data lives under "flowguard".
 
 #include "enforce/block_manager.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <nlohmann/json.hpp>
 

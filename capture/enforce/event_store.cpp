@@ -1,5 +1,7 @@
 #include "enforce/event_store.hpp"
 
+#include "common/error.hpp"
+
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -86,7 +88,7 @@ EventStore::EventStore(EventStoreOptions options) : options_(std::move(options))
                       nullptr) != SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
-    throw std::runtime_error("event store " + options_.path + ": " + why);
+    throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + why);
   }
   sqlite3_busy_timeout(db_, 2000);
   char* err = nullptr;
@@ -95,7 +97,7 @@ EventStore::EventStore(EventStoreOptions options) : options_(std::move(options))
     const std::string why = err ? err : "unknown error";
     sqlite3_free(err);
     sqlite3_close(db_);
-    throw std::runtime_error("event store " + options_.path + ": " + why);
+    throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + why);
   }
   apply_retention();
   writer_ = std::thread([this] { run(); });

@@ -54,7 +54,7 @@ struct EventStoreOptions {
 
 class EventStore {
  public:
-  // Opens (creating if needed) the database and starts the writer thread. Throws std::runtime_error
+  // Opens (creating if needed) the database and starts the writer thread. Throws flowguard::Exception
   // at start-up when the file cannot be opened or the schema cannot be created.
   explicit EventStore(EventStoreOptions options);
   ~EventStore();

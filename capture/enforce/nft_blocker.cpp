@@ -8,20 +8,20 @@ namespace flowguard::capture::enforce {
 
 NftBlocker::NftBlocker(std::string table) : table_(std::move(table)) {
   ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx_ == nullptr) throw std::runtime_error("nftables: cannot create a libnftables context");
+  if (ctx_ == nullptr) throw Exception(ErrorCode::internal, "nftables: cannot create a libnftables context");
   nft_ctx_buffer_output(ctx_);
   nft_ctx_buffer_error(ctx_);
 }
 
 NftBlocker::~NftBlocker() { nft_ctx_free(ctx_); }
 
-bool NftBlocker::run(const std::string& commands, std::string& error) {
+Status NftBlocker::run(const std::string& commands) {
   std::lock_guard lock(mutex_);
-  if (nft_run_cmd_from_buffer(ctx_, commands.c_str()) == 0) return true;
-  error = nft_ctx_get_error_buffer(ctx_);
+  if (nft_run_cmd_from_buffer(ctx_, commands.c_str()) == 0) return {};
+  std::string error = nft_ctx_get_error_buffer(ctx_);
   while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
   if (error.empty()) error = "nft command failed";
-  return false;
+  return Error{ErrorCode::io_error, std::move(error)};
 }
 
 std::string NftBlocker::element_target(const IpAddress& address) const {
@@ -29,7 +29,7 @@ std::string NftBlocker::element_target(const IpAddress& address) const {
          format_address(address);
 }
 
-bool NftBlocker::prepare(std::span<const TimedAddress> initial, std::string& error) {
+Status NftBlocker::prepare(std::span<const TimedAddress> initial) {
   const std::string t = "inet " + table_;
   std::string cmd;
   cmd += "add table " + t + "\n";
@@ -47,13 +47,12 @@ bool NftBlocker::prepare(std::span<const TimedAddress> initial, std::string& err
     if (!is_blockable(e.address) || e.ttl_seconds == 0) continue;
     cmd += "add element " + element_target(e.address) + " timeout " + std::to_string(e.ttl_seconds) + "s }\n";
   }
-  return run(cmd, error);
+  return run(cmd);
 }
 
-bool NftBlocker::add(const IpAddress& address, std::uint32_t ttl_seconds, std::string& error) {
+Status NftBlocker::add(const IpAddress& address, std::uint32_t ttl_seconds) {
   if (!is_blockable(address)) {
-    error = "address cannot be blocked";
-    return false;
+    return Error{ErrorCode::invalid_argument, "address cannot be blocked"};
   }
   // add (no-op when present) + delete + add with the timeout restarts an existing element's timer in
   // one transaction: a plain `add` leaves an existing element's timeout untouched.
@@ -61,17 +60,17 @@ bool NftBlocker::add(const IpAddress& address, std::uint32_t ttl_seconds, std::s
   std::string cmd = "add element " + target + " }\n";
   cmd += "delete element " + target + " }\n";
   cmd += "add element " + target + " timeout " + std::to_string(ttl_seconds == 0 ? 1 : ttl_seconds) + "s }\n";
-  return run(cmd, error);
+  return run(cmd);
 }
 
-bool NftBlocker::remove(const IpAddress& address, std::string& error) {
-  if (!is_blockable(address)) return true;
+Status NftBlocker::remove(const IpAddress& address) {
+  if (!is_blockable(address)) return {};
   const std::string target = element_target(address);
-  return run("add element " + target + " }\ndelete element " + target + " }\n", error);
+  return run("add element " + target + " }\ndelete element " + target + " }\n");
 }
 
-bool NftBlocker::drop_table(std::string& error) {
-  return run("add table inet " + table_ + "\ndelete table inet " + table_ + "\n", error);
+Status NftBlocker::drop_table() {
+  return run("add table inet " + table_ + "\ndelete table inet " + table_ + "\n");
 }
 
 }  // namespace flowguard::capture::enforce

@@ -40,18 +40,18 @@ class NftBlocker {
 
   // Creates (or repairs) the table, sets and chains and replaces the set contents with `initial`, in
   // one atomic transaction. Returns false with the nft error text.
-  bool prepare(std::span<const TimedAddress> initial, std::string& error);
+  Status prepare(std::span<const TimedAddress> initial);
   // Adds the address, or restarts its timeout when it is already there.
-  bool add(const IpAddress& address, std::uint32_t ttl_seconds, std::string& error);
+  Status add(const IpAddress& address, std::uint32_t ttl_seconds);
   // Removes the address; succeeds when it was not there (e.g. already expired).
-  bool remove(const IpAddress& address, std::string& error);
+  Status remove(const IpAddress& address);
   // Removes the whole table (operator recovery; not used on normal exit).
-  bool drop_table(std::string& error);
+  Status drop_table();
 
   const std::string& table() const { return table_; }
 
  private:
-  bool run(const std::string& commands, std::string& error);
+  Status run(const std::string& commands);
   std::string element_target(const IpAddress& address) const;
 
   std::string table_;

@@ -8,7 +8,7 @@
 #include "features/profile_common.hpp"
 #include "features/profile.hpp"
 #include "features/profile_packet.hpp"
-#include "flow/flow_key.hpp"
+#include "core/flow_key.hpp"
 
 namespace flowguard::capture::features {
 

@@ -3,7 +3,7 @@
 // profile uses the subset its reference keeps; field names follow the spec (docs/features.md §3-§5).
 
 #include "features/running_stats.hpp"
-#include "flow/flow_report.hpp"
+#include "core/ip_address.hpp"
 
 #include <cstdint>
 

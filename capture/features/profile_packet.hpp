@@ -3,7 +3,7 @@
 // arithmetic uses, with protocol, payload and header bytes already mapped by that profile's rules
 // (the two references disagree on padding, ICMP and UDP header bytes; see docs/features.md).
 
-#include "flow/flow_report.hpp"
+#include "core/ip_address.hpp"
 
 #include <cstdint>
 

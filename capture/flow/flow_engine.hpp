@@ -11,13 +11,15 @@
 //    sample is evicted (its final record is emitted and counted);
 //  - optional mid-flow snapshots (every N packets and/or every T seconds of packet time).
 
+#include "core/agent_metrics.hpp"
 #include "decode/packet.hpp"
 #include "features/profile.hpp"
 #include "features/profile_common.hpp"
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -71,5 +73,9 @@ class FlowEngine {
   virtual EngineStats stats() const = 0;
   virtual features::Profile profile() const = 0;
 };
+
+// Registers the engine's counters and table gauges in the agent's registry. `stats` is called on the
+// capture thread by AgentMetrics::publish() (the engine may be created after registration).
+void register_engine_metrics(AgentMetrics& metrics, std::function<EngineStats()> stats);
 
 }  // namespace flowguard::capture

@@ -5,7 +5,7 @@
 // Nothing here allocates after construction.
 
 #include "features/flow_state.hpp"
-#include "flow/flow_key.hpp"
+#include "core/flow_key.hpp"
 
 #include <cstddef>
 #include <cstdint>

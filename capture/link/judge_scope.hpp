@@ -5,7 +5,7 @@
 // conversations, look like one-packet probes to such a model, and cannot be blocked by source anyway.
 // They are counted and skipped unless the operator asks for them (--judge-multicast).
 
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 
 namespace flowguard::capture {
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -38,6 +39,12 @@ struct LinkOptions {
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds hello_timeout{5000};
+};
+
+// The feature schema the agent announces in its Hello.
+struct LinkSchema {
+  std::string feature_profile;
+  std::vector<std::string> feature_names;
 };
 
 void register_link_options(CLI::App& app, LinkOptions& options);

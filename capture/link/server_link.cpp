@@ -1,7 +1,12 @@
 #include "link/server_link.hpp"
 
+#include "link/codec.hpp"
+#include "link/connection.hpp"
+#include "link/in_flight.hpp"
 #include "link/judge_scope.hpp"
+#include "link/ring.hpp"
 
+#include "common/unix_socket.hpp"
 #include "flowguard/v1/flowguard.pb.h"
 #include "framing.hpp"
 
@@ -10,7 +15,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,54 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Flow metadata kept while the record is in flight, to build the FlowVerdict from what the agent saw.
-struct Meta {
-  std::uint64_t flow_id = 0;
-  IpAddress src, dst;
-  std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t protocol = 0;
-  std::uint16_t vlan_id = 0;
-  std::int64_t first_ts_us = 0, last_ts_us = 0;
-  std::uint64_t fwd_packets = 0, bwd_packets = 0, fwd_bytes = 0, bwd_bytes = 0;
-  RecordKind kind = RecordKind::final_record;
-};
-
-struct Slot {
-  Meta meta;
-  std::vector<float> features;  // sized once, at construction
-};
-
-// Single producer (capture thread), single consumer (sender thread), fixed capacity.
-class Ring {
- public:
-  Ring(std::size_t capacity, std::size_t n_features) : slots_(std::max<std::size_t>(capacity, 1)) {
-    for (auto& s : slots_) s.features.resize(n_features);
-  }
-  Slot* reserve() {
-    const auto h = head_.load(std::memory_order_relaxed);
-    if (h - tail_.load(std::memory_order_acquire) >= slots_.size()) return nullptr;
-    return &slots_[h % slots_.size()];
-  }
-  void publish() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
-  Slot* front() {
-    const auto t = tail_.load(std::memory_order_relaxed);
-    if (head_.load(std::memory_order_acquire) == t) return nullptr;
-    return &slots_[t % slots_.size()];
-  }
-  void pop() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
-  std::size_t size() const { return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire); }
-
- private:
-  std::vector<Slot> slots_;
-  alignas(64) std::atomic<std::size_t> head_{0};
-  alignas(64) std::atomic<std::size_t> tail_{0};
-};
-
-struct InFlight {
-  std::vector<Meta> metas;
-  std::string frame;  // wait mode: the encoded batch, re-sent if the connection drops before its verdicts
-};
-
 struct AtomicCounters {
   using C = std::atomic<std::uint64_t>;
   C offered{0}, sent{0}, judged{0}, alert{0}, block{0}, shed{0};
@@ -81,23 +37,10 @@ struct AtomicCounters {
 
 void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 
-VerdictAction to_action(v1::Action a) {
-  switch (a) {
-    case v1::ACTION_ALERT: return VerdictAction::alert;
-    case v1::ACTION_BLOCK: return VerdictAction::block;
-    case v1::ACTION_SHED: return VerdictAction::shed;
-    default: return VerdictAction::allow;
-  }
-}
+bool write_all(int fd, const std::string& data) { return net::write_all(fd, std::string_view(data)).ok(); }
 
-bool write_all(int fd, const std::string& data) {
-  for (std::size_t off = 0; off < data.size();) {
-    const auto n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
 std::string host_name() {
@@ -107,29 +50,6 @@ std::string host_name() {
 }
 
 }  // namespace
-
-std::vector<std::pair<std::string, std::uint64_t>> LinkCounters::named() const {
-  return {{"link_offered", offered},
-          {"link_sent", sent},
-          {"link_judged", judged},
-          {"link_alert", alert},
-          {"link_block", block},
-          {"link_shed", shed},
-          {"link_out_of_scope", out_of_scope},
-          {"link_unjudged_queue_full", unjudged_queue_full},
-          {"link_unjudged_server_away", unjudged_server_away},
-          {"link_unjudged_connection_lost", unjudged_connection_lost},
-          {"link_unjudged_missing_verdict", unjudged_missing_verdict},
-          {"link_unjudged_bad_record", unjudged_bad_record},
-          {"link_unjudged_stopped", unjudged_stopped},
-          {"link_resent", resent},
-          {"link_connects", connects},
-          {"link_reconnects", reconnects},
-          {"link_hello_refused", hello_refused},
-          {"link_server_errors", server_errors},
-          {"link_unknown_verdicts", unknown_verdicts},
-          {"link_model_changes", model_changes}};
-}
 
 struct ServerLink::Impl {
   Impl(LinkOptions o, LinkSchema s, VerdictSink* vs)
@@ -150,12 +70,12 @@ struct ServerLink::Impl {
   const bool waits = opts.backpressure == Backpressure::wait;
   std::atomic<bool> gave_up{false};
   WaitHooks hooks;
+  metrics::Histogram* latency = nullptr;  // flow-to-verdict, microseconds (set before start())
 
   std::mutex mu;  // in-flight table, texts, and the condition variables below
   std::condition_variable wake_sender, progress;
   std::condition_variable room;  // wait mode: the capture thread waits here for a free ring slot
-  std::map<std::uint64_t, InFlight> inflight;
-  std::size_t inflight_flows = 0;  // sent and not yet delivered to the sink
+  InFlightTable inflight;
   std::size_t in_transit = 0;      // taken from the ring, not yet in `inflight` (so flush() cannot miss them)
   std::string last_error, model, failure;
 
@@ -179,21 +99,8 @@ struct ServerLink::Impl {
     Slot* s = ring.reserve();
     if (!s && waiting()) s = wait_for_room();
     if (!s) return add(connected.load(std::memory_order_acquire) ? c.queue_full : c.server_away);
-    auto& m = s->meta;
-    m.flow_id = r.flow_id;
-    m.src = r.src;
-    m.dst = r.dst;
-    m.src_port = r.src_port;
-    m.dst_port = r.dst_port;
-    m.protocol = r.protocol;
-    m.vlan_id = r.vlan_id;
-    m.first_ts_us = r.first_ts_us;
-    m.last_ts_us = r.last_ts_us;
-    m.fwd_packets = r.fwd_packets;
-    m.bwd_packets = r.bwd_packets;
-    m.fwd_bytes = r.fwd_bytes;
-    m.bwd_bytes = r.bwd_bytes;
-    m.kind = r.kind;
+    s->meta = r.identity();
+    s->enqueued_ns = steady_ns();
     for (std::size_t i = 0; i < nf; ++i) s->features[i] = static_cast<float>(r.features[i]);
     ring.publish();
     // Wake the sender only on the edges that matter; its timed wait covers a missed wake-up.
@@ -240,86 +147,27 @@ struct ServerLink::Impl {
   }
 
   bool connect_and_hello() {
-    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-      set_error(fmt::format("socket(): {}", std::strerror(errno)), true);
+    auto h = connect_and_handshake(opts, make_hello(opts, schema), stopping);
+    if (!h) {
+      const Error& e = h.error();
+      if (e.code == ErrorCode::unavailable && stopping.load()) return false;
+      // Nobody there yet is ordinary (warn); garbage or a refusal is the operator's problem (error).
+      const bool serious = e.code == ErrorCode::protocol_error || e.code == ErrorCode::invalid_argument;
+      set_error(serious || e.code == ErrorCode::timeout || e.code == ErrorCode::connection_closed
+                    ? e.message
+                    : fmt::format("{} ({})", e.message,
+                                  waiting() ? "flows wait for it" : "flows fail open until it is up"),
+                serious);
       return false;
     }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, opts.socket_path.c_str(), sizeof(addr.sun_path) - 1);
-    if (::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-      set_error(fmt::format("cannot connect to flowguard-infer at {}: {} ({})", opts.socket_path,
-                            std::strerror(errno), waiting() ? "flows wait for it" : "flows fail open until it is up"),
-                false);
-      ::close(s);
-      return false;
-    }
-    v1::AgentMessage hello_msg;
-    auto* h = hello_msg.mutable_hello();
-    h->set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
-    h->set_agent_id(opts.agent_id);
-    h->set_agent_version(opts.agent_version);
-    h->set_feature_profile(schema.feature_profile);
-    for (const auto& n : schema.feature_names) h->add_feature_names(n);
-    if (!write_all(s, wire::encode_frame(hello_msg))) {
-      set_error(fmt::format("sending Hello to {} failed: {}", opts.socket_path, std::strerror(errno)), false);
-      ::close(s);
-      return false;
-    }
-    wire::FrameDecoder dec;
-    const auto deadline = Clock::now() + opts.hello_timeout;
-    std::optional<v1::HelloAck> ack;
-    char buf[16384];
-    while (!ack && !stopping.load()) {
-      std::string_view payload;
-      if (dec.next(payload)) {
-        v1::ServerMessage msg;
-        std::string why;
-        if (!wire::parse_payload(payload, msg, why)) {
-          set_error("flowguard-infer answered the Hello with garbage: " + why, true);
-          break;
-        }
-        if (msg.has_hello_ack()) ack = msg.hello_ack();
-        else if (msg.has_error()) {
-          set_error("flowguard-infer refused the Hello: " + msg.error().message(), true);
-          break;
-        }
-        continue;
-      }
-      if (dec.failed()) {
-        set_error("flowguard-infer sent an oversized frame", true);
-        break;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) {
-        set_error(fmt::format("flowguard-infer at {} did not answer the Hello within {} ms", opts.socket_path,
-                              opts.hello_timeout.count()),
-                  false);
-        break;
-      }
-      pollfd p{s, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(std::min<long long>(left, 100))) <= 0) continue;
-      const auto n = ::recv(s, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        if (n < 0 && errno == EINTR) continue;
-        set_error(fmt::format("flowguard-infer at {} closed the connection during the handshake", opts.socket_path),
-                  false);
-        break;
-      }
-      dec.feed(std::string_view(buf, static_cast<std::size_t>(n)));
-    }
-    if (!ack) {
-      ::close(s);
-      return false;
-    }
+    const v1::HelloAck* ack = &h->ack;
     if (!ack->accepted()) {
       add(c.hello_refused);
-      std::string e = "flowguard-infer refused this agent: " + ack->reason();
-      set_error(e, true);
-      ::close(s);
+      set_error("flowguard-infer refused this agent: " + ack->reason(), true);
       return false;
     }
+    const int s = h->fd.release();
+    wire::FrameDecoder dec = std::move(h->decoder);
     batch_limit = std::min<std::size_t>(opts.batch_flows, ack->max_batch_flows() ? ack->max_batch_flows() : 4096);
     {
       std::lock_guard lock(mu);
@@ -359,9 +207,7 @@ struct ServerLink::Impl {
     if (waiting() && !stopping.load()) return;
     {
       std::lock_guard lock(mu);
-      add(in_flight_reason, inflight_flows);
-      inflight.clear();
-      inflight_flows = 0;
+      add(in_flight_reason, inflight.clear());
     }
     drain_ring(queued_reason);
   }
@@ -372,7 +218,7 @@ struct ServerLink::Impl {
     std::vector<std::pair<std::size_t, std::string>> frames;
     {
       std::lock_guard lock(mu);
-      for (const auto& [seq, e] : inflight) frames.emplace_back(e.metas.size(), e.frame);
+      frames = inflight.frames();
     }
     int s;
     {
@@ -442,7 +288,7 @@ struct ServerLink::Impl {
       {
         // Bounded in flight: wait for verdicts before sending more (the ring absorbs, then drops).
         std::unique_lock lock(mu);
-        if (inflight_flows + n > opts.max_in_flight) {
+        if (inflight.flows() + n > opts.max_in_flight) {
           wake_sender.wait_for(lock, std::chrono::milliseconds(50));
           continue;
         }
@@ -463,30 +309,15 @@ struct ServerLink::Impl {
       std::lock_guard lock(mu);
       in_transit = n;
     }
-    InFlight entry;
+    InFlightBatch entry;
     entry.metas.reserve(n);
+    entry.enqueued_ns.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       Slot* s = ring.front();
       if (!s) break;
-      const auto& m = s->meta;
-      auto* r = fb->add_flows();
-      r->set_flow_id(m.flow_id);
-      const auto sv = m.src.view(), dv = m.dst.view();
-      r->set_src_ip(reinterpret_cast<const char*>(sv.data()), sv.size());
-      r->set_dst_ip(reinterpret_cast<const char*>(dv.data()), dv.size());
-      r->set_src_port(m.src_port);
-      r->set_dst_port(m.dst_port);
-      r->set_protocol(m.protocol);
-      r->set_vlan_id(m.vlan_id);
-      r->set_first_ts_us(m.first_ts_us);
-      r->set_last_ts_us(m.last_ts_us);
-      r->set_fwd_packets(m.fwd_packets);
-      r->set_bwd_packets(m.bwd_packets);
-      r->set_fwd_bytes(m.fwd_bytes);
-      r->set_bwd_bytes(m.bwd_bytes);
-      r->set_kind(m.kind == RecordKind::snapshot ? v1::RECORD_KIND_SNAPSHOT : v1::RECORD_KIND_FINAL);
-      r->mutable_features()->Add(s->features.begin(), s->features.end());
-      entry.metas.push_back(m);
+      encode_record(s->meta, s->features, *fb->add_flows());
+      entry.metas.push_back(s->meta);
+      entry.enqueued_ns.push_back(s->enqueued_ns);
       ring.pop();
     }
     const auto count = entry.metas.size();
@@ -496,8 +327,7 @@ struct ServerLink::Impl {
     {
       std::lock_guard lock(mu);
       if (encoded) {
-        inflight.emplace(seq, std::move(entry));
-        inflight_flows += count;
+        inflight.add(seq, std::move(entry));
       } else {
         add(c.bad_record, count);  // cannot happen within max_batch_flows; count rather than crash
       }
@@ -564,45 +394,26 @@ struct ServerLink::Impl {
     }
     if (!msg.has_verdicts()) return;
     const auto& vb = msg.verdicts();
-    InFlight entry;
+    std::optional<InFlightBatch> entry;
     {
       std::lock_guard lock(mu);
-      auto it = inflight.find(vb.batch_seq());
-      if (it == inflight.end()) {
-        add(c.unknown_verdicts, static_cast<std::uint64_t>(vb.verdicts_size()));
-        return;
-      }
-      entry = std::move(it->second);
-      inflight.erase(it);
+      entry = inflight.take(vb.batch_seq());
     }
-    std::vector<bool> matched(entry.metas.size(), false);
-    for (int i = 0; i < vb.verdicts_size(); ++i) {
-      const auto& v = vb.verdicts(i);
-      std::size_t at = entry.metas.size();
-      const auto ui = static_cast<std::size_t>(i);
-      if (ui < entry.metas.size() && !matched[ui] && entry.metas[ui].flow_id == v.flow_id()) {
-        at = ui;
-      } else {
-        for (std::size_t k = 0; k < entry.metas.size(); ++k)
-          if (!matched[k] && entry.metas[k].flow_id == v.flow_id()) {
-            at = k;
-            break;
-          }
-      }
-      if (at == entry.metas.size()) {
-        add(c.unknown_verdicts);
-        continue;
-      }
-      matched[at] = true;
-      deliver(entry.metas[at], v, fv);
+    if (!entry) {
+      add(c.unknown_verdicts, static_cast<std::uint64_t>(vb.verdicts_size()));
+      return;
     }
-    std::uint64_t missing = 0;
-    for (bool m : matched) missing += m ? 0 : 1;
-    if (missing) add(c.missing_verdict, missing);
+    const std::int64_t now_ns = steady_ns();
+    const MatchResult r = match_verdicts(*entry, vb, [&](std::size_t at, const v1::Verdict& v) {
+      deliver(entry->metas[at], v, fv);
+      if (latency) latency->observe(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns - entry->enqueued_ns[at]) / 1000));
+    });
+    if (r.unknown) add(c.unknown_verdicts, r.unknown);
+    if (r.missing) add(c.missing_verdict, r.missing);
     {
       // Only now, after the sink has seen every verdict of the batch, is the batch no longer in flight.
       std::lock_guard lock(mu);
-      inflight_flows -= entry.metas.size();
+      inflight.answered(entry->metas.size());
       if (vb.verdicts_size() > 0) {
         const auto& last = vb.verdicts(vb.verdicts_size() - 1);
         if (!last.model_version().empty()) model = last.model_name() + " " + last.model_version();
@@ -612,30 +423,9 @@ struct ServerLink::Impl {
     progress.notify_all();
   }
 
-  void deliver(const Meta& m, const v1::Verdict& v, FlowVerdict& fv) {
-    fv.flow_id = m.flow_id;
-    fv.src = m.src;
-    fv.dst = m.dst;
-    fv.src_port = m.src_port;
-    fv.dst_port = m.dst_port;
-    fv.protocol = m.protocol;
-    fv.vlan_id = m.vlan_id;
-    fv.first_ts_us = m.first_ts_us;
-    fv.last_ts_us = m.last_ts_us;
-    fv.fwd_packets = m.fwd_packets;
-    fv.bwd_packets = m.bwd_packets;
-    fv.fwd_bytes = m.fwd_bytes;
-    fv.bwd_bytes = m.bwd_bytes;
-    fv.kind = m.kind;
-    fv.action = to_action(v.action());
-    fv.predicted_class = v.predicted_class();
-    fv.score = v.score();
-    fv.threshold = v.threshold();
-    fv.reason = v.reason();
-    fv.model_name = v.model_name();
-    fv.model_version = v.model_version();
-    fv.top_features.clear();
-    for (const auto& f : v.top_features()) fv.top_features.push_back({f.name(), f.value(), f.contribution()});
+  void deliver(const FlowIdentity& m, const v1::Verdict& v, FlowVerdict& fv) {
+    fv.identity() = m;
+    decode_verdict(v, fv);
     switch (fv.action) {
       case VerdictAction::shed: add(c.shed); break;
       case VerdictAction::alert: add(c.alert), add(c.judged); break;
@@ -652,6 +442,8 @@ ServerLink::ServerLink(LinkOptions options, LinkSchema schema, VerdictSink* sink
 ServerLink::~ServerLink() { stop(); }
 
 void ServerLink::set_wait_hooks(WaitHooks hooks) { impl_->hooks = std::move(hooks); }
+
+void ServerLink::set_latency_histogram(metrics::Histogram* histogram) { impl_->latency = histogram; }
 
 void ServerLink::start() {
   if (impl_->started.exchange(true)) return;
@@ -675,7 +467,7 @@ bool ServerLink::flush(std::chrono::milliseconds idle_timeout) {
   i.wake_sender.notify_one();
   std::unique_lock lock(i.mu);
   for (;;) {
-    const std::size_t pending = i.ring.size() + i.inflight_flows + i.in_transit;
+    const std::size_t pending = i.ring.size() + i.inflight.flows() + i.in_transit;
     if (pending == 0) return true;
     if (i.gave_up.load()) return false;
     if (pending != last) deadline = Clock::now() + idle_timeout;  // something moved: a slow server is no stall

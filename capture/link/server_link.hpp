@@ -15,9 +15,10 @@
 //   (server gone or stalled) the link gives up: failure() says why, WaitHooks::gave_up is called and
 //   from then on the link fails open.
 
-#include "flow/flow_report.hpp"
+#include "common/metrics.hpp"
+#include "core/flow_report.hpp"
 #include "link/link_options.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -32,12 +33,6 @@
 #include <vector>
 
 namespace flowguard::capture {
-
-// The feature schema the agent announces in its Hello.
-struct LinkSchema {
-  std::string feature_profile;
-  std::vector<std::string> feature_names;
-};
 
 struct LinkCounters {
   std::uint64_t offered = 0;        // records given to on_flow()
@@ -64,7 +59,6 @@ struct LinkCounters {
     return unjudged_queue_full + unjudged_server_away + unjudged_connection_lost + unjudged_missing_verdict +
            unjudged_bad_record + unjudged_stopped;
   }
-  std::vector<std::pair<std::string, std::uint64_t>> named() const;
 };
 
 // Wait mode only; both are called on the capture thread.
@@ -82,6 +76,8 @@ class ServerLink final : public FlowSink {
   ServerLink& operator=(const ServerLink&) = delete;
 
   void set_wait_hooks(WaitHooks hooks);  // before start()
+  // Observes each verdict's latency from on_flow() to delivery, in microseconds (before start()).
+  void set_latency_histogram(metrics::Histogram* histogram);
   void start();
   // Waits until the first handshake succeeded (true) or `timeout` passed. The agent calls this once at
   // start-up so the first packets of a capture file are not failed open for want of a connection.

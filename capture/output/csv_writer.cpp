@@ -1,5 +1,7 @@
 #include "output/csv_writer.hpp"
 
+#include "common/error.hpp"
+
 #include "output/java_format.hpp"
 
 #include <arpa/inet.h>
@@ -45,7 +47,7 @@ CsvWriter::CsvWriter(const std::string& path, features::Profile profile)
     : profile_(profile), path_(path), buffer_(buffer_size) {
   file_ = std::fopen(path.c_str(), "w");
   if (file_ == nullptr) {
-    throw std::runtime_error("cannot open CSV output '" + path + "': " + std::strerror(errno));
+    throw Exception(Error::from_errno("cannot open CSV output '" + path + "'", errno));
   }
   const std::string_view header = features::csv_header(profile);
   std::memcpy(buffer_.data(), header.data(), header.size());
@@ -72,7 +74,7 @@ void CsvWriter::close() {
   flush();
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
-  if (failed_ || close_failed) throw std::runtime_error("write error on CSV output '" + path_ + "'");
+  if (failed_ || close_failed) throw Exception(ErrorCode::io_error, "write error on CSV output '" + path_ + "'");
 }
 
 void CsvWriter::on_flow(const FlowReport& report) {
@@ -85,6 +87,7 @@ void CsvWriter::on_flow(const FlowReport& report) {
 }
 
 char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile profile) {
+  const features::ProfileTraits traits = features::profile_traits(profile);
   // Flow ID: the stored key, "a-b-portA-portB-proto".
   p = put_address(p, r.key_src);
   *p++ = '-';
@@ -106,8 +109,10 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
   *p++ = ',';
   p = put_long(p, r.protocol);
   *p++ = ',';
-  p += profile == features::Profile::corrected ? format_corrected_timestamp(r.first_ts_us, p)
-                                               : format_cicids2017_timestamp(r.first_ts_us, p);
+  switch (traits.timestamp) {
+    case features::TimestampStyle::corrected: p += format_corrected_timestamp(r.first_ts_us, p); break;
+    case features::TimestampStyle::cicids2017: p += format_cicids2017_timestamp(r.first_ts_us, p); break;
+  }
   const std::size_t n = r.features.size();
   for (std::size_t i = 0; i < n; ++i) {
     *p++ = ',';
@@ -119,10 +124,11 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
     }
   }
   *p++ = ',';
-  if (profile == features::Profile::corrected) {
-    p = put(p, "NeedManualLabel");
-  } else {
-    p = put(p, is_botnet_host(r.src) || is_botnet_host(r.dst) ? "BOTNET" : "BENIGN");
+  switch (traits.label) {
+    case features::LabelStyle::need_manual_label: p = put(p, "NeedManualLabel"); break;
+    case features::LabelStyle::botnet_hosts:
+      p = put(p, is_botnet_host(r.src) || is_botnet_host(r.dst) ? "BOTNET" : "BENIGN");
+      break;
   }
   return p;
 }

@@ -4,7 +4,7 @@
 // numbers printed the Java way. Snapshots are not written (the references have no such rows).
 
 #include "features/profile.hpp"
-#include "flow/flow_report.hpp"
+#include "core/flow_report.hpp"
 
 #include <cstdio>
 #include <string>
@@ -14,14 +14,14 @@ namespace flowguard::capture::output {
 
 class CsvWriter final : public FlowSink {
  public:
-  // Opens (truncates) the file and writes the header; throws std::runtime_error if it cannot.
+  // Opens (truncates) the file and writes the header; throws flowguard::Exception if it cannot.
   CsvWriter(const std::string& path, features::Profile profile);
   ~CsvWriter() override;
   CsvWriter(const CsvWriter&) = delete;
   CsvWriter& operator=(const CsvWriter&) = delete;
 
   void on_flow(const FlowReport& report) override;
-  // Flushes and closes; throws std::runtime_error on a write error (disk full, ...).
+  // Flushes and closes; throws flowguard::Exception on a write error (disk full, ...).
   void close();
   std::uint64_t rows() const { return rows_; }
 

@@ -239,4 +239,18 @@ SourceStats PacketSource::stats() noexcept {
   return s;
 }
 
+void register_source_metrics(AgentMetrics& metrics, PacketSource& source) {
+  if (!source.is_live()) return;
+  PacketSource* s = &source;
+  metrics.mirror_counter({"flowguard_capture_kernel_received_total", "Packets the kernel saw (pcap_stats)",
+                          "kernel_received"},
+                         [s] { return s->stats().kernel_received; });
+  metrics.mirror_counter({"flowguard_capture_kernel_dropped_total", "Packets dropped: socket buffer full",
+                          "kernel_dropped"},
+                         [s] { return s->stats().kernel_dropped; });
+  metrics.mirror_counter({"flowguard_capture_interface_dropped_total", "Packets dropped by the interface",
+                          "interface_dropped"},
+                         [s] { return s->stats().interface_dropped; });
+}
+
 }  // namespace flowguard::capture

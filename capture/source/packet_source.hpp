@@ -5,6 +5,9 @@
 // what failed and why (libpcap's text included). Reading is the packet path: next() never throws and
 // never allocates; it hands out a view into libpcap's buffer, valid until the next call.
 
+#include "common/error.hpp"
+#include "core/agent_metrics.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -19,9 +22,10 @@ struct pcap;  // libpcap's pcap_t, kept out of this header
 
 namespace flowguard::capture {
 
-class SourceError : public std::runtime_error {
+// Opening a source failed (start-up): the one error shape (common/error.hpp), thrown at the boundary.
+class SourceError : public Exception {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SourceError(std::string message) : Exception(ErrorCode::io_error, std::move(message)) {}
 };
 
 // How a file is replayed: as fast as possible, or with the capture's inter-packet gaps (divided by
@@ -129,5 +133,9 @@ class PacketSource {
   std::int64_t replay_first_ts_us_ = 0;
   std::int64_t replay_first_clock_ns_ = 0;
 };
+
+// Live sources: registers the kernel's receive/drop counters (pcap_stats) in the agent's registry, read
+// on the capture thread. Files have none.
+void register_source_metrics(AgentMetrics& metrics, PacketSource& source);
 
 }  // namespace flowguard::capture

@@ -1,54 +1,36 @@
 #include "profiles.hpp"
 
+#include "features/profile.hpp"
+
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 namespace flowguard::train {
 
+namespace {
+
+// The capture agent's feature names for `profile`, copied once into the trainer's string vectors.
+const std::vector<std::string>& capture_features(capture::features::Profile profile) {
+  static const auto tables = [] {
+    std::array<std::vector<std::string>, capture::features::all_profiles.size()> t;
+    for (const auto p : capture::features::all_profiles) {
+      for (const auto name : capture::features::feature_names(p))
+        t[static_cast<std::size_t>(p)].emplace_back(name);
+    }
+    return t;
+  }();
+  return tables[static_cast<std::size_t>(profile)];
+}
+
+}  // namespace
+
 const std::vector<std::string>& corrected_features() {
-  static const std::vector<std::string> names{
-      "Flow Duration", "Total Fwd Packet", "Total Bwd packets", "Total Length of Fwd Packet",
-      "Total Length of Bwd Packet", "Fwd Packet Length Max", "Fwd Packet Length Min",
-      "Fwd Packet Length Mean", "Fwd Packet Length Std", "Bwd Packet Length Max", "Bwd Packet Length Min",
-      "Bwd Packet Length Mean", "Bwd Packet Length Std", "Flow Bytes/s", "Flow Packets/s", "Flow IAT Mean",
-      "Flow IAT Std", "Flow IAT Max", "Flow IAT Min", "Fwd IAT Total", "Fwd IAT Mean", "Fwd IAT Std",
-      "Fwd IAT Max", "Fwd IAT Min", "Bwd IAT Total", "Bwd IAT Mean", "Bwd IAT Std", "Bwd IAT Max",
-      "Bwd IAT Min", "Fwd PSH Flags", "Bwd PSH Flags", "Fwd URG Flags", "Bwd URG Flags", "Fwd RST Flags",
-      "Bwd RST Flags", "Fwd Header Length", "Bwd Header Length", "Fwd Packets/s", "Bwd Packets/s",
-      "Packet Length Min", "Packet Length Max", "Packet Length Mean", "Packet Length Std",
-      "Packet Length Variance", "FIN Flag Count", "SYN Flag Count", "RST Flag Count", "PSH Flag Count",
-      "ACK Flag Count", "URG Flag Count", "CWR Flag Count", "ECE Flag Count", "Down/Up Ratio",
-      "Average Packet Size", "Fwd Segment Size Avg", "Bwd Segment Size Avg", "Fwd Bytes/Bulk Avg",
-      "Fwd Packet/Bulk Avg", "Fwd Bulk Rate Avg", "Bwd Bytes/Bulk Avg", "Bwd Packet/Bulk Avg",
-      "Bwd Bulk Rate Avg", "Subflow Fwd Packets", "Subflow Fwd Bytes", "Subflow Bwd Packets",
-      "Subflow Bwd Bytes", "FWD Init Win Bytes", "Bwd Init Win Bytes", "Fwd Act Data Pkts",
-      "Fwd Seg Size Min", "Active Mean", "Active Std", "Active Max", "Active Min", "Idle Mean", "Idle Std",
-      "Idle Max", "Idle Min", "ICMP Code", "ICMP Type", "Total TCP Flow Time",
-  };
-  return names;
+  return capture_features(capture::features::Profile::corrected);
 }
 
 const std::vector<std::string>& cicids2017_features() {
-  static const std::vector<std::string> names{
-      "Flow Duration", "Total Fwd Packets", "Total Backward Packets", "Total Length of Fwd Packets",
-      "Total Length of Bwd Packets", "Fwd Packet Length Max", "Fwd Packet Length Min",
-      "Fwd Packet Length Mean", "Fwd Packet Length Std", "Bwd Packet Length Max", "Bwd Packet Length Min",
-      "Bwd Packet Length Mean", "Bwd Packet Length Std", "Flow Bytes/s", "Flow Packets/s", "Flow IAT Mean",
-      "Flow IAT Std", "Flow IAT Max", "Flow IAT Min", "Fwd IAT Total", "Fwd IAT Mean", "Fwd IAT Std",
-      "Fwd IAT Max", "Fwd IAT Min", "Bwd IAT Total", "Bwd IAT Mean", "Bwd IAT Std", "Bwd IAT Max",
-      "Bwd IAT Min", "Fwd PSH Flags", "Bwd PSH Flags", "Fwd URG Flags", "Bwd URG Flags", "Fwd Header Length",
-      "Bwd Header Length", "Fwd Packets/s", "Bwd Packets/s", "Min Packet Length", "Max Packet Length",
-      "Packet Length Mean", "Packet Length Std", "Packet Length Variance", "FIN Flag Count", "SYN Flag Count",
-      "RST Flag Count", "PSH Flag Count", "ACK Flag Count", "URG Flag Count", "CWE Flag Count",
-      "ECE Flag Count", "Down/Up Ratio", "Average Packet Size", "Avg Fwd Segment Size",
-      "Avg Bwd Segment Size", "Fwd Header Length.1", "Fwd Avg Bytes/Bulk", "Fwd Avg Packets/Bulk",
-      "Fwd Avg Bulk Rate", "Bwd Avg Bytes/Bulk", "Bwd Avg Packets/Bulk", "Bwd Avg Bulk Rate",
-      "Subflow Fwd Packets", "Subflow Fwd Bytes", "Subflow Bwd Packets", "Subflow Bwd Bytes",
-      "Init_Win_bytes_forward", "Init_Win_bytes_backward", "act_data_pkt_fwd", "min_seg_size_forward",
-      "Active Mean", "Active Std", "Active Max", "Active Min", "Idle Mean", "Idle Std", "Idle Max",
-      "Idle Min",
-  };
-  return names;
+  return capture_features(capture::features::Profile::cicids2017);
 }
 
 const std::vector<NslKddColumn>& nslkdd_columns() {
@@ -96,9 +78,8 @@ const std::vector<std::string>& nslkdd_features() {
 }
 
 const std::vector<std::string>* profile_features(std::string_view profile) {
-  if (profile == kProfileCorrected) return &corrected_features();
-  if (profile == kProfileCicids2017) return &cicids2017_features();
   if (profile == kProfileNslKdd) return &nslkdd_features();
+  if (const auto p = capture::features::parse_profile(profile)) return &capture_features(*p);
   return nullptr;
 }
 

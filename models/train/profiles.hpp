@@ -1,7 +1,8 @@
 #pragma once
 // Feature profiles the trainer understands: which columns are model inputs, in which order.
-// `corrected` and `cicids2017` are the capture agent's profiles (the order is the contract with the
-// inference server); `nsl-kdd` exists for offline experiments only (no live extractor produces it).
+// The capture agent's profiles (`corrected`, `cicids2017`, ...) come from its profile registry
+// (capture/features/profile.hpp), so the order is the same definition on both sides of the socket;
+// `nsl-kdd` exists for offline experiments only (no live extractor produces it).
 
 #include <optional>
 #include <string>

@@ -20,11 +20,13 @@ for _ in $(seq 1 300); do [ -S "$work/infer.sock" ] && break; kill -0 "$server" 
 [ -S "$work/infer.sock" ] || fail "server socket did not appear"
 
 "$capture" -r "$pcap" --socket "$work/infer.sock" --enforce dry-run --no-host-allowlist --state-dir none \
-  --control-socket none --alerts "$work/eve.json" --events "$work/events.db" >"$work/capture.log" 2>&1 \
+  --control-socket none --alerts "$work/eve.json" --events "$work/events.db" \
+  --metrics-json "$work/metrics.json" >"$work/capture.log" 2>&1 \
   || fail "flowguard-capture exited $?"
 
-stats=$(grep '^stats ' "$work/capture.log" | tail -1)
-num() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$stats"; }
+# Counters from the agent's metrics document at exit (structured), not from the human stats line.
+stats=$(cat "$work/metrics.json")
+num() { python3 -c 'import json,sys; print(next(m["value"] for m in json.load(open(sys.argv[1]))["metrics"] if m["key"] == sys.argv[2]))' "$work/metrics.json" "$1"; }
 created=$(num flows_created); sent=$(num link_sent); scope=$(num out_of_scope); judged=$(num judged); unjudged=$(num unjudged)
 echo "flows=$created sent=$sent out_of_scope=$scope judged=$judged unjudged=$unjudged"
 [ "${created:-0}" -gt 1000 ] || fail "too few flows: $stats"

@@ -20,13 +20,13 @@ server=$!
 for _ in $(seq 1 300); do [ -S "$work/infer.sock" ] && break; kill -0 "$server" 2>/dev/null || fail "server exited"; sleep 0.1; done
 [ -S "$work/infer.sock" ] || fail "server socket did not appear"
 
-replay() {  # replay NAME: alerts in NAME.eve and NAME.db, stats line in NAME.stats
+replay() {  # replay NAME: alerts in NAME.eve and NAME.db, metrics in NAME.stats (--metrics-json)
   timeout 300 "$capture" -r "$pcap" --socket "$work/infer.sock" --link-queue 16 --link-batch 8 --stats-interval 0 \
     --enforce dry-run --no-host-allowlist --state-dir none --control-socket none --alerts "$work/$1.eve" --events "$work/$1.db" \
-    >"$work/$1.log" 2>&1 || fail "flowguard-capture exited $? on replay $1"
-  grep '^stats ' "$work/$1.log" | tail -1 >"$work/$1.stats"
+    --metrics-json "$work/$1.stats" >"$work/$1.log" 2>&1 || fail "flowguard-capture exited $? on replay $1"
 }
-num() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$work/$2.stats"; }
+# A counter by its stats key from the structured metrics of replay NAME.
+num() { python3 -c 'import json,sys; print(next(m["value"] for m in json.load(open(sys.argv[1]))["metrics"] if m["key"] == sys.argv[2]))' "$work/$2.stats" "$1"; }
 # Verdict counts per class: allow/alert/block totals, then alert and block verdicts per predicted class
 # from the event store (which, unlike the folded EVE log, has a row for every one).
 classes() {

@@ -5,6 +5,7 @@
 #include "fixtures/pcap_writer.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <sys/wait.h>
 
@@ -33,6 +34,16 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A counter from the agent's --metrics-json document, by its stats key (-1 when absent).
+long long metric(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  const auto doc = nlohmann::json::parse(in);
+  for (const auto& m : doc.at("metrics")) {
+    if (m.value("key", "") == key) return m.at("value").get<long long>();
+  }
+  return -1;
 }
 
 std::vector<std::vector<std::string>> read_csv(const std::string& path, std::string& header) {
@@ -100,7 +111,9 @@ TEST_CASE("flowguard-capture writes the reference CSV for both profiles", "[app]
 
   SECTION("corrected") {
     const std::string csv = dir.file("corrected.csv");
-    REQUIRE(run("-r " + pcap + " --csv " + csv + " --no-server --stats-interval 0", dir.file("log")) == 0);
+    REQUIRE(run("-r " + pcap + " --csv " + csv + " --no-server --stats-interval 0 --metrics-json " +
+                    dir.file("metrics.json"),
+                dir.file("log")) == 0);
     std::string header;
     const auto rows = read_csv(csv, header);
     CHECK(header == csv_header(Profile::corrected));
@@ -117,10 +130,10 @@ TEST_CASE("flowguard-capture writes the reference CSV for both profiles", "[app]
     CHECK(udp6[0] == "2001:db8::1-2001:db8::53-5353-53-17");
     CHECK(udp6[10] == "30.0");
     CHECK(udp6[11] == "120.0");
-    // The stats line at exit counts the ARP frame as not IP.
-    const std::string log = slurp(dir.file("log"));
-    CHECK(log.find("not_ip=1") != std::string::npos);
-    CHECK(log.find("records_final=2") != std::string::npos);
+    // The metrics at exit count the ARP frame as not IP.
+    CHECK(metric(dir.file("metrics.json"), "not_ip") == 1);
+    CHECK(metric(dir.file("metrics.json"), "decode_non_ip_arp") == 1);
+    CHECK(metric(dir.file("metrics.json"), "records_final") == 2);
   }
   SECTION("cicids2017") {
     const std::string csv = dir.file("cicids2017.csv");
@@ -186,9 +199,9 @@ TEST_CASE("flowguard-capture --decode reference writes the reference's pseudo-fl
     REQUIRE(run("-r " + pcap + " --profile " + profile + " --csv " + csv + " --no-server --stats-interval 0",
                 dir.file("log")) == 0);
     REQUIRE(run("-r " + pcap + " --profile " + profile + " --decode reference --csv " + ref +
-                    " --no-server --stats-interval 0",
+                    " --no-server --stats-interval 0 --metrics-json " + dir.file("metrics.json"),
                 dir.file("log")) == 0);
-    CHECK(slurp(dir.file("log")).find("reference_fallback_pass=2") != std::string::npos);
+    CHECK(metric(dir.file("metrics.json"), "decode_reference_fallback_pass") == 2);
     std::string header;
     const auto native_rows = read_csv(csv, header);
     const auto ref_rows = read_csv(ref, header);

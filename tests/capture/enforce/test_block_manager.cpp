@@ -30,8 +30,7 @@ Allowlist allow(std::initializer_list<const char*> cidrs) {
   Allowlist a;
   a.add_loopback();
   for (const char* c : cidrs) {
-    std::string why;
-    REQUIRE(a.add(c, why));
+    REQUIRE(a.add(c).ok());
   }
   return a;
 }
@@ -59,9 +58,9 @@ TEST_CASE("only block verdicts block - allowlisted and unblockable sources never
   CHECK(m.counters().allowlisted == 3);
   CHECK(m.counters().block_verdicts == 5);
   // Manual requests: refused for allowlisted and malformed addresses, never passed on as text.
-  CHECK_FALSE(m.block("192.0.2.1", 0, "x").ok);
-  CHECK(m.block("10.0.0.1; flush ruleset", 0, "x").error == "not an IPv4 or IPv6 address");
-  CHECK_FALSE(m.block("ff02::1", 0, "x").ok);
+  CHECK_FALSE(m.block("192.0.2.1", 0, "x").ok());
+  CHECK(m.block("10.0.0.1; flush ruleset", 0, "x").error().message == "not an IPv4 or IPv6 address");
+  CHECK_FALSE(m.block("ff02::1", 0, "x").ok());
 }
 
 TEST_CASE("renewals are rate limited and the cap is counted", "[blocks]") {
@@ -80,17 +79,17 @@ TEST_CASE("renewals are rate limited and the cap is counted", "[blocks]") {
   CHECK(m.apply(verdict("10.0.0.8", VerdictAction::block)) == BlockOutcome::cap_reached);
   CHECK(m.counters().cap_reached == 2);
   CHECK(m.size() == 3);
-  CHECK_FALSE(m.block("10.0.0.9", 60, "manual").ok);  // the cap holds for manual blocks too
-  CHECK(m.unblock("10.0.0.6").ok);
-  CHECK(m.block("10.0.0.9", 60, "ops ticket 12").ok);
+  CHECK_FALSE(m.block("10.0.0.9", 60, "manual").ok());  // the cap holds for manual blocks too
+  CHECK(m.unblock("10.0.0.6").ok());
+  CHECK(m.block("10.0.0.9", 60, "ops ticket 12").ok());
   CHECK(m.size() == 3);
 }
 
 TEST_CASE("entries expire after their TTL and manual blocks carry their own TTL", "[blocks]") {
   BlockManager m(dry(), allow({}));
   m.start();
-  REQUIRE(m.block("198.51.100.3", 1, "short").ok);
-  REQUIRE(m.block("198.51.100.4", 600, "long").ok);
+  REQUIRE(m.block("198.51.100.3", 1, "short").ok());
+  REQUIRE(m.block("198.51.100.4", 600, "long").ok());
   CHECK(m.size() == 2);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   m.expire_now();
@@ -100,8 +99,8 @@ TEST_CASE("entries expire after their TTL and manual blocks carry their own TTL"
   CHECK(list[0].manual);
   CHECK(list[0].reason == "long");
   CHECK(m.counters().expired == 1);
-  CHECK(m.unblock("198.51.100.4").message == "unblocked 198.51.100.4");
-  CHECK(m.unblock("198.51.100.4").message == "198.51.100.4 was not blocked");
+  CHECK(m.unblock("198.51.100.4").value() == "unblocked 198.51.100.4");
+  CHECK(m.unblock("198.51.100.4").value() == "198.51.100.4 was not blocked");
 }
 
 TEST_CASE("the block list survives a restart with its remaining TTL", "[blocks]") {
@@ -111,8 +110,8 @@ TEST_CASE("the block list survives a restart with its remaining TTL", "[blocks]"
     BlockManager m(dry(dir.str()), allow({}));
     m.start();
     REQUIRE(m.apply(verdict("10.0.0.5", VerdictAction::block)) == BlockOutcome::dry_run);
-    REQUIRE(m.block("2001:db8::77", 300, "manual").ok);
-    REQUIRE(m.block("10.0.0.99", 600, "soon allowlisted").ok);
+    REQUIRE(m.block("2001:db8::77", 300, "manual").ok());
+    REQUIRE(m.block("10.0.0.99", 600, "soon allowlisted").ok());
     expires = m.list().front().expires_unix_ms;
     m.stop();
     CHECK(std::filesystem::exists(dir / "blocks.dry-run.json"));
@@ -145,7 +144,7 @@ TEST_CASE("off mode never blocks and refuses manual requests", "[blocks]") {
   m.start();
   CHECK(m.apply(verdict("10.0.0.5", VerdictAction::block)) == BlockOutcome::off);
   CHECK(m.size() == 0);
-  CHECK(m.block("10.0.0.5", 0, "").error == "enforcement is off (--enforce off)");
+  CHECK(m.block("10.0.0.5", 0, "").error().message == "enforcement is off (--enforce off)");
 }
 
 TEST_CASE("block decisions are recorded in the event store", "[blocks][store]") {

@@ -3,6 +3,8 @@
 #include "framing.hpp"
 #include "test_support.hpp"
 
+#include "metrics_proto.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -146,11 +148,14 @@ TEST_CASE("control socket: block, list, unblock round trip", "[control]") {
 
 TEST_CASE("control socket: status, stats and requests served by the inference server", "[control]") {
   TempDir dir;
-  auto e = Enforcement::create(dry_options(dir), "test-1.0", [] {
-    return std::vector<std::pair<std::string, std::uint64_t>>{{"packets", 1234}};
-  });
+  // The agent's registry: a packet-path counter registered by another part, and enforcement's own.
+  AgentMetrics metrics;
+  metrics.mirror_counter({"flowguard_capture_packets_total", "Frames handed to the decoder", "packets"},
+                         [] { return std::uint64_t{1234}; });
+  auto e = Enforcement::create(dry_options(dir), "test-1.0", &metrics);
   e->on_verdict(verdict("10.9.9.9", VerdictAction::block, "DDoS"));
   e->on_verdict(verdict("192.0.2.9", VerdictAction::block, "DDoS"));
+  metrics.publish();  // the capture thread's job in the agent
   Client c(dir / "capture.ctl");
   v1::ControlRequest status;
   status.mutable_status();
@@ -171,6 +176,19 @@ TEST_CASE("control socket: status, stats and requests served by the inference se
   r = c.call(stats);
   REQUIRE(r.ok());
   CHECK(r.stats_size() > 10);
+  // The structured answer: the same registry with names, types and keys.
+  const auto snapshot = flowguard::wire::from_proto(r.metrics());
+  const auto* packets = snapshot.find("packets");
+  REQUIRE(packets != nullptr);
+  CHECK(packets->name == "flowguard_capture_packets_total");
+  CHECK(packets->type == flowguard::metrics::Type::counter);
+  CHECK(packets->counter == 1234);
+  const auto* active = snapshot.find("blocks_active");
+  REQUIRE(active != nullptr);
+  CHECK(active->type == flowguard::metrics::Type::gauge);
+  CHECK(active->gauge == 1);
+  CHECK(snapshot.value("verdicts") == 2);
+  CHECK(snapshot.value("flowguard_capture_enforce_block_verdicts_total") == 2);
 
   v1::ControlRequest reload;
   reload.mutable_reload()->set_path("/tmp/x");

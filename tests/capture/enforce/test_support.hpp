@@ -2,7 +2,7 @@
 // Helpers shared by the enforcement tests: a temporary directory and verdict builders.
 
 #include "enforce/address.hpp"
-#include "link/verdict.hpp"
+#include "core/verdict.hpp"
 
 #include <cstdlib>
 #include <filesystem>

@@ -1,5 +1,8 @@
 // Profile corrected: every quirk of the spec's checklist (docs/features.md §6, C1..C9), with expected
 // values worked out by hand from the spec, run through the real flow engine.
+#include "features/cicids2017.hpp"
+#include "features/corrected.hpp"
+#include "features/feature_row.hpp"
 #include "fixtures/test_flow_packets.hpp"
 
 #include "flow/flow_engine.hpp"
@@ -7,7 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
+#include <string_view>
 
 using namespace flowguard::test;
 using flowguard::capture::EngineConfig;
@@ -200,4 +206,27 @@ TEST_CASE("corrected 3.4: active and idle periods", "[profile][corrected]") {
   CHECK(f(rows[0], "Active Min") == 500);
   CHECK(f(rows[0], "Idle Max") == 13 * 1e6 - 500);
   CHECK(f(rows[0], "Idle Min") == 6e6);
+}
+
+TEST_CASE("profile registry: every profile is complete, named once and dispatched to its own class",
+          "[profile][registry]") {
+  using namespace flowguard::capture::features;
+  for (const Profile p : all_profiles) {
+    const ProfileTraits t = profile_traits(p);
+    INFO(t.name);
+    REQUIRE(parse_profile(t.name) == p);
+    const auto names = feature_names(p);
+    CHECK(names.size() == t.feature_count);
+    CHECK(names.size() <= max_feature_count);
+    // Identifier columns + statistics + Label: the header names every column once.
+    CHECK(static_cast<std::size_t>(std::count(t.csv_header.begin(), t.csv_header.end(), ',')) ==
+          7 + t.feature_count);
+    std::set<std::string_view> unique(names.begin(), names.end());
+    CHECK(unique.size() == names.size());
+    CHECK(visit_profile(p, []<typename C>(std::type_identity<C>) { return C::id; }) == p);
+  }
+  CHECK_FALSE(parse_profile("nsl-kdd").has_value());
+  const auto legacy = feature_names(Profile::cicids2017);
+  CHECK(std::count(legacy.begin(), legacy.end(), "Fwd Header Length") == 1);
+  CHECK(std::count(legacy.begin(), legacy.end(), "Fwd Header Length.1") == 1);
 }

@@ -11,7 +11,7 @@ netns_pair_setup fgflow fgfa fgfb 10.202.0
 
 # Flow timeout 1 s so the expiry sweep has something to do within the test.
 ip netns exec "$NS_B" "$AGENT" -i fgfb --bpf "host 10.202.0.1" --csv "$TMP/out.csv" --no-server \
-  --active-timeout 1 --stats-interval 0.2 2>"$TMP/stderr" &
+  --active-timeout 1 --stats-interval 0.2 --metrics-json "$TMP/metrics.json" 2>"$TMP/stderr" &
 BG_PID=$!
 # Ready when a stats line shows up (warm-up datagrams to port 9998 keep the capture loop turning).
 for _ in $(seq 100); do
@@ -35,7 +35,7 @@ wait "$BG_PID" || rc=$?
 BG_PID=
 [ "$rc" = 0 ] || { echo "FAIL: agent exit $rc after SIGTERM"; cat "$TMP/stderr"; exit 1; }
 
-expired=$(grep '^stats' "$TMP/stderr" | tail -1 | sed -n 's/.* flows_expired=\([0-9]*\).*/\1/p')
+expired=$(python3 -c 'import json,sys; print(next(m["value"] for m in json.load(open(sys.argv[1]))["metrics"] if m["key"] == "flows_expired"))' "$TMP/metrics.json")
 [ "${expired:-0}" -ge 1 ] || { echo "FAIL: idle UDP flow not expired by the sweep (flows_expired=${expired:-?})"; exit 1; }
 # corrected layout: Src IP(2) Src Port(3) Dst IP(4) Dst Port(5) Protocol(6) ... Total Fwd Packet(9) Total Bwd packets(10)
 udp=$(awk -F, '$2=="10.202.0.1" && $5=="9999" && $6=="17" {print $9}' "$TMP/out.csv")

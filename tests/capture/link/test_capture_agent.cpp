@@ -9,7 +9,8 @@
 #include "support/skip.hpp"
 
 #include <cstdlib>
-#include <regex>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 using namespace fgtest;
 
@@ -43,10 +44,16 @@ void save_profile_model(const std::string& path) {
   flowguard::models::save_bundle(m, man, path);
 }
 
-std::uint64_t stat(const std::string& text, const std::string& key) {
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex("[ (]" + key + "=([0-9]+)"))) return ~0ull;
-  return std::stoull(m[1]);
+// A counter from the agent's --metrics-json document, by its stats key (~0 when absent).
+std::uint64_t stat(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  const auto doc = nlohmann::json::parse(in);
+  for (const auto& m : doc.at("metrics")) {
+    // Counters and gauges carry "value", histograms their observation "count".
+    if (m.value("key", "") == key) return m.contains("value") ? m.at("value").get<std::uint64_t>()
+                                                               : m.at("count").get<std::uint64_t>();
+  }
+  return ~0ull;
 }
 
 }  // namespace
@@ -60,18 +67,20 @@ TEST_CASE("flowguard-capture streams every flow of a capture file to flowguard-i
   TempDir d;
   save_profile_model(d.file("m.pt"));
   InProcessServer srv(d.file("m.pt"));
+  const std::string metrics = d.file("metrics.json");
   auto [rc, out] = run_command({FG_CAPTURE_BIN, "-r", pcap, "--socket", srv.socket(), "--stats-interval", "0",
-                                "--agent-id", "e2e-agent"});
+                                "--agent-id", "e2e-agent", "--metrics-json", metrics});
   INFO(out);
   REQUIRE(rc == 0);
-  const auto sent = stat(out, "link_sent");
+  const auto sent = stat(metrics, "link_sent");
   REQUIRE(sent != ~0ull);
   CHECK(sent > 0);
-  CHECK(stat(out, "judged") == sent);
-  CHECK(stat(out, "unjudged") == 0);
+  CHECK(stat(metrics, "judged") == sent);
+  CHECK(stat(metrics, "unjudged") == 0);
+  CHECK(stat(metrics, "flow_to_verdict_us") == sent);  // one latency observation per verdict
   const auto c = srv.server->metrics();
   CHECK(c.value("flows_received") == sent);
   CHECK(c.value("verdicts_sent") == sent);
-  CHECK(c.value("alert") == stat(out, "alert"));
+  CHECK(c.value("alert") == stat(metrics, "alert"));
   CHECK(c.value("sessions_accepted") == 1);
 }

@@ -110,12 +110,24 @@ int accept_and_ack(int lfd) {
 
 }  // namespace
 
+TEST_CASE("a socket path too long for sun_path is a clear error, never a truncated connect") {
+  const std::string path = "/tmp/" + std::string(200, 'x') + ".sock";
+  ServerLink link(options(path), schema(), nullptr);
+  link.start();
+  CHECK_FALSE(link.wait_connected(300ms));
+  CHECK_THAT(link.last_error(), Catch::Contains("too long for a Unix socket"));
+  CHECK_THAT(link.last_error(), Catch::Contains("cannot connect to flowguard-infer"));
+  link.stop();
+}
+
 TEST_CASE("every record gets a verdict joined with the agent's own flow metadata") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   InProcessServer srv(d.file("a.pt"));
   CollectingSink sink;
   ServerLink link(options(srv.socket()), schema(), &sink);
+  flowguard::metrics::Histogram latency(flowguard::metrics::exponential_bounds(50, 2.0, 18));
+  link.set_latency_histogram(&latency);
   link.start();
   REQUIRE(link.wait_connected(10s));
   CHECK(link.model() == "lin A");
@@ -149,6 +161,10 @@ TEST_CASE("every record gets a verdict joined with the agent's own flow metadata
   }
   CHECK(blocks == kFlows / 10);
   CHECK(snapshots == kFlows / 2);
+  // One flow-to-verdict observation per delivered verdict (all in some bucket, +Inf included).
+  std::uint64_t observed = 0;
+  for (std::size_t b = 0; b <= latency.bounds().size(); ++b) observed += latency.bucket(b);
+  CHECK(observed == kFlows);
   link.stop();
   CHECK(link.counters().unjudged_stopped == 0);
 }

@@ -3,7 +3,7 @@
 // The link joins the server's Verdict with the flow metadata it kept for that flow_id, so consumers
 // act on addresses the agent itself observed, never on addresses a server could make up.
 
-#include "flow/flow_report.hpp"
+#include "core/flow_identity.hpp"
 
 #include <cstdint>
 #include <string>
@@ -19,16 +19,8 @@ struct FeatureContribution {
   float contribution = 0;
 };
 
-struct FlowVerdict {
-  // Flow metadata, copied from the FlowReport that was sent.
-  std::uint64_t flow_id = 0;
-  IpAddress src, dst;
-  std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t protocol = 0;
-  std::uint16_t vlan_id = 0;
-  std::int64_t first_ts_us = 0, last_ts_us = 0;
-  std::uint64_t fwd_packets = 0, bwd_packets = 0, fwd_bytes = 0, bwd_bytes = 0;
-  RecordKind kind = RecordKind::final_record;
+struct FlowVerdict : FlowIdentity {
+  // The identity part is the FlowReport's that was sent (assigned whole by the link).
 
   // What the server decided.
   VerdictAction action = VerdictAction::allow;
@@ -46,6 +38,19 @@ class VerdictSink {
   // Called from the link's receive thread, one verdict at a time, never concurrently; implementations
   // must not block for long (queue slow work such as database writes).
   virtual void on_verdict(const FlowVerdict& verdict) = 0;
+};
+
+// Forwards each verdict to every registered VerdictSink, in registration order.
+class VerdictFanout final : public VerdictSink {
+ public:
+  void add(VerdictSink* sink) { sinks_.push_back(sink); }
+  bool empty() const { return sinks_.empty(); }
+  void on_verdict(const FlowVerdict& verdict) override {
+    for (VerdictSink* s : sinks_) s->on_verdict(verdict);
+  }
+
+ private:
+  std::vector<VerdictSink*> sinks_;
 };
 
 }  // namespace flowguard::capture

@@ -4,7 +4,7 @@
 // The key's order is the profile's business: cicids2017 stores a canonical order, corrected stores the
 // orientation of the conversation's first packet (spec §4.1, §5.1); the key text is the "Flow ID" column.
 
-#include "flow/flow_report.hpp"
+#include "core/ip_address.hpp"
 
 #include <array>
 #include <cstdint>
