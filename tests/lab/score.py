@@ -216,14 +216,15 @@ def run_pipeline(build, pcap, infer_args, capture_args, work):
         else:
             raise RuntimeError("flowguard-infer socket did not appear")
         csv_path, db_path = os.path.join(work, "flows.csv"), os.path.join(work, "events.db")
+        metrics_path = os.path.join(work, "metrics.json")
         cmd = ["timeout", "1800", agent, "-r", pcap, "--socket", sock, "--enforce", "dry-run",
                "--no-host-allowlist", "--state-dir", "none", "--control-socket", "none",
-               "--events", db_path, "--csv", csv_path, *capture_args]
+               "--events", db_path, "--csv", csv_path, "--metrics-json", metrics_path, *capture_args]
         with open(os.path.join(work, "capture.log"), "w") as out:
             rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
         if rc != 0:
             raise RuntimeError(f"flowguard-capture failed ({rc}): {open(out.name).read()[-2000:]}")
-        return csv_path, db_path, agent_counters(out.name)
+        return csv_path, db_path, agent_counters(metrics_path)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -234,15 +235,14 @@ def run_pipeline(build, pcap, infer_args, capture_args, work):
         log.close()
 
 
-def agent_counters(log_path):
-    """The agent's final stats counters that tell whether every flow was judged (fail-open, shed)."""
-    last = ""
-    with open(log_path, errors="replace") as f:
-        for line in f:
-            if "stats packets=" in line:
-                last = line
-    wanted = ("packets", "flows_created", "judged", "shed", "unjudged", "queue_full", "lost", "out_of_scope")
-    found = dict(re.findall(r"(\w+)=(\d+)", last))
+def agent_counters(metrics_path):
+    """The agent's final counters that tell whether every flow was judged (fail-open, shed), read from
+    its structured metrics (--metrics-json, written with the last stats line)."""
+    with open(metrics_path) as f:
+        samples = json.load(f)["metrics"]
+    found = {m["key"]: m["value"] for m in samples if m.get("type") == "counter" and not m.get("labels")}
+    wanted = ("packets", "flows_created", "judged", "shed", "unjudged", "unjudged_queue_full",
+              "unjudged_connection_lost", "out_of_scope")
     return {k: int(found[k]) for k in wanted if k in found}
 
 
