@@ -9,9 +9,12 @@ namespace flowguard::wire {
 
 std::string_view to_string(FrameError e) {
   switch (e) {
-    case FrameError::none: return "ok";
-    case FrameError::oversized: return "frame length exceeds the maximum frame size";
-    case FrameError::encode_failed: return "message could not be serialized within the maximum frame size";
+    case FrameError::none:
+      return "ok";
+    case FrameError::oversized:
+      return "frame length exceeds the maximum frame size";
+    case FrameError::encode_failed:
+      return "message could not be serialized within the maximum frame size";
   }
   return "unknown frame error";
 }

@@ -6,18 +6,24 @@ namespace {
 
 v1::MetricType to_proto(metrics::Type t) {
   switch (t) {
-    case metrics::Type::counter: return v1::METRIC_TYPE_COUNTER;
-    case metrics::Type::gauge: return v1::METRIC_TYPE_GAUGE;
-    case metrics::Type::histogram: return v1::METRIC_TYPE_HISTOGRAM;
+    case metrics::Type::counter:
+      return v1::METRIC_TYPE_COUNTER;
+    case metrics::Type::gauge:
+      return v1::METRIC_TYPE_GAUGE;
+    case metrics::Type::histogram:
+      return v1::METRIC_TYPE_HISTOGRAM;
   }
   return v1::METRIC_TYPE_UNSPECIFIED;
 }
 
 metrics::Type from_proto(v1::MetricType t) {
   switch (t) {
-    case v1::METRIC_TYPE_GAUGE: return metrics::Type::gauge;
-    case v1::METRIC_TYPE_HISTOGRAM: return metrics::Type::histogram;
-    default: return metrics::Type::counter;
+    case v1::METRIC_TYPE_GAUGE:
+      return metrics::Type::gauge;
+    case v1::METRIC_TYPE_HISTOGRAM:
+      return metrics::Type::histogram;
+    default:
+      return metrics::Type::counter;
   }
 }
 

@@ -105,8 +105,8 @@ void agent(const std::string& binary, const std::string& path, const std::string
   if (pid == 0) {
     std::FILE* devnull = std::freopen("/dev/null", "w", stderr);
     (void)devnull;
-    execl(binary.c_str(), binary.c_str(), "-r", path.c_str(), "--profile", profile.c_str(), "--csv", "/dev/null",
-          "--no-server", "--stats-interval", "0", static_cast<char*>(nullptr));
+    execl(binary.c_str(), binary.c_str(), "-r", path.c_str(), "--profile", profile.c_str(), "--csv",
+          "/dev/null", "--no-server", "--stats-interval", "0", static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
@@ -151,9 +151,10 @@ int main(int argc, char** argv) {
     ag.keep_best(s, cpu);
   }
   const auto report = [&](const char* name, const Timing& t) {
-    std::printf("%-11s wall %7.3f s %11.0f pkt/s %6.1f%% of bare | cpu %7.3f s %11.0f pkt/s %6.1f%% of bare\n",
-                name, t.wall, static_cast<double>(packets) / t.wall, 100.0 * bare.wall / t.wall, t.cpu,
-                static_cast<double>(packets) / t.cpu, 100.0 * bare.cpu / t.cpu);
+    std::printf(
+        "%-11s wall %7.3f s %11.0f pkt/s %6.1f%% of bare | cpu %7.3f s %11.0f pkt/s %6.1f%% of bare\n", name,
+        t.wall, static_cast<double>(packets) / t.wall, 100.0 * bare.wall / t.wall, t.cpu,
+        static_cast<double>(packets) / t.cpu, 100.0 * bare.cpu / t.cpu);
   };
   std::printf("capture-bench: %s, %llu packets, profile %s, best of %d runs\n", path.c_str(),
               static_cast<unsigned long long>(packets), profile.c_str(), runs);

@@ -65,11 +65,13 @@ int main(int argc, char** argv) {
   std::printf("file %s: %zu packets, %.1f MB, link type %d\n", argv[1], frames.size(), bytes / 1e6, link);
   std::printf("read (PacketSource, max pace, cold-ish first pass): %.3f s, %.2f Mpkt/s\n", read_s,
               static_cast<double>(frames.size()) / read_s / 1e6);
-  std::printf("decode: %.1f ns/packet, %.2f Mpkt/s, %.2f Gbit/s of captured bytes (repeat %d)\n", dec_s / n * 1e9,
-              n / dec_s / 1e6, static_cast<double>(bytes) * repeat * 8 / dec_s / 1e9, repeat);
+  std::printf("decode: %.1f ns/packet, %.2f Mpkt/s, %.2f Gbit/s of captured bytes (repeat %d)\n",
+              dec_s / n * 1e9, n / dec_s / 1e6, static_cast<double>(bytes) * repeat * 8 / dec_s / 1e9,
+              repeat);
   std::printf("outcomes per pass: decoded %llu, not_ip %llu, malformed %llu (checksum %llu)\n",
               static_cast<unsigned long long>(counters.decoded / repeat),
               static_cast<unsigned long long>(counters.not_ip / repeat),
-              static_cast<unsigned long long>(counters.malformed / repeat), static_cast<unsigned long long>(sink));
+              static_cast<unsigned long long>(counters.malformed / repeat),
+              static_cast<unsigned long long>(sink));
   return 0;
 }

@@ -45,7 +45,8 @@ class Writer {
   ~Writer() { std::fclose(f_); }
 
   void packet(std::int64_t ts_us, std::uint32_t src, std::uint32_t dst, std::uint8_t proto, std::uint16_t sp,
-              std::uint16_t dp, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, std::uint16_t payload) {
+              std::uint16_t dp, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+              std::uint16_t payload) {
     std::size_t l4 = proto == 6 ? 20 : 8;
     std::size_t len = 14 + 20 + l4 + payload;
     buf_.assign(std::max<std::size_t>(len, 60), 0);
@@ -78,7 +79,8 @@ class Writer {
     } else {
       t[0] = static_cast<std::uint8_t>(sp);  // ICMP type
     }
-    const std::uint32_t sec = static_cast<std::uint32_t>(ts_us / 1000000), usec = static_cast<std::uint32_t>(ts_us % 1000000);
+    const std::uint32_t sec = static_cast<std::uint32_t>(ts_us / 1000000),
+                        usec = static_cast<std::uint32_t>(ts_us % 1000000);
     const std::uint32_t cap = static_cast<std::uint32_t>(buf_.size());
     std::fwrite(&sec, 4, 1, f_);
     std::fwrite(&usec, 4, 1, f_);
@@ -173,9 +175,11 @@ int main(int argc, char** argv) {
       }
       case Conversation::Kind::udp:
         if (c.step % 2 == 0) {
-          w.packet(ts, c.client, c.server, 17, c.cport, c.sport, 0, 0, 0, static_cast<std::uint16_t>(30 + rng() % 40));
+          w.packet(ts, c.client, c.server, 17, c.cport, c.sport, 0, 0, 0,
+                   static_cast<std::uint16_t>(30 + rng() % 40));
         } else {
-          w.packet(ts, c.server, c.client, 17, c.sport, c.cport, 0, 0, 0, static_cast<std::uint16_t>(60 + rng() % 450));
+          w.packet(ts, c.server, c.client, 17, c.sport, c.cport, 0, 0, 0,
+                   static_cast<std::uint16_t>(60 + rng() % 450));
         }
         done = c.step + 1 >= 2 * std::min(c.exchanges, 3);
         break;

@@ -54,7 +54,8 @@ FlowVerdict make_verdict(std::uint32_t src, VerdictAction action, std::int64_t t
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 200'000;
   spdlog::set_level(spdlog::level::warn);
-  const auto dir = std::filesystem::temp_directory_path() / ("fg-bench-enforce-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("fg-bench-enforce-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
 
   {
@@ -68,17 +69,22 @@ int main(int argc, char** argv) {
     o.max_blocks = 1'000'000;
     auto e = Enforcement::create(o, "bench");
     auto t0 = clk::now();
-    for (int i = 0; i < n; ++i) e->on_verdict(make_verdict(1, VerdictAction::block, 1'700'000'000'000'000 + i * 100LL));
+    for (int i = 0; i < n; ++i)
+      e->on_verdict(make_verdict(1, VerdictAction::block, 1'700'000'000'000'000 + i * 100LL));
     double s = seconds_since(t0);
-    std::printf("flood, one source (block verdicts, folded): %d verdicts in %.3f s = %.0f verdicts/s (%.2f us each), "
-                "alerts emitted %llu\n",
-                n, s, n / s, s * 1e6 / n, static_cast<unsigned long long>(e->alerts().emitted()));
+    std::printf(
+        "flood, one source (block verdicts, folded): %d verdicts in %.3f s = %.0f verdicts/s (%.2f us each), "
+        "alerts emitted %llu\n",
+        n, s, n / s, s * 1e6 / n, static_cast<unsigned long long>(e->alerts().emitted()));
     const int m = n / 10;
     t0 = clk::now();
-    for (int i = 0; i < m; ++i) e->on_verdict(make_verdict(1000 + i, VerdictAction::block, 1'700'000'100'000'000 + i));
+    for (int i = 0; i < m; ++i)
+      e->on_verdict(make_verdict(1000 + i, VerdictAction::block, 1'700'000'100'000'000 + i));
     s = seconds_since(t0);
-    std::printf("distinct sources (dry-run block + EVE line + event row each): %d in %.3f s = %.0f/s (%.2f us each)\n",
-                m, s, m / s, s * 1e6 / m);
+    std::printf(
+        "distinct sources (dry-run block + EVE line + event row each): %d in %.3f s = %.0f/s (%.2f us "
+        "each)\n",
+        m, s, m / s, s * 1e6 / m);
     t0 = clk::now();
     e->events()->flush();
     std::printf("  event store drained %.3f s after; written %llu, dropped %llu\n", seconds_since(t0),
@@ -110,11 +116,12 @@ int main(int argc, char** argv) {
         IpAddress a{};
         a.family = 4;
         a.bytes = {198, 18, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-        if (const auto st = nft.add(a, 600); !st) std::printf("nft add failed: %s\n", st.error().message.c_str());
+        if (const auto st = nft.add(a, 600); !st)
+          std::printf("nft add failed: %s\n", st.error().message.c_str());
       }
       double s = seconds_since(t0);
-      std::printf("nftables add (new element, one transaction each): %d in %.3f s = %.0f/s (%.0f us each)\n", k, s,
-                  k / s, s * 1e6 / k);
+      std::printf("nftables add (new element, one transaction each): %d in %.3f s = %.0f/s (%.0f us each)\n",
+                  k, s, k / s, s * 1e6 / k);
       t0 = clk::now();
       for (int i = 0; i < k; ++i) {
         IpAddress a{};

@@ -37,7 +37,8 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kFeatures = 81;
-const std::vector<std::string> kClasses{"BENIGN", "DoS", "DDoS", "PortScan", "BruteForce", "WebAttack", "Bot", "Infiltration"};
+const std::vector<std::string> kClasses{"BENIGN",     "DoS",       "DDoS", "PortScan",
+                                        "BruteForce", "WebAttack", "Bot",  "Infiltration"};
 
 std::vector<std::string> names() {
   std::vector<std::string> n;
@@ -148,7 +149,8 @@ struct Server {
     o.batch.workers = 1;
     o.batch.max_queue = 1 << 20;
     o.batch.explain_top = explain;
-    server = std::make_unique<inf::Server>(o, inf::load_model(model, {1, static_cast<std::int64_t>(max_batch)}), inf::Policy{});
+    server = std::make_unique<inf::Server>(
+        o, inf::load_model(model, {1, static_cast<std::int64_t>(max_batch)}), inf::Policy{});
     server->start();
     thread = std::thread([this] { server->run(); });
   }
@@ -215,11 +217,13 @@ double throughput(const std::string& model, const std::string& sock, std::size_t
   flows_per_cpu_s = static_cast<double>(flows) / (process_cpu_s() - cpu0);
   stop = true;
   while (answered.load() < sent.load())
-    if (!read_messages(fd, dec, [&](const v1::ServerMessage& m) { answered += m.has_verdicts() ? 1 : 0; })) break;
+    if (!read_messages(fd, dec, [&](const v1::ServerMessage& m) { answered += m.has_verdicts() ? 1 : 0; }))
+      break;
   sender.join();
   ::close(fd);
   const auto& c = srv.server->counters();
-  mean_rows = static_cast<double>(c.inference_rows.value()) / std::max<double>(1, static_cast<double>(c.inference_batches.value()));
+  mean_rows = static_cast<double>(c.inference_rows.value()) /
+              std::max<double>(1, static_cast<double>(c.inference_batches.value()));
   return static_cast<double>(flows) / dt;
 }
 
@@ -238,8 +242,8 @@ struct LatencySink : flowguard::capture::VerdictSink {
 };
 
 // Latency: the real agent link (ServerLink) offered `rate` flows/s; time from on_flow() to on_verdict().
-void latency(const std::string& model, const std::string& sock, double rate, double seconds, unsigned delay_ms,
-             std::size_t link_batch, std::chrono::microseconds server_delay) {
+void latency(const std::string& model, const std::string& sock, double rate, double seconds,
+             unsigned delay_ms, std::size_t link_batch, std::chrono::microseconds server_delay) {
   Server srv(model, sock, 64, 3, server_delay);
   LatencySink sink;
   flowguard::capture::LinkOptions o;
@@ -267,7 +271,8 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
     // Paced with sleeps (not a spin) so the load generator does not steal the server's core.
     const auto due = t0 + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
     if (Clock::now() < due) std::this_thread::sleep_until(due);
-    for (int k = 0; k < kFeatures; ++k) feats[static_cast<std::size_t>(k)] = rows[(i % 1024) * kFeatures + static_cast<std::size_t>(k)];
+    for (int k = 0; k < kFeatures; ++k)
+      feats[static_cast<std::size_t>(k)] = rows[(i % 1024) * kFeatures + static_cast<std::size_t>(k)];
     r.flow_id = i;
     r.features = feats;
     {
@@ -280,19 +285,27 @@ void latency(const std::string& model, const std::string& sock, double rate, dou
   link.stop();
   auto& v = sink.us;
   std::sort(v.begin(), v.end());
-  auto pct = [&](double p) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))]; };
+  auto pct = [&](double p) {
+    return v.empty() ? 0.0
+                     : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+  };
   const auto c = link.counters();
   const auto& k = srv.server->counters();
-  std::printf("  server: %llu forwards, mean batch %.1f rows, %llu alert + %llu block verdicts explained=%llu\n",
-              static_cast<unsigned long long>(k.inference_batches.value()),
-              static_cast<double>(k.inference_rows.value()) / std::max<double>(1, static_cast<double>(k.inference_batches.value())),
-              static_cast<unsigned long long>(k.alert.value()), static_cast<unsigned long long>(k.block.value()),
-              static_cast<unsigned long long>(k.explained_rows.value()));
-  std::printf("latency @ %.0f flows/s, link batch %zu, link delay %u ms, server max-delay %lld us: n=%zu p50=%.0f us p90=%.0f us p99=%.0f us max=%.0f us "
-              "(judged %llu, shed %llu, unjudged %llu, out of scope %llu)\n",
-              rate, link_batch, delay_ms, static_cast<long long>(server_delay.count()), v.size(), pct(0.5), pct(0.9), pct(0.99), v.empty() ? 0.0 : v.back(),
-              static_cast<unsigned long long>(c.judged), static_cast<unsigned long long>(c.shed),
-              static_cast<unsigned long long>(c.unjudged()), static_cast<unsigned long long>(c.out_of_scope));
+  std::printf(
+      "  server: %llu forwards, mean batch %.1f rows, %llu alert + %llu block verdicts explained=%llu\n",
+      static_cast<unsigned long long>(k.inference_batches.value()),
+      static_cast<double>(k.inference_rows.value()) /
+          std::max<double>(1, static_cast<double>(k.inference_batches.value())),
+      static_cast<unsigned long long>(k.alert.value()), static_cast<unsigned long long>(k.block.value()),
+      static_cast<unsigned long long>(k.explained_rows.value()));
+  std::printf(
+      "latency @ %.0f flows/s, link batch %zu, link delay %u ms, server max-delay %lld us: n=%zu p50=%.0f us "
+      "p90=%.0f us p99=%.0f us max=%.0f us "
+      "(judged %llu, shed %llu, unjudged %llu, out of scope %llu)\n",
+      rate, link_batch, delay_ms, static_cast<long long>(server_delay.count()), v.size(), pct(0.5), pct(0.9),
+      pct(0.99), v.empty() ? 0.0 : v.back(), static_cast<unsigned long long>(c.judged),
+      static_cast<unsigned long long>(c.shed), static_cast<unsigned long long>(c.unjudged()),
+      static_cast<unsigned long long>(c.out_of_scope));
 }
 
 // The model alone: Model::predict() on this thread, flows per CPU-second (independent of machine load).
@@ -312,7 +325,8 @@ void forward_only(const std::string& model_path) {
       flows += b;
     }
     std::printf("forward only  batch %4zu: %9.0f flows per CPU-second (%.0f us per forward)\n", b,
-                static_cast<double>(flows) / (thread_cpu_s() - c0), (thread_cpu_s() - c0) * 1e6 / static_cast<double>(flows / b));
+                static_cast<double>(flows) / (thread_cpu_s() - c0),
+                (thread_cpu_s() - c0) * 1e6 / static_cast<double>(flows / b));
   }
   // Attribution (gradient x input) runs only for alert/block verdicts; its cost per explained flow:
   std::vector<std::uint32_t> cls(16, 1);
@@ -346,23 +360,28 @@ int main(int argc, char** argv) {
     torch::jit::getProfilingMode() = false;
     torch::jit::getExecutorMode() = false;
   }
-  if (const char* e = std::getenv("FG_BENCH_MKLDNN"); e && std::string(e) == "0") at::globalContext().setUserEnabledMkldnn(false);
+  if (const char* e = std::getenv("FG_BENCH_MKLDNN"); e && std::string(e) == "0")
+    at::globalContext().setUserEnabledMkldnn(false);
   std::printf("mkldnn available: %d\n", static_cast<int>(at::hasMKLDNN()));
   const auto dir = fs::temp_directory_path() / ("fg-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const auto model = (dir / "cnn_lstm.pt").string();
   save_cnn_lstm(model);
-  std::printf("model: CNN-LSTM (conv1d 32ch k3, maxpool 2, LSTM 64, dense %zu classes), %d features; 1 worker, 1 torch thread\n",
-              kClasses.size(), kFeatures);
+  std::printf(
+      "model: CNN-LSTM (conv1d 32ch k3, maxpool 2, LSTM 64, dense %zu classes), %d features; 1 worker, 1 "
+      "torch thread\n",
+      kClasses.size(), kFeatures);
   if (only.empty() || only == "forward") forward_only(model);
   for (std::size_t explain : {std::size_t{0}, std::size_t{3}}) {
     for (std::size_t b : {1, 16, 64, 256}) {
       if (!only.empty() && only != "throughput") break;
       double mean_rows = 0, per_cpu = 0;
-      const double fps = throughput(model, (dir / "t.sock").string(), b, seconds, explain, mean_rows, per_cpu);
-      std::printf("socket batch %4zu explain %zu: %9.0f flows/s wall, %9.0f flows per process-CPU-second "
-                  "(mean forward batch %.1f rows)\n",
-                  b, explain, fps, per_cpu, mean_rows);
+      const double fps =
+          throughput(model, (dir / "t.sock").string(), b, seconds, explain, mean_rows, per_cpu);
+      std::printf(
+          "socket batch %4zu explain %zu: %9.0f flows/s wall, %9.0f flows per process-CPU-second "
+          "(mean forward batch %.1f rows)\n",
+          b, explain, fps, per_cpu, mean_rows);
     }
   }
   if (only.empty() || only == "latency") {

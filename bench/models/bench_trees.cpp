@@ -40,7 +40,8 @@ template <class F>
 double rate(const std::vector<float>& x, std::size_t nf, std::int64_t batch, double seconds, F&& fn) {
   const auto rows = static_cast<std::int64_t>(x.size() / nf);
   std::int64_t done = 0, at = 0;
-  for (int i = 0; i < 3; ++i) fn(torch::from_blob(const_cast<float*>(x.data()), {batch, static_cast<std::int64_t>(nf)}));
+  for (int i = 0; i < 3; ++i)
+    fn(torch::from_blob(const_cast<float*>(x.data()), {batch, static_cast<std::int64_t>(nf)}));
   const double t0 = cpu_seconds();
   double t = t0;
   while (t - t0 < seconds) {
@@ -60,8 +61,10 @@ int main(int argc, char** argv) {
   double seconds = 2.0;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atof(argv[++i]);
-    else paths.emplace_back(argv[i]);
+    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = std::atof(argv[++i]);
+    else
+      paths.emplace_back(argv[i]);
   }
   if (paths.empty()) {
     std::fprintf(stderr, "usage: bench_trees [--seconds S] BUNDLE...\n");
@@ -77,8 +80,8 @@ int main(int argc, char** argv) {
     flowguard::inference::configure_torch_threads(1);
     std::printf("allocator: flowguard-infer settings\n");
   }
-  std::printf("%-28s %-14s %12s %12s %12s %16s\n", "bundle", "architecture", "batch 1", "batch 16", "batch 256",
-              "explain b16");
+  std::printf("%-28s %-14s %12s %12s %12s %16s\n", "bundle", "architecture", "batch 1", "batch 16",
+              "batch 256", "explain b16");
   for (const auto& path : paths) {
     auto b = flowguard::models::load_bundle(path);
     const std::size_t nf = b.manifest.feature_names.size();

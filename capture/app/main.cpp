@@ -81,10 +81,11 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
     sinks.push_back(&*csv);
   }
 
-  std::unique_ptr<PacketSource> source =
-      options.file.empty() ? PacketSource::open_live(app::live_options(options))
-                           : PacketSource::open_file(app::file_options(options));
-  for (const auto& w : source->warnings()) std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
+  std::unique_ptr<PacketSource> source = options.file.empty()
+                                             ? PacketSource::open_live(app::live_options(options))
+                                             : PacketSource::open_file(app::file_options(options));
+  for (const auto& w : source->warnings())
+    std::fprintf(stderr, "flowguard-capture: warning: %s\n", w.c_str());
 
   // One registry for the whole agent, in the order of the stats line: decode, engine, source, then
   // what the extensions register as they start.
@@ -97,8 +98,12 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
 
   VerdictFanout verdicts;
   SourceControl input(*source);
-  AgentContext context{features::profile_name(config.profile), features::feature_names(config.profile), sinks,
-                       verdicts, metrics, input};
+  AgentContext context{features::profile_name(config.profile),
+                       features::feature_names(config.profile),
+                       sinks,
+                       verdicts,
+                       metrics,
+                       input};
   std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
@@ -136,8 +141,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
   }
   for (const auto* e : started) {
     if (const auto why = e->failure(); !why.empty()) {
-      std::fprintf(stderr, "flowguard-capture: %.*s: %s\n", static_cast<int>(e->name().size()), e->name().data(),
-                   why.c_str());
+      std::fprintf(stderr, "flowguard-capture: %.*s: %s\n", static_cast<int>(e->name().size()),
+                   e->name().data(), why.c_str());
       rc = exit_runtime;
     }
   }

@@ -40,7 +40,8 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"native", "reference"}));
   app.add_option("--csv", o.csv_path, "Write final flow records as the profile's reference CSV");
-  app.add_flag("--no-server", o.no_server, "Pure extractor: no inference server, no enforcement (use with --csv)");
+  app.add_flag("--no-server", o.no_server,
+               "Pure extractor: no inference server, no enforcement (use with --csv)");
   app.add_option("--max-flows", o.max_flows, "Flow table capacity (records are preallocated)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 26));
@@ -60,7 +61,8 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
   app.add_option("--metrics-json", o.metrics_json,
                  "With every stats line, write all metrics (counters, gauges, histograms) as JSON to FILE "
                  "(replaced atomically)");
-  app.add_option("--stats-interval", o.stats_interval_s, "Print statistics every T seconds (0 = only at exit)")
+  app.add_option("--stats-interval", o.stats_interval_s,
+                 "Print statistics every T seconds (0 = only at exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 }

@@ -41,7 +41,8 @@ template <typename Decode>
 Status Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic, double interval_s) {
   using Clock = std::chrono::steady_clock;
   const bool report = interval_s > 0 && periodic;
-  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
+  const auto interval =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_s));
   auto next_report = Clock::now() + interval;
   auto next_publish = Clock::now() + publish_interval;
   auto publish = [&](Clock::time_point now) {
@@ -61,8 +62,7 @@ Status Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic
   for (;;) {
     const ReadStatus status = source_.next(raw);
     if (status == ReadStatus::packet) {
-      if (decode(raw, batch[batched], counters_) == DecodeStatus::decoded &&
-          ++batched == batch_limit) {
+      if (decode(raw, batch[batched], counters_) == DecodeStatus::decoded && ++batched == batch_limit) {
         engine_.on_packets({batch.data(), batched});
         batched = 0;
       }
@@ -93,7 +93,8 @@ Status Pipeline::run_loop(Decode&& decode, const std::function<void()>& periodic
       continue;
     }
     if (status == ReadStatus::error) {
-      result = Error{ErrorCode::io_error, "reading " + source_.description() + " failed: " + source_.last_error()};
+      result =
+          Error{ErrorCode::io_error, "reading " + source_.description() + " failed: " + source_.last_error()};
     }
     break;  // end_of_input, stopped, or error: the flows seen so far are still emitted
   }

@@ -27,11 +27,16 @@ class Pipeline {
   // wall-clock time and on every idle poll, from this thread (core/agent_metrics.hpp).
   Pipeline(PacketSource& source, FlowEngine& engine, DecodeCounters& counters, DecodeMode mode,
            ReferenceBuild build, AgentMetrics* metrics)
-      : source_(source), engine_(engine), mode_(mode), build_(build), counters_(counters), metrics_(metrics) {}
+      : source_(source),
+        engine_(engine),
+        mode_(mode),
+        build_(build),
+        counters_(counters),
+        metrics_(metrics) {}
 
   // Reads until end of input, a stop request or a read error, then ends every open flow
-  // (FlowEngine::finish); an io_error when reading failed (libpcap's message included). `periodic` is called about every `interval_s` seconds of wall-clock time
-  // (never if interval_s <= 0), e.g. to print statistics.
+  // (FlowEngine::finish); an io_error when reading failed (libpcap's message included). `periodic` is called
+  // about every `interval_s` seconds of wall-clock time (never if interval_s <= 0), e.g. to print statistics.
   Status run(const std::function<void()>& periodic, double interval_s);
 
  private:

@@ -23,9 +23,9 @@ enum class DecodeStatus : std::uint8_t {
 enum class DecodeReason : std::uint8_t {
   none,
   // malformed: the packet is skipped
-  truncated_link,          // frame shorter than its link header (Ethernet, SLL, NULL/LOOP, ...)
-  truncated_vlan,          // 802.1Q/802.1ad tag cut off
-  truncated_encapsulation, // MPLS label stack, PPPoE or NFLOG TLVs cut off or inconsistent
+  truncated_link,           // frame shorter than its link header (Ethernet, SLL, NULL/LOOP, ...)
+  truncated_vlan,           // 802.1Q/802.1ad tag cut off
+  truncated_encapsulation,  // MPLS label stack, PPPoE or NFLOG TLVs cut off or inconsistent
   truncated_ip,            // fewer bytes than the fixed IPv4 (20) / IPv6 (40) header, or IPv4 options cut off
   bad_ip_version,          // version nibble disagrees with the link layer's protocol field
   bad_ihl,                 // IPv4 IHL < 5
@@ -38,17 +38,17 @@ enum class DecodeReason : std::uint8_t {
   truncated_udp,           // fewer than 8 UDP header bytes
   truncated_icmp,          // fewer than 4 ICMP/ICMPv6 header bytes
   // not IP: the frame is skipped but is not an error
-  non_ip_arp,              // ARP / RARP
-  non_ip_other,            // any other ethertype / SLL protocol / address family / 802.3 LLC frame
+  non_ip_arp,    // ARP / RARP
+  non_ip_other,  // any other ethertype / SLL protocol / address family / 802.3 LLC frame
   // unsupported link type
   unsupported_link_type,
   // notes on decoded packets (the packet is used)
-  ip_total_len_zero,       // IPv4 total length 0 (TSO/GSO capture): the frame length is used instead
-  ip_fragment_later,       // non-first fragment: IP-level packet without a transport header
-  tcp_options_cut,         // snaplen cut the TCP options; decoded with the captured header length
+  ip_total_len_zero,  // IPv4 total length 0 (TSO/GSO capture): the frame length is used instead
+  ip_fragment_later,  // non-first fragment: IP-level packet without a transport header
+  tcp_options_cut,    // snaplen cut the TCP options; decoded with the captured header length
   // --decode reference (reference_scan.hpp)
-  reference_unusable,      // not_ip: neither scan pass gave a usable IPv4 packet; the reference discards it
-  reference_fallback_pass, // note: decoded by pass 2 (whole frame as IPv4): raw IP or a pseudo-packet
+  reference_unusable,       // not_ip: neither scan pass gave a usable IPv4 packet; the reference discards it
+  reference_fallback_pass,  // note: decoded by pass 2 (whole frame as IPv4): raw IP or a pseudo-packet
   count_
 };
 
@@ -69,10 +69,18 @@ struct DecodeCounters {
   void count(DecodeStatus status, DecodeReason reason) {
     ++packets;
     switch (status) {
-      case DecodeStatus::decoded: ++decoded; break;
-      case DecodeStatus::not_ip: ++not_ip; break;
-      case DecodeStatus::unsupported_link_type: ++unsupported_link_type; break;
-      case DecodeStatus::malformed: ++malformed; break;
+      case DecodeStatus::decoded:
+        ++decoded;
+        break;
+      case DecodeStatus::not_ip:
+        ++not_ip;
+        break;
+      case DecodeStatus::unsupported_link_type:
+        ++unsupported_link_type;
+        break;
+      case DecodeStatus::malformed:
+        ++malformed;
+        break;
     }
     ++by_reason[static_cast<std::size_t>(reason)];
   }

@@ -109,9 +109,12 @@ DecodeResult dispatch_ethertype(Bytes f, std::size_t off, std::uint16_t type, bo
         if (!has(f, off, 8)) return fail(DecodeReason::truncated_encapsulation);
         const auto ppp = be16(f, off + 6);
         off += 8;
-        if (ppp == 0x0021) type = ethertype::ipv4;
-        else if (ppp == 0x0057) type = ethertype::ipv6;
-        else return not_ip(DecodeReason::non_ip_other);
+        if (ppp == 0x0021)
+          type = ethertype::ipv4;
+        else if (ppp == 0x0057)
+          type = ethertype::ipv6;
+        else
+          return not_ip(DecodeReason::non_ip_other);
         plain_ethernet = false;
         continue;
       }
@@ -171,9 +174,12 @@ DecodeResult decode_nflog(Bytes& f, L3Start& start) noexcept {
     if (len < 4 || !has(f, off, len)) return fail(DecodeReason::truncated_encapsulation);
     if (type == 9) {
       f = f.first(off + len);  // the IP packet ends with the TLV, not with the frame
-      if (family == 2) start = {off + 4, L3::ipv4, false};
-      else if (family == 10) start = {off + 4, L3::ipv6, false};
-      else return not_ip(DecodeReason::non_ip_other);
+      if (family == 2)
+        start = {off + 4, L3::ipv4, false};
+      else if (family == 10)
+        start = {off + 4, L3::ipv6, false};
+      else
+        return not_ip(DecodeReason::non_ip_other);
       return ok();
     }
     off += (len + 3) & ~std::size_t{3};
@@ -323,7 +329,7 @@ void read_quoted(Bytes f, std::size_t off, std::size_t end, bool v6, QuotedL4& q
   if (proto == ipproto::tcp) {
     TcpHeader t{};
     if (read_tcp(f, l4, end, t) != DecodeReason::none) return;
-    q = {true, proto, t.src_port, t.dst_port, t.flags, t.window, static_cast<std::uint32_t>(l4),
+    q = {true,           proto, t.src_port, t.dst_port, t.flags, t.window, static_cast<std::uint32_t>(l4),
          t.recorded_len, true};
   } else if (proto == ipproto::udp) {
     if (!has(f, l4, udp_header) || l4 + udp_header > end) return;
@@ -359,8 +365,8 @@ DecodeResult decode_l4(Bytes f, std::size_t off, std::size_t end, bool v6, Decod
     out.icmp_type = u8(f, off);
     out.icmp_code = u8(f, off + 1);
     out.l4_header_len = static_cast<std::uint32_t>(std::min<std::size_t>(icmp_header, avail));
-    const bool error = v6 ? (out.icmp_type >= 1 && out.icmp_type <= 4)
-                          : (out.icmp_type == 3 || out.icmp_type == 12);
+    const bool error =
+        v6 ? (out.icmp_type >= 1 && out.icmp_type <= 4) : (out.icmp_type == 3 || out.icmp_type == 12);
     if (error && avail > icmp_header) read_quoted(f, off + icmp_header, end, v6, out.quoted);
     return ok(note);
   }
@@ -396,7 +402,8 @@ DecodeResult decode_ipv4(Bytes f, std::size_t off, bool ethernet_ii, int depth, 
   if (total != 0 && total < ihl) return fail(DecodeReason::ip_total_len_too_small);
   const auto frag = be16(f, off + 6);
 
-  if (depth > 0) reset_network_fields(out);  // the outer header's fields go; the first header finds `out` fresh
+  if (depth > 0)
+    reset_network_fields(out);  // the outer header's fields go; the first header finds `out` fresh
   out.src.family = out.dst.family = 4;
   for (std::size_t i = 0; i < 4; ++i) {
     out.src.bytes[i] = u8(f, off + 12 + i);
@@ -438,7 +445,8 @@ DecodeResult decode_ipv6(Bytes f, std::size_t off, bool ethernet_ii, int depth, 
     return fail(r);
   }
 
-  if (depth > 0) reset_network_fields(out);  // the outer header's fields go; the first header finds `out` fresh
+  if (depth > 0)
+    reset_network_fields(out);  // the outer header's fields go; the first header finds `out` fresh
   out.src.family = out.dst.family = 6;
   for (std::size_t i = 0; i < 16; ++i) {
     out.src.bytes[i] = u8(f, off + 8 + i);
@@ -454,8 +462,9 @@ DecodeResult decode_ipv6(Bytes f, std::size_t off, bool ethernet_ii, int depth, 
   if (chain.fragment_later) return ok(DecodeReason::ip_fragment_later);
 
   if (chain.next == ipproto::ipip || chain.next == ipproto::ipv6) {
-    return decode_ip(f.first(end), {chain.l4_offset, chain.next == ipproto::ipip ? L3::ipv4 : L3::ipv6, false},
-                     depth + 1, out);
+    return decode_ip(f.first(end),
+                     {chain.l4_offset, chain.next == ipproto::ipip ? L3::ipv4 : L3::ipv6, false}, depth + 1,
+                     out);
   }
   return decode_l4(f, chain.l4_offset, end, true, out, DecodeReason::none);
 }
@@ -466,9 +475,12 @@ DecodeResult decode_ip(Bytes f, L3Start start, int depth, DecodedPacket& out) no
   if (kind == L3::by_version) {
     if (!has(f, start.offset, 1)) return fail(DecodeReason::truncated_ip);
     const auto version = u8(f, start.offset) >> 4;
-    if (version == 4) kind = L3::ipv4;
-    else if (version == 6) kind = L3::ipv6;
-    else return fail(DecodeReason::bad_ip_version);
+    if (version == 4)
+      kind = L3::ipv4;
+    else if (version == 6)
+      kind = L3::ipv6;
+    else
+      return fail(DecodeReason::bad_ip_version);
   }
   out.tunnel_depth = static_cast<std::uint8_t>(depth);
   return kind == L3::ipv4 ? decode_ipv4(f, start.offset, start.ethernet_ii, depth, out)

@@ -22,23 +22,33 @@ enum class Kind : std::uint8_t { none, ethernet, vlan, ipv4, ipv6, tcp, udp, icm
 // jnetpcap's ethertype lookup: MPLS, PPPoE, LLDP, ... are not decoded (their bytes become payload).
 constexpr Kind lookup_ethertype(std::uint16_t type) noexcept {
   switch (type) {
-    case 0x0800: return Kind::ipv4;
-    case 0x0806: return Kind::arp;
-    case 0x86DD: return Kind::ipv6;
+    case 0x0800:
+      return Kind::ipv4;
+    case 0x0806:
+      return Kind::arp;
+    case 0x86DD:
+      return Kind::ipv6;
     case 0x8100:
     case 0x88A8:
-    case 0x9100: return Kind::vlan;
-    default: return Kind::payload;  // 802.3 lengths (< 0x600) included: LLC/SNAP is not emulated
+    case 0x9100:
+      return Kind::vlan;
+    default:
+      return Kind::payload;  // 802.3 lengths (< 0x600) included: LLC/SNAP is not emulated
   }
 }
 
 constexpr Kind ip_next(std::uint8_t protocol) noexcept {
   switch (protocol) {
-    case 1: return Kind::icmp;
-    case 4: return Kind::ipv4;
-    case 6: return Kind::tcp;
-    case 17: return Kind::udp;
-    default: return Kind::payload;  // L2TP (115) and SCTP (132) carry no header the profiles read
+    case 1:
+      return Kind::icmp;
+    case 4:
+      return Kind::ipv4;
+    case 6:
+      return Kind::tcp;
+    case 17:
+      return Kind::udp;
+    default:
+      return Kind::payload;  // L2TP (115) and SCTP (132) carry no header the profiles read
   }
 }
 
@@ -127,11 +137,21 @@ void scan(Bytes f, Kind first, ReferenceBuild build, PassResult& r) noexcept {
               continue;
             }
             switch (nh) {
-              case 1: next = Kind::icmp; break;
-              case 4: next = Kind::ipv4; break;
-              case 6: next = Kind::tcp; break;
-              case 17: next = Kind::udp; break;
-              default: next = Kind::payload; break;  // 58 (ICMPv6), 132 (SCTP), anything else
+              case 1:
+                next = Kind::icmp;
+                break;
+              case 4:
+                next = Kind::ipv4;
+                break;
+              case 6:
+                next = Kind::tcp;
+                break;
+              case 17:
+                next = Kind::udp;
+                break;
+              default:
+                next = Kind::payload;
+                break;  // 58 (ICMPv6), 132 (SCTP), anything else
             }
             break;
           }
@@ -185,7 +205,7 @@ void scan(Bytes f, Kind first, ReferenceBuild build, PassResult& r) noexcept {
       p = o + h > L ? 0 : std::max<std::int64_t>(0, L - (o + h));
       if (o + h > L) h = std::max<std::int64_t>(0, L - o);
     }
-    Recorded* first_of_kind = k == Kind::ipv4  ? &r.ip
+    Recorded* first_of_kind = k == Kind::ipv4   ? &r.ip
                               : k == Kind::tcp  ? &r.tcp
                               : k == Kind::udp  ? &r.udp
                               : k == Kind::icmp ? &r.icmp
@@ -235,14 +255,14 @@ void set_udp(Bytes f, const PassResult& r, DecodedPacket& out) noexcept {
 // §2.3: builds the packet record from one pass, or returns false when the pass is not usable.
 bool build_packet(Bytes f, ReferenceBuild build, const PassResult& r, DecodedPacket& out) noexcept {
   const auto caplen = static_cast<std::int64_t>(f.size());
-  if (!r.ip.present) return false;                                                         // U1
-  if (r.ip.length < 20) return false;                                                      // U2
+  if (!r.ip.present) return false;                                                             // U1
+  if (r.ip.length < 20) return false;                                                          // U2
   if (build == ReferenceBuild::corrected && r.ip.offset + r.ip.length > caplen) return false;  // U3
 
   // The L4 header each build tries first; U4 applies only when TCP is the one selected.
   const bool icmp = build == ReferenceBuild::corrected && r.icmp.present;
   const bool tcp = !icmp && r.tcp.present;
-  if (tcp && !tcp_readable(f, r)) return false;                                            // U4
+  if (tcp && !tcp_readable(f, r)) return false;  // U4
 
   // A recorded IPv4 header has at least 20 bytes inside L <= caplen, so its addresses are readable.
   const std::int64_t ip = r.ip.offset;
@@ -307,7 +327,8 @@ DecodeResult decode_reference(ReferenceBuild build, std::span<const std::byte> f
     out.wirelen = wirelen;
     pass = PassResult{};
     scan(frame, Kind::ipv4, build, pass);
-    if (build_packet(frame, build, pass, out)) return {DecodeStatus::decoded, DecodeReason::reference_fallback_pass};
+    if (build_packet(frame, build, pass, out))
+      return {DecodeStatus::decoded, DecodeReason::reference_fallback_pass};
   }
   return {DecodeStatus::not_ip, DecodeReason::reference_unusable};
 }

@@ -104,8 +104,10 @@ Result<Cidr> parse_cidr(std::string_view text) {
   // Clear host bits so contains() compares whole bytes.
   for (unsigned i = 0; i < max_prefix / 8; ++i) {
     const unsigned bit = i * 8;
-    if (bit >= prefix) c.network.bytes[i] = 0;
-    else if (prefix - bit < 8) c.network.bytes[i] &= static_cast<std::uint8_t>(0xff << (8 - (prefix - bit)));
+    if (bit >= prefix)
+      c.network.bytes[i] = 0;
+    else if (prefix - bit < 8)
+      c.network.bytes[i] &= static_cast<std::uint8_t>(0xff << (8 - (prefix - bit)));
   }
   // A v4-mapped IPv6 network of /96 or longer also matches the folded IPv4 form.
   if (c.network.family == 6 && c.prefix >= 96) {

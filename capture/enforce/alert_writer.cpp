@@ -19,7 +19,8 @@ AlertWriter::AlertWriter(AlertWriterOptions options, EventStore* events)
   if (!options_.eve_path.empty()) {
     eve_ = std::fopen(options_.eve_path.c_str(), "a");
     if (eve_ == nullptr) {
-      throw Exception(ErrorCode::io_error, "cannot open alerts file " + options_.eve_path + ": " + std::strerror(errno));
+      throw Exception(ErrorCode::io_error,
+                      "cannot open alerts file " + options_.eve_path + ": " + std::strerror(errno));
     }
   }
 }

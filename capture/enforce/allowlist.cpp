@@ -28,8 +28,8 @@ void Allowlist::load_file(const std::string& path) {
     const auto last = line.find_last_not_of(" \t\r");
     const std::string_view entry(line.data() + first, last - first + 1);
     if (const Status st = add(entry); !st) {
-      throw Exception(ErrorCode::invalid_argument,
-                      path + ":" + std::to_string(number) + ": '" + std::string(entry) + "': " + st.error().message);
+      throw Exception(ErrorCode::invalid_argument, path + ":" + std::to_string(number) + ": '" +
+                                                       std::string(entry) + "': " + st.error().message);
     }
   }
 }
@@ -67,7 +67,8 @@ void Allowlist::add_host_addresses() {
 
 bool Allowlist::contains(const IpAddress& address) const {
   const IpAddress a = canonical(address);
-  return std::any_of(entries_.begin(), entries_.end(), [&](const Cidr& c) { return c.contains_canonical(a); });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const Cidr& c) { return c.contains_canonical(a); });
 }
 
 }  // namespace flowguard::capture::enforce

@@ -16,32 +16,47 @@
 namespace flowguard::capture::enforce {
 
 std::int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 std::string_view to_string(EnforceMode mode) {
   switch (mode) {
-    case EnforceMode::off: return "off";
-    case EnforceMode::dry_run: return "dry-run";
-    case EnforceMode::nftables: return "nftables";
+    case EnforceMode::off:
+      return "off";
+    case EnforceMode::dry_run:
+      return "dry-run";
+    case EnforceMode::nftables:
+      return "nftables";
   }
   return "?";
 }
 
 std::string_view to_string(BlockOutcome outcome) {
   switch (outcome) {
-    case BlockOutcome::none: return "none";
-    case BlockOutcome::blocked: return "blocked";
-    case BlockOutcome::renewed: return "renewed";
-    case BlockOutcome::still_blocked: return "still-blocked";
-    case BlockOutcome::dry_run: return "dry-run";
-    case BlockOutcome::dry_run_listed: return "dry-run-listed";
-    case BlockOutcome::allowlisted: return "blocked-but-allowlisted";
-    case BlockOutcome::cap_reached: return "cap-reached";
-    case BlockOutcome::not_blockable: return "not-blockable";
-    case BlockOutcome::failed: return "failed";
-    case BlockOutcome::off: return "off";
+    case BlockOutcome::none:
+      return "none";
+    case BlockOutcome::blocked:
+      return "blocked";
+    case BlockOutcome::renewed:
+      return "renewed";
+    case BlockOutcome::still_blocked:
+      return "still-blocked";
+    case BlockOutcome::dry_run:
+      return "dry-run";
+    case BlockOutcome::dry_run_listed:
+      return "dry-run-listed";
+    case BlockOutcome::allowlisted:
+      return "blocked-but-allowlisted";
+    case BlockOutcome::cap_reached:
+      return "cap-reached";
+    case BlockOutcome::not_blockable:
+      return "not-blockable";
+    case BlockOutcome::failed:
+      return "failed";
+    case BlockOutcome::off:
+      return "off";
   }
   return "?";
 }
@@ -65,7 +80,8 @@ BlockManager::Key BlockManager::key_of(const IpAddress& a) {
 
 std::string BlockManager::state_file() const {
   if (options_.state_dir.empty() || options_.mode == EnforceMode::off) return {};
-  return options_.state_dir + (options_.mode == EnforceMode::nftables ? "/blocks.json" : "/blocks.dry-run.json");
+  return options_.state_dir +
+         (options_.mode == EnforceMode::nftables ? "/blocks.json" : "/blocks.dry-run.json");
 }
 
 std::size_t BlockManager::size() const {
@@ -155,8 +171,8 @@ void BlockManager::expire_now() {
 
 void BlockManager::record_block_event(const BlockRecord& r, BlockOutcome outcome, std::int64_t now) {
   if (!events_) return;
-  events_->record(BlockEvent{now, format_address(r.address), r.reason, r.model_version, r.expires_unix_ms, r.manual,
-                             std::string(to_string(outcome))});
+  events_->record(BlockEvent{now, format_address(r.address), r.reason, r.model_version, r.expires_unix_ms,
+                             r.manual, std::string(to_string(outcome))});
 }
 
 bool BlockManager::note_allowlisted(const IpAddress& address, std::int64_t now) {
@@ -164,7 +180,8 @@ bool BlockManager::note_allowlisted(const IpAddress& address, std::int64_t now) 
   std::lock_guard lock(mutex_);
   const std::string text = format_address(address);
   auto it = allowlisted_noted_.find(text);
-  if (it != allowlisted_noted_.end() && now - it->second < options_.renew_interval_seconds * 1000LL) return false;
+  if (it != allowlisted_noted_.end() && now - it->second < options_.renew_interval_seconds * 1000LL)
+    return false;
   if (allowlisted_noted_.size() >= 4096) allowlisted_noted_.clear();
   allowlisted_noted_[text] = now;
   return true;
@@ -194,7 +211,8 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
     }
     if (!kernel_add(address, ttl, error)) return BlockOutcome::failed;
     e.last_renew_ms = now;
-    e.record.expires_unix_ms = std::max<std::int64_t>(e.record.expires_unix_ms, now + ttl * std::int64_t{1000});
+    e.record.expires_unix_ms =
+        std::max<std::int64_t>(e.record.expires_unix_ms, now + ttl * std::int64_t{1000});
     if (manual) {
       e.record.manual = true;
       e.record.reason = std::move(reason);
@@ -210,7 +228,11 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
   }
   if (!kernel_add(address, ttl, error)) return BlockOutcome::failed;
   Entry e;
-  e.record = BlockRecord{canonical(address), std::move(reason), std::move(model_version), now, now + ttl * std::int64_t{1000},
+  e.record = BlockRecord{canonical(address),
+                         std::move(reason),
+                         std::move(model_version),
+                         now,
+                         now + ttl * std::int64_t{1000},
                          manual};
   e.last_renew_ms = now;
   entries_.emplace(key, std::move(e));
@@ -236,8 +258,8 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
   if (allowlist_.contains(src)) {
     counters_.allowlisted.fetch_add(1);
     if (note_allowlisted(src, now)) {
-      spdlog::warn("blocked-but-allowlisted {} ({} {:.3f}, model {} {})", format_address(src), v.predicted_class,
-                   v.score, v.model_name, v.model_version);
+      spdlog::warn("blocked-but-allowlisted {} ({} {:.3f}, model {} {})", format_address(src),
+                   v.predicted_class, v.score, v.model_name, v.model_version);
       record_block_event(BlockRecord{src, v.predicted_class, v.model_version, now, now, false},
                          BlockOutcome::allowlisted, now);
     }
@@ -249,7 +271,8 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
   bool renewal = false;
   {
     std::lock_guard lock(mutex_);
-    outcome = add_locked(src, options_.ttl_seconds, v.predicted_class, v.model_version, false, now, error, renewal);
+    outcome =
+        add_locked(src, options_.ttl_seconds, v.predicted_class, v.model_version, false, now, error, renewal);
     if (auto it = entries_.find(key_of(src)); it != entries_.end()) snapshot = it->second.record;
     if (outcome == BlockOutcome::cap_reached) {
       if (now - cap_noted_ms_ < 10'000) return outcome;  // one warning and event per 10 s
@@ -263,9 +286,9 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
     case BlockOutcome::renewed:
     case BlockOutcome::dry_run_listed:
       if (outcome == BlockOutcome::dry_run_listed && !renewal) break;  // within the renew interval
-      spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}) [{}{}]", format_address(src), options_.ttl_seconds,
-                   v.predicted_class, v.score, v.model_name, v.model_version, to_string(options_.mode),
-                   renewal ? ", renewed" : "");
+      spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}) [{}{}]", format_address(src),
+                   options_.ttl_seconds, v.predicted_class, v.score, v.model_name, v.model_version,
+                   to_string(options_.mode), renewal ? ", renewed" : "");
       record_block_event(snapshot, renewal ? BlockOutcome::renewed : outcome, now);
       break;
     case BlockOutcome::cap_reached:
@@ -282,11 +305,15 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
   return outcome;
 }
 
-ControlResult BlockManager::block(std::string_view address_text, std::uint32_t ttl_seconds, std::string_view reason) {
-  if (options_.mode == EnforceMode::off) return Error{ErrorCode::unavailable, "enforcement is off (--enforce off)"};
+ControlResult BlockManager::block(std::string_view address_text, std::uint32_t ttl_seconds,
+                                  std::string_view reason) {
+  if (options_.mode == EnforceMode::off)
+    return Error{ErrorCode::unavailable, "enforcement is off (--enforce off)"};
   const auto address = parse_address(address_text);
   if (!address) return Error{ErrorCode::invalid_argument, "not an IPv4 or IPv6 address"};
-  if (!is_blockable(*address)) return Error{ErrorCode::invalid_argument, "unspecified, multicast and broadcast addresses cannot be blocked"};
+  if (!is_blockable(*address))
+    return Error{ErrorCode::invalid_argument,
+                 "unspecified, multicast and broadcast addresses cannot be blocked"};
   const std::string text = format_address(*address);
   if (allowlist_.contains(*address)) return Error{ErrorCode::invalid_argument, text + " is allowlisted"};
   const std::uint32_t ttl = ttl_seconds == 0 ? options_.ttl_seconds : ttl_seconds;
@@ -297,8 +324,8 @@ ControlResult BlockManager::block(std::string_view address_text, std::uint32_t t
   {
     std::lock_guard lock(mutex_);
     bool renewal = false;
-    outcome = add_locked(*address, ttl, reason.empty() ? std::string("manual") : std::string(reason), "", true, now,
-                         error, renewal);
+    outcome = add_locked(*address, ttl, reason.empty() ? std::string("manual") : std::string(reason), "",
+                         true, now, error, renewal);
     if (auto it = entries_.find(key_of(*address)); it != entries_.end()) snapshot = it->second.record;
   }
   if (outcome == BlockOutcome::cap_reached) {
@@ -309,11 +336,13 @@ ControlResult BlockManager::block(std::string_view address_text, std::uint32_t t
   counters_.manual_blocks.fetch_add(1);
   record_block_event(snapshot, outcome, now);
   spdlog::info("BLOCK {} for {} s (manual: {}) [{}]", text, ttl, snapshot.reason, to_string(options_.mode));
-  return "blocked " + text + " for " + std::to_string(ttl) + " s (" + std::string(to_string(options_.mode)) + ")";
+  return "blocked " + text + " for " + std::to_string(ttl) + " s (" + std::string(to_string(options_.mode)) +
+         ")";
 }
 
 ControlResult BlockManager::unblock(std::string_view address_text) {
-  if (options_.mode == EnforceMode::off) return Error{ErrorCode::unavailable, "enforcement is off (--enforce off)"};
+  if (options_.mode == EnforceMode::off)
+    return Error{ErrorCode::unavailable, "enforcement is off (--enforce off)"};
   const auto address = parse_address(address_text);
   if (!address) return Error{ErrorCode::invalid_argument, "not an IPv4 or IPv6 address"};
   const std::string text = format_address(*address);
@@ -355,7 +384,8 @@ void BlockManager::load_state() {
     doc = nlohmann::json::parse(in);
   } catch (const std::exception& e) {
     // A damaged state file must not keep the agent down; keep it aside for inspection.
-    spdlog::error("enforce: state file {} unreadable ({}); starting with an empty block list", path, e.what());
+    spdlog::error("enforce: state file {} unreadable ({}); starting with an empty block list", path,
+                  e.what());
     std::error_code ec;
     std::filesystem::rename(path, path + ".corrupt", ec);
     return;
@@ -374,8 +404,12 @@ void BlockManager::load_state() {
     }
     if (entries_.size() >= options_.max_blocks) break;
     Entry e;
-    e.record = BlockRecord{canonical(*address), b.value("reason", std::string{}), b.value("model_version", std::string{}),
-                           b.value("created_unix_ms", now), expires, b.value("manual", false)};
+    e.record = BlockRecord{canonical(*address),
+                           b.value("reason", std::string{}),
+                           b.value("model_version", std::string{}),
+                           b.value("created_unix_ms", now),
+                           expires,
+                           b.value("manual", false)};
     e.last_renew_ms = 0;
     entries_.emplace(key_of(*address), std::move(e));
     counters_.restored.fetch_add(1);
@@ -398,7 +432,8 @@ void BlockManager::save_state() {
                         {"manual", e.record.manual}});
     }
   }
-  const nlohmann::json doc{{"version", 1}, {"mode", std::string(to_string(options_.mode))}, {"blocks", blocks}};
+  const nlohmann::json doc{
+      {"version", 1}, {"mode", std::string(to_string(options_.mode))}, {"blocks", blocks}};
   // Write a temporary file and rename it over the old one: a crash leaves either list, never half.
   std::error_code ec;
   std::filesystem::create_directories(options_.state_dir, ec);

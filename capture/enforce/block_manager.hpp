@@ -55,7 +55,7 @@ struct BlockManagerOptions {
   // A source that keeps attacking gets its timeout restarted at most this often, so a flood of block
   // verdicts costs one kernel transaction per address per interval, not one per verdict.
   std::uint32_t renew_interval_seconds = 10;
-  std::string state_dir;       // empty: no persistence
+  std::string state_dir;  // empty: no persistence
   std::string nft_table = "flowguard";
 };
 

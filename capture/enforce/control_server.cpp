@@ -38,7 +38,8 @@ ControlServer::ControlServer(ControlServerOptions options, ControlHandler handle
   lo.nonblocking = true;
   lo.create_parent = true;
   auto listener = net::listen(options_.path, lo).value_or_throw();
-  if (listener.replaced_stale) spdlog::info("control socket: replaced the stale socket file {}", options_.path);
+  if (listener.replaced_stale)
+    spdlog::info("control socket: replaced the stale socket file {}", options_.path);
   listen_fd_ = listener.fd.release();
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     const int err = errno;
@@ -71,7 +72,8 @@ void ControlServer::run() {
     fds.push_back({wake_pipe_[0], POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
     for (const auto& c : clients) {
-      fds.push_back({c->fd, static_cast<short>((c->closing ? 0 : POLLIN) | (c->out.empty() ? 0 : POLLOUT)), 0});
+      fds.push_back(
+          {c->fd, static_cast<short>((c->closing ? 0 : POLLIN) | (c->out.empty() ? 0 : POLLOUT)), 0});
     }
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -88,7 +90,8 @@ void ControlServer::run() {
           ::close(fd);
           continue;
         }
-        clients.push_back(std::make_unique<Client>(Client{fd, wire::FrameDecoder(options_.max_frame_bytes), {}, false}));
+        clients.push_back(
+            std::make_unique<Client>(Client{fd, wire::FrameDecoder(options_.max_frame_bytes), {}, false}));
       }
     }
     for (std::size_t i = 0; i + 2 < fds.size(); ++i) {
@@ -131,8 +134,10 @@ void ControlServer::run() {
       }
       if (!drop && !c.out.empty()) {
         const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-        if (n > 0) c.out.erase(0, static_cast<std::size_t>(n));
-        else if (n < 0 && errno != EAGAIN && errno != EINTR) drop = true;
+        if (n > 0)
+          c.out.erase(0, static_cast<std::size_t>(n));
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+          drop = true;
       }
       if (drop || (c.closing && c.out.empty())) {
         ::close(c.fd);

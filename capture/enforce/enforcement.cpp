@@ -22,7 +22,8 @@ EnforceMode parse_mode(const std::string& text) {
 
 EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) {
   const std::string g = "Enforcement";
-  app.add_option("--enforce", o.mode, "Act on block verdicts: nftables (drop in the kernel), dry-run (log only), off")
+  app.add_option("--enforce", o.mode,
+                 "Act on block verdicts: nftables (drop in the kernel), dry-run (log only), off")
       ->capture_default_str()
       ->check(CLI::IsMember({"nftables", "dry-run", "off"}))
       ->group(g);
@@ -35,7 +36,8 @@ EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) 
       ->capture_default_str()
       ->check(CLI::Range(1u, 86400u))
       ->group(g);
-  app.add_option("--max-blocks", o.max_blocks, "Most addresses blocked at once; further blocks are counted, not applied")
+  app.add_option("--max-blocks", o.max_blocks,
+                 "Most addresses blocked at once; further blocks are counted, not applied")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1'000'000u))
       ->group(g);
@@ -50,18 +52,23 @@ EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) 
                                  "Unix socket for flowguardctl blocks/block/unblock/status ('none' disables)")
                       ->capture_default_str()
                       ->group(g);
-  auto* state = app.add_option("--state-dir", o.state_dir, "Where the block list persists across restarts ('none' disables)")
+  auto* state = app.add_option("--state-dir", o.state_dir,
+                               "Where the block list persists across restarts ('none' disables)")
                     ->capture_default_str()
                     ->group(g);
-  app.add_option("--alerts", o.alerts_path, "Append alerts as Suricata-compatible EVE JSON lines to this file")->group(g);
-  app.add_option("--alert-interval", o.alert_interval_s,
-                 "Fold repeated alerts per (source, class) into one per this many seconds of packet time (0: all)")
+  app.add_option("--alerts", o.alerts_path,
+                 "Append alerts as Suricata-compatible EVE JSON lines to this file")
+      ->group(g);
+  app.add_option(
+         "--alert-interval", o.alert_interval_s,
+         "Fold repeated alerts per (source, class) into one per this many seconds of packet time (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0))
       ->group(g);
   app.add_flag("--quiet-alerts", o.quiet_alerts, "No console line per alert")->group(g);
   app.add_option("--events", o.events_path, "SQLite event store (alerts, blocks, unblocks)")->group(g);
-  app.add_option("--events-retention-days", o.events_retention_days, "Delete events older than this (0: keep)")
+  app.add_option("--events-retention-days", o.events_retention_days,
+                 "Delete events older than this (0: keep)")
       ->capture_default_str()
       ->group(g);
   app.add_option("--nft-table", o.nft_table, "Name of the nftables table (family inet)")
@@ -101,7 +108,8 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
   if (!o.allowlist_file.empty()) allow.load_file(o.allowlist_file);
 
   if (!o.events_path.empty()) {
-    e->events_ = std::make_unique<EventStore>(EventStoreOptions{o.events_path, o.events_retention_days, 8192, 512});
+    e->events_ =
+        std::make_unique<EventStore>(EventStoreOptions{o.events_path, o.events_retention_days, 8192, 512});
   }
 
   BlockManagerOptions bo;
@@ -130,16 +138,17 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
 
   if (o.control_socket != "none" && !o.control_socket.empty()) {
     try {
-      e->control_ = std::make_unique<ControlServer>(ControlServerOptions{o.control_socket},
-                                                    [raw = e.get()](const auto& req) { return raw->handle_control(req); });
+      e->control_ = std::make_unique<ControlServer>(
+          ControlServerOptions{o.control_socket},
+          [raw = e.get()](const auto& req) { return raw->handle_control(req); });
     } catch (const std::exception& ex) {
       if (o.control_socket_explicit) throw;
       spdlog::warn("enforce: no control socket ({}); flowguardctl blocks/unblock will not reach this agent",
                    ex.what());
     }
   }
-  spdlog::info("enforce: mode {}, block TTL {} s, max {} blocks, {} allowlist entries{}{}", o.mode, o.block_ttl_s,
-               o.max_blocks, e->blocks_->allowlist().entries().size(),
+  spdlog::info("enforce: mode {}, block TTL {} s, max {} blocks, {} allowlist entries{}{}", o.mode,
+               o.block_ttl_s, o.max_blocks, e->blocks_->allowlist().entries().size(),
                e->control_ ? ", control socket " + o.control_socket : std::string(),
                o.alerts_path.empty() ? std::string() : ", alerts " + o.alerts_path);
   e->register_metrics(*metrics);
@@ -178,21 +187,24 @@ void Enforcement::register_metrics(AgentMetrics& m) {
       {"verdicts", "Verdicts handed to enforcement", [this] { return verdicts_.load(); }, false},
       {"alerts_emitted", "Alerts written (EVE/console)", [a] { return a->emitted(); }, true},
       {"alerts_suppressed", "Alerts folded into a similar one", [a] { return a->suppressed(); }, true},
-      {"alert_write_errors", "Alert lines that could not be written", [a] { return a->write_errors(); }, false},
+      {"alert_write_errors", "Alert lines that could not be written", [a] { return a->write_errors(); },
+       false},
       {"block_verdicts", "Block verdicts received", [b] { return b->block_verdicts.load(); }, true},
       {"blocks_added", "Addresses added to the nftables set", [b] { return b->blocked.load(); }, false},
       {"blocks_dry_run", "Block decisions not enforced (dry-run)", [b] { return b->dry_run.load(); }, false},
       {"blocks_renewed", "Block timeouts renewed", [b] { return b->renewed.load(); }, false},
-      {"blocks_renew_suppressed", "Renewals skipped (renew interval)", [b] { return b->renew_suppressed.load(); },
-       false},
+      {"blocks_renew_suppressed", "Renewals skipped (renew interval)",
+       [b] { return b->renew_suppressed.load(); }, false},
       {"blocked_but_allowlisted", "Block verdicts for allowlisted addresses (not blocked)",
        [b] { return b->allowlisted.load(); }, true},
-      {"blocks_cap_reached", "Block verdicts refused: --max-blocks reached", [b] { return b->cap_reached.load(); },
-       true},
+      {"blocks_cap_reached", "Block verdicts refused: --max-blocks reached",
+       [b] { return b->cap_reached.load(); }, true},
       {"blocks_not_blockable", "Block verdicts for addresses that cannot be blocked",
        [b] { return b->not_blockable.load(); }, false},
-      {"blocks_manual", "Blocks added through the control socket", [b] { return b->manual_blocks.load(); }, false},
-      {"blocks_restored", "Blocks restored from the state directory", [b] { return b->restored.load(); }, false},
+      {"blocks_manual", "Blocks added through the control socket", [b] { return b->manual_blocks.load(); },
+       false},
+      {"blocks_restored", "Blocks restored from the state directory", [b] { return b->restored.load(); },
+       false},
       {"blocks_expired", "Blocks that timed out", [b] { return b->expired.load(); }, false},
       {"unblocks", "Addresses unblocked", [b] { return b->unblocks.load(); }, false},
       {"nft_errors", "nftables transactions that failed", [b] { return b->kernel_errors.load(); }, true},
@@ -202,13 +214,16 @@ void Enforcement::register_metrics(AgentMetrics& m) {
   if (events_) {
     const EventStore* ev = events_.get();
     items.push_back({"events_written", "Events stored", [ev] { return ev->written(); }, false});
-    items.push_back({"events_dropped", "Events dropped: store queue full", [ev] { return ev->dropped(); }, true});
-    items.push_back({"events_write_errors", "Event store write errors", [ev] { return ev->write_errors(); }, false});
+    items.push_back(
+        {"events_dropped", "Events dropped: store queue full", [ev] { return ev->dropped(); }, true});
+    items.push_back(
+        {"events_write_errors", "Event store write errors", [ev] { return ev->write_errors(); }, false});
   }
   if (control_) {
     const ControlServer* c = control_.get();
     items.push_back({"control_requests", "Control socket requests", [c] { return c->requests(); }, false});
-    items.push_back({"control_bad_frames", "Control socket frames refused", [c] { return c->bad_frames(); }, false});
+    items.push_back(
+        {"control_bad_frames", "Control socket frames refused", [c] { return c->bad_frames(); }, false});
   }
   for (auto& it : items) {
     metrics::Desc d{"flowguard_capture_enforce_" + std::string(it.key) + "_total", it.help, it.key};
@@ -230,7 +245,8 @@ void add_plain_counters(const metrics::Snapshot& snapshot,
     if (sample.type == metrics::Type::histogram) continue;
     auto* c = out.Add();
     c->set_name(sample.key);
-    c->set_value(sample.type == metrics::Type::gauge ? static_cast<std::uint64_t>(sample.gauge) : sample.counter);
+    c->set_value(sample.type == metrics::Type::gauge ? static_cast<std::uint64_t>(sample.gauge)
+                                                     : sample.counter);
   }
 }
 
@@ -247,8 +263,10 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
   flowguard::v1::ControlResponse resp;
   auto apply_result = [&](const ControlResult& r) {
     resp.set_ok(r.ok());
-    if (r.ok()) resp.set_message(*r);
-    else resp.set_error(r.error().message);
+    if (r.ok())
+      resp.set_message(*r);
+    else
+      resp.set_error(r.error().message);
   };
   switch (req.body_case()) {
     case ControlRequest::kBlocks: {
@@ -277,8 +295,9 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       auto* s = resp.mutable_status();
       s->set_process("flowguard-capture");
       s->set_version(version_);
-      s->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
-                           .count());
+      s->set_uptime_ms(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)
+              .count());
       add_plain_counters(metrics_snapshot(), *s->mutable_counters());
       break;
     }

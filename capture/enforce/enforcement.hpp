@@ -40,7 +40,7 @@ struct EnforceOptions {
   std::uint32_t max_blocks = 10'000;
   std::vector<std::string> allow;  // CIDRs
   std::string allowlist_file;
-  bool no_host_allowlist = false;  // loopback stays allowlisted regardless
+  bool no_host_allowlist = false;                      // loopback stays allowlisted regardless
   std::string control_socket = kDefaultControlSocket;  // "none" disables
   std::string state_dir = kDefaultStateDir;            // "none" disables persistence
   std::string alerts_path;
@@ -82,7 +82,6 @@ class Enforcement final : public VerdictSink {
   void on_verdict(const FlowVerdict& verdict) override;
   flowguard::v1::ControlResponse handle_control(const flowguard::v1::ControlRequest& request);
   void stop();
-
 
   BlockManager& blocks() { return *blocks_; }
   EventStore* events() { return events_.get(); }

@@ -17,17 +17,22 @@ bool icontains(std::string_view hay, std::string_view needle) {
 
 std::string endpoint(const IpAddress& a, std::uint16_t port) {
   const std::string text = format_address(a);
-  return canonical(a).family == 6 ? "[" + text + "]:" + std::to_string(port) : text + ":" + std::to_string(port);
+  return canonical(a).family == 6 ? "[" + text + "]:" + std::to_string(port)
+                                  : text + ":" + std::to_string(port);
 }
 
 std::string_view record_kind_name(RecordKind k) { return k == RecordKind::snapshot ? "snapshot" : "final"; }
 
 std::string_view verdict_action_name(VerdictAction a) {
   switch (a) {
-    case VerdictAction::allow: return "allow";
-    case VerdictAction::alert: return "alert";
-    case VerdictAction::block: return "block";
-    case VerdictAction::shed: return "shed";
+    case VerdictAction::allow:
+      return "allow";
+    case VerdictAction::alert:
+      return "alert";
+    case VerdictAction::block:
+      return "block";
+    case VerdictAction::shed:
+      return "shed";
   }
   return "?";
 }
@@ -36,15 +41,24 @@ std::string_view verdict_action_name(VerdictAction a) {
 
 std::string proto_name(std::uint8_t protocol) {
   switch (protocol) {
-    case 1: return "ICMP";
-    case 2: return "IGMP";
-    case 6: return "TCP";
-    case 17: return "UDP";
-    case 47: return "GRE";
-    case 50: return "ESP";
-    case 58: return "IPv6-ICMP";
-    case 132: return "SCTP";
-    default: return std::to_string(protocol);
+    case 1:
+      return "ICMP";
+    case 2:
+      return "IGMP";
+    case 6:
+      return "TCP";
+    case 17:
+      return "UDP";
+    case 47:
+      return "GRE";
+    case 50:
+      return "ESP";
+    case 58:
+      return "IPv6-ICMP";
+    case 132:
+      return "SCTP";
+    default:
+      return std::to_string(protocol);
   }
 }
 
@@ -70,7 +84,8 @@ std::uint32_t signature_id(std::string_view predicted_class) {
 }
 
 std::string_view category_for(std::string_view c) {
-  if (icontains(c, "portscan") || icontains(c, "port scan") || icontains(c, "scan")) return "Detection of a Network Scan";
+  if (icontains(c, "portscan") || icontains(c, "port scan") || icontains(c, "scan"))
+    return "Detection of a Network Scan";
   if (icontains(c, "dos") || icontains(c, "flood")) return "Attempted Denial of Service";
   if (icontains(c, "patator") || icontains(c, "brute")) return "Attempted Administrator Privilege Gain";
   if (icontains(c, "web") || icontains(c, "xss") || icontains(c, "sql")) return "Web Application Attack";
@@ -123,7 +138,8 @@ nlohmann::json eve_alert(const FlowVerdict& v, const AlertContext& ctx) {
         {"verdict", verdict_action_name(v.action)},
         {"enforcement", to_string(ctx.outcome)},
         // The source is (or, in dry-run, would be) blocked: what a report of "blocked hosts" wants.
-        {"block", blocked || ctx.outcome == BlockOutcome::dry_run || ctx.outcome == BlockOutcome::dry_run_listed},
+        {"block",
+         blocked || ctx.outcome == BlockOutcome::dry_run || ctx.outcome == BlockOutcome::dry_run_listed},
         {"enforce_mode", to_string(ctx.mode)},
         {"record_kind", record_kind_name(v.kind)},
         {"reason", v.reason},
@@ -141,21 +157,42 @@ std::string console_line(const FlowVerdict& v, const AlertContext& ctx) {
       v.model_version.empty() || v.model_version.front() == 'v' ? v.model_version : "v" + v.model_version;
   std::string tag;
   switch (ctx.outcome) {
-    case BlockOutcome::blocked: tag = " [BLOCK]"; break;
-    case BlockOutcome::renewed: tag = " [BLOCK renewed]"; break;
-    case BlockOutcome::still_blocked: tag = " [BLOCKED]"; break;
-    case BlockOutcome::dry_run: tag = " [BLOCK dry-run]"; break;
-    case BlockOutcome::dry_run_listed: tag = " [BLOCKED dry-run]"; break;
-    case BlockOutcome::allowlisted: tag = " [NOT BLOCKED: allowlisted]"; break;
-    case BlockOutcome::cap_reached: tag = " [NOT BLOCKED: --max-blocks reached]"; break;
-    case BlockOutcome::not_blockable: tag = " [NOT BLOCKED: address not blockable]"; break;
-    case BlockOutcome::failed: tag = " [BLOCK FAILED]"; break;
-    case BlockOutcome::off: tag = " [BLOCK off]"; break;
-    case BlockOutcome::none: break;
+    case BlockOutcome::blocked:
+      tag = " [BLOCK]";
+      break;
+    case BlockOutcome::renewed:
+      tag = " [BLOCK renewed]";
+      break;
+    case BlockOutcome::still_blocked:
+      tag = " [BLOCKED]";
+      break;
+    case BlockOutcome::dry_run:
+      tag = " [BLOCK dry-run]";
+      break;
+    case BlockOutcome::dry_run_listed:
+      tag = " [BLOCKED dry-run]";
+      break;
+    case BlockOutcome::allowlisted:
+      tag = " [NOT BLOCKED: allowlisted]";
+      break;
+    case BlockOutcome::cap_reached:
+      tag = " [NOT BLOCKED: --max-blocks reached]";
+      break;
+    case BlockOutcome::not_blockable:
+      tag = " [NOT BLOCKED: address not blockable]";
+      break;
+    case BlockOutcome::failed:
+      tag = " [BLOCK FAILED]";
+      break;
+    case BlockOutcome::off:
+      tag = " [BLOCK off]";
+      break;
+    case BlockOutcome::none:
+      break;
   }
   std::string line = fmt::format("ALERT {} {:.2f} {} -> {} {} model {} {}{}", v.predicted_class, v.score,
-                                 endpoint(v.src, v.src_port), endpoint(v.dst, v.dst_port), proto, v.model_name,
-                                 version, tag);
+                                 endpoint(v.src, v.src_port), endpoint(v.dst, v.dst_port), proto,
+                                 v.model_name, version, tag);
   if (ctx.suppressed_before > 0) line += fmt::format(" (+{} similar)", ctx.suppressed_before);
   return line;
 }

@@ -44,7 +44,8 @@ CREATE INDEX IF NOT EXISTS unblocks_address ON unblocks(address, ts_ms);
 )sql";
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -84,7 +85,8 @@ class Statement {
 }  // namespace
 
 EventStore::EventStore(EventStoreOptions options) : options_(std::move(options)) {
-  if (sqlite3_open_v2(options_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(options_.path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -171,10 +173,11 @@ void EventStore::apply_retention() {
 }
 
 void EventStore::write_batch(std::deque<Event>& batch) {
-  Statement alert(db_,
-                  "INSERT INTO alerts (ts_us, flow_id, src_ip, src_port, dest_ip, dest_port, proto, class, score, "
-                  "threshold, action, enforcement, model, model_version, reason, eve) "
-                  "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
+  Statement alert(
+      db_,
+      "INSERT INTO alerts (ts_us, flow_id, src_ip, src_port, dest_ip, dest_port, proto, class, score, "
+      "threshold, action, enforcement, model, model_version, reason, eve) "
+      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
   Statement block(db_,
                   "INSERT INTO blocks (ts_ms, address, reason, model_version, expires_ms, manual, outcome) "
                   "VALUES (?1,?2,?3,?4,?5,?6,?7)");

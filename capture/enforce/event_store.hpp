@@ -25,7 +25,7 @@ struct AlertEvent {
   std::string proto;
   std::string predicted_class;
   double score = 0, threshold = 0;
-  std::string action;  // verdict action: alert | block
+  std::string action;       // verdict action: alert | block
   std::string enforcement;  // what enforcement did: blocked, dry-run, allowlisted, ...
   std::string model, model_version, reason;
   std::string eve_json;  // the full EVE line

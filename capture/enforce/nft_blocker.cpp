@@ -36,7 +36,8 @@ Status NftBlocker::prepare(std::span<const TimedAddress> initial) {
   cmd += "add set " + t + " blocked4 { type ipv4_addr; flags timeout; }\n";
   cmd += "add set " + t + " blocked6 { type ipv6_addr; flags timeout; }\n";
   for (const char* hook : {"input", "forward"}) {
-    cmd += "add chain " + t + " " + hook + " { type filter hook " + hook + " priority -10; policy accept; }\n";
+    cmd +=
+        "add chain " + t + " " + hook + " { type filter hook " + hook + " priority -10; policy accept; }\n";
     cmd += "flush chain " + t + " " + hook + "\n";
     cmd += "add rule " + t + " " + hook + " ip saddr @blocked4 counter drop\n";
     cmd += "add rule " + t + " " + hook + " ip6 saddr @blocked6 counter drop\n";

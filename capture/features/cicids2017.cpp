@@ -84,7 +84,8 @@ bool Cicids2017Profile::to_packet(const DecodedPacket& d, ProfilePacket& p) {
 }
 
 FlowKey Cicids2017Profile::key(const ProfilePacket& p) const {
-  if (src_sorts_after_dst(p.src, p.dst)) return FlowKey::make(p.dst, p.dst_port, p.src, p.src_port, p.protocol);
+  if (src_sorts_after_dst(p.src, p.dst))
+    return FlowKey::make(p.dst, p.dst_port, p.src, p.src_port, p.protocol);
   return FlowKey::make(p.src, p.src_port, p.dst, p.dst_port, p.protocol);
 }
 

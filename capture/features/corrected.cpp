@@ -100,7 +100,8 @@ void update_subflow(FlowState& f, const ProfilePacket& p) {
   // Timestamps in file order (0 <= last <= ts) and ts >= 2 always pass: ts - last/1e6 >= 2 - 2e-6,
   // far above any rounding. Other cases take the reference's double arithmetic (no division otherwise).
   const bool in_order = 0 <= f.subflow_last && f.subflow_last <= p.ts && p.ts >= 2;
-  if (in_order || static_cast<double>(p.ts) - static_cast<double>(f.subflow_last) / 1e6 > 1.0) ++f.subflow_count;
+  if (in_order || static_cast<double>(p.ts) - static_cast<double>(f.subflow_last) / 1e6 > 1.0)
+    ++f.subflow_count;
   f.subflow_last = p.ts;
 }
 
@@ -310,10 +311,9 @@ void CorrectedProfile::features(const FlowState& f, FeatureRow& row) const {
   for (const auto* b : {&f.fwd_bulk, &f.bwd_bulk}) {
     row.put_long(b->bulk_count != 0 ? b->bulk_bytes / b->bulk_count : 0);
     row.put_long(b->bulk_count != 0 ? b->bulk_packets / b->bulk_count : 0);
-    row.put_long(b->bulk_duration != 0
-                     ? java_double_to_long(static_cast<double>(b->bulk_bytes) /
-                                           (static_cast<double>(b->bulk_duration) / 1e6))
-                     : 0);
+    row.put_long(b->bulk_duration != 0 ? java_double_to_long(static_cast<double>(b->bulk_bytes) /
+                                                             (static_cast<double>(b->bulk_duration) / 1e6))
+                                       : 0);
   }
   // C6: subflow counts every packet, so these are integer quotients.
   const std::int64_t sf = f.subflow_count;

@@ -11,8 +11,8 @@
 namespace flowguard::capture::features {
 
 struct Timeouts {
-  std::int64_t flow_us = 120'000'000;     // --active-timeout: a flow older than this is split
-  std::int64_t activity_us = 5'000'000;   // --activity-timeout: gap that closes an active period
+  std::int64_t flow_us = 120'000'000;    // --active-timeout: a flow older than this is split
+  std::int64_t activity_us = 5'000'000;  // --activity-timeout: gap that closes an active period
 };
 
 // What the engine does with a flow after the profile has seen a packet for it.

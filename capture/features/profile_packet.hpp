@@ -10,14 +10,14 @@
 namespace flowguard::capture::features {
 
 struct ProfilePacket {
-  std::int64_t ts = 0;          // µs
+  std::int64_t ts = 0;  // µs
   IpAddress src, dst;
   std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t protocol = 0;    // as the profile reports it (0 = "other")
-  std::uint8_t tcp_flags = 0;   // tcp_flag::*, 0 for non-TCP
-  std::int32_t window = 0;      // raw TCP window; the profile's default for non-TCP
-  std::int64_t payload = 0;     // L4 payload bytes the profile counts
-  std::int64_t header = 0;      // L4 header bytes the profile counts
+  std::uint8_t protocol = 0;   // as the profile reports it (0 = "other")
+  std::uint8_t tcp_flags = 0;  // tcp_flag::*, 0 for non-TCP
+  std::int32_t window = 0;     // raw TCP window; the profile's default for non-TCP
+  std::int64_t payload = 0;    // L4 payload bytes the profile counts
+  std::int64_t header = 0;     // L4 header bytes the profile counts
   std::int16_t icmp_type = -1, icmp_code = -1;
   std::uint16_t vlan_id = 0;
 

@@ -243,8 +243,8 @@ class Engine final : public FlowEngine {
   void maybe_snapshot(FlowRecord& rec) {
     const bool by_count = config_.snapshot_packets > 0 &&
                           static_cast<std::uint64_t>(rec.state.packets()) % config_.snapshot_packets == 0;
-    const bool by_time = config_.snapshot_interval_us > 0 &&
-                         now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us;
+    const bool by_time =
+        config_.snapshot_interval_us > 0 && now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us;
     if (by_count || by_time) emit_snapshot(rec);
   }
 
@@ -308,9 +308,10 @@ class Engine final : public FlowEngine {
 }  // namespace
 
 std::unique_ptr<FlowEngine> FlowEngine::create(const EngineConfig& config, std::vector<FlowSink*> sinks) {
-  return features::visit_profile(config.profile, [&]<typename P>(std::type_identity<P>) -> std::unique_ptr<FlowEngine> {
-    return std::make_unique<Engine<P>>(config, std::move(sinks));
-  });
+  return features::visit_profile(config.profile,
+                                 [&]<typename P>(std::type_identity<P>) -> std::unique_ptr<FlowEngine> {
+                                   return std::make_unique<Engine<P>>(config, std::move(sinks));
+                                 });
 }
 
 void register_engine_metrics(AgentMetrics& metrics, std::function<EngineStats()> stats) {
@@ -321,24 +322,26 @@ void register_engine_metrics(AgentMetrics& metrics, std::function<EngineStats()>
     std::uint64_t EngineStats::*member;
   };
   static constexpr Field gauges[] = {
-      {"flowguard_capture_flows_active", "flows_active", "Open flows (not yet emitted)", &EngineStats::flows_active},
+      {"flowguard_capture_flows_active", "flows_active", "Open flows (not yet emitted)",
+       &EngineStats::flows_active},
   };
   static constexpr Field counters[] = {
-      {"flowguard_capture_flows_created_total", "flows_created", "Flow records started", &EngineStats::flows_created},
+      {"flowguard_capture_flows_created_total", "flows_created", "Flow records started",
+       &EngineStats::flows_created},
       {"flowguard_capture_flows_ended_total", "flows_ended", "Flows ended by the profile's lifecycle",
        &EngineStats::flows_ended},
       {"flowguard_capture_flows_expired_total", "flows_expired", "Flows emitted early by the idle sweep",
        &EngineStats::flows_expired},
-      {"flowguard_capture_flows_evicted_total", "flows_evicted", "Live flows evicted because the table was full",
-       &EngineStats::flows_evicted},
-      {"flowguard_capture_expired_reclaimed_total", "expired_reclaimed", "Expired records reused for new flows",
-       &EngineStats::expired_reclaimed},
-      {"flowguard_capture_late_packets_total", "late_packets", "Packets for an expired flow within its timeout",
-       &EngineStats::late_packets},
+      {"flowguard_capture_flows_evicted_total", "flows_evicted",
+       "Live flows evicted because the table was full", &EngineStats::flows_evicted},
+      {"flowguard_capture_expired_reclaimed_total", "expired_reclaimed",
+       "Expired records reused for new flows", &EngineStats::expired_reclaimed},
+      {"flowguard_capture_late_packets_total", "late_packets",
+       "Packets for an expired flow within its timeout", &EngineStats::late_packets},
       {"flowguard_capture_records_final_total", "records_final", "Final flow records handed to the sinks",
        &EngineStats::final_records},
-      {"flowguard_capture_records_snapshot_total", "records_snapshot", "Mid-flow snapshots handed to the sinks",
-       &EngineStats::snapshot_records},
+      {"flowguard_capture_records_snapshot_total", "records_snapshot",
+       "Mid-flow snapshots handed to the sinks", &EngineStats::snapshot_records},
       {"flowguard_capture_records_suppressed_total", "records_suppressed", "Flows the profile does not write",
        &EngineStats::suppressed_records},
   };
@@ -349,13 +352,14 @@ void register_engine_metrics(AgentMetrics& metrics, std::function<EngineStats()>
   for (const Field& f : counters) {
     metrics.mirror_counter({f.name, f.help, f.key}, [stats, m = f.member] { return stats().*m; });
   }
-  metrics.mirror_gauge({"flowguard_capture_table_used", "Occupied flow records (active + expired)", "table_used"},
-                       [stats] { return static_cast<std::int64_t>(stats().table_used); });
-  metrics.mirror_gauge({"flowguard_capture_table_capacity", "Flow records preallocated (--max-flows)",
-                        "table_capacity"},
-                       [stats] { return static_cast<std::int64_t>(stats().table_capacity); });
-  metrics.mirror_gauge({"flowguard_capture_table_bytes_per_flow", "Bytes per flow record with its index share",
-                        "bytes_per_flow"},
+  metrics.mirror_gauge(
+      {"flowguard_capture_table_used", "Occupied flow records (active + expired)", "table_used"},
+      [stats] { return static_cast<std::int64_t>(stats().table_used); });
+  metrics.mirror_gauge(
+      {"flowguard_capture_table_capacity", "Flow records preallocated (--max-flows)", "table_capacity"},
+      [stats] { return static_cast<std::int64_t>(stats().table_capacity); });
+  metrics.mirror_gauge({"flowguard_capture_table_bytes_per_flow",
+                        "Bytes per flow record with its index share", "bytes_per_flow"},
                        [stats] { return static_cast<std::int64_t>(stats().bytes_per_flow); });
 }
 

@@ -30,26 +30,26 @@ struct EngineConfig {
   features::Profile profile = features::Profile::corrected;
   features::Timeouts timeouts;
   std::uint32_t max_flows = 262'144;
-  std::uint64_t snapshot_packets = 0;      // 0 = off
-  std::int64_t snapshot_interval_us = 0;   // 0 = off
-  std::uint32_t sweep_per_packet = 1;      // flows examined by the expiry sweep per packet
-  std::uint32_t eviction_sample = 64;      // flows examined to choose a victim when full
-  std::uint64_t hash_seed = 0;             // 0 = random at start-up
+  std::uint64_t snapshot_packets = 0;     // 0 = off
+  std::int64_t snapshot_interval_us = 0;  // 0 = off
+  std::uint32_t sweep_per_packet = 1;     // flows examined by the expiry sweep per packet
+  std::uint32_t eviction_sample = 64;     // flows examined to choose a victim when full
+  std::uint64_t hash_seed = 0;            // 0 = random at start-up
 };
 
 struct EngineStats {
-  std::uint64_t packets = 0;           // decoded packets given to the engine
-  std::uint64_t flows_created = 0;     // flow records started (new conversations and successors)
-  std::uint64_t flows_ended = 0;       // ended by the profile's lifecycle (timeout split, FIN, SYN, ICMP)
-  std::uint64_t flows_expired = 0;     // emitted early by the idle sweep
-  std::uint64_t flows_evicted = 0;     // live flows pushed out because the table was full
-  std::uint64_t expired_reclaimed = 0; // expired records reused for new flows
-  std::uint64_t late_packets = 0;      // packets for an expired flow arriving within its timeout
-  std::uint64_t final_records = 0;     // final records handed to the sinks
+  std::uint64_t packets = 0;            // decoded packets given to the engine
+  std::uint64_t flows_created = 0;      // flow records started (new conversations and successors)
+  std::uint64_t flows_ended = 0;        // ended by the profile's lifecycle (timeout split, FIN, SYN, ICMP)
+  std::uint64_t flows_expired = 0;      // emitted early by the idle sweep
+  std::uint64_t flows_evicted = 0;      // live flows pushed out because the table was full
+  std::uint64_t expired_reclaimed = 0;  // expired records reused for new flows
+  std::uint64_t late_packets = 0;       // packets for an expired flow arriving within its timeout
+  std::uint64_t final_records = 0;      // final records handed to the sinks
   std::uint64_t snapshot_records = 0;
-  std::uint64_t suppressed_records = 0;// flows the profile does not write (cicids2017: 1 packet)
-  std::uint64_t flows_active = 0;      // open, not yet emitted
-  std::uint64_t table_used = 0;        // occupied records (active + expired)
+  std::uint64_t suppressed_records = 0;  // flows the profile does not write (cicids2017: 1 packet)
+  std::uint64_t flows_active = 0;        // open, not yet emitted
+  std::uint64_t table_used = 0;          // occupied records (active + expired)
   std::uint64_t table_capacity = 0;
   std::size_t bytes_per_flow = 0;
 };

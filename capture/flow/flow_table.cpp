@@ -26,7 +26,8 @@ FlowTable::HugePageBlock::HugePageBlock(std::size_t bytes) {
   bytes_ = (std::max<std::size_t>(bytes, 1) + page - 1) / page * page;
   // Over-map by one huge page and trim, so the block starts on a 2 MiB boundary.
   const std::size_t mapped = bytes_ + huge_page;
-  void* raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* raw =
+      ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const auto begin = reinterpret_cast<std::uintptr_t>(raw);
   const std::uintptr_t aligned = (begin + huge_page - 1) & ~(huge_page - 1);

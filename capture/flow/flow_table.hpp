@@ -18,10 +18,10 @@
 namespace flowguard::capture {
 
 struct FlowRecord {
-  FlowKey key;                   // stored key: the Flow ID
-  std::uint64_t flow_id = 0;     // unique per run, shared by a flow's snapshots and final record
+  FlowKey key;                // stored key: the Flow ID
+  std::uint64_t flow_id = 0;  // unique per run, shared by a flow's snapshots and final record
   std::uint32_t hash32 = 0;
-  std::uint32_t dense_pos = 0;   // position in FlowTable::occupied()
+  std::uint32_t dense_pos = 0;  // position in FlowTable::occupied()
   // Already emitted by the expiry sweep but kept so that a late packet continues the conversation
   // exactly as the reference would (inherited orientation, Flow ID, TCP flow time); reclaimed first
   // when the table is full.
@@ -101,8 +101,8 @@ class FlowTable {
   // Raw storage: pages are touched only when a slot is first used.
   HugePageBlock pool_block_;
   FlowRecord* pool_;
-  std::uint32_t never_used_ = 0;       // slots [never_used_, max_flows_) were never handed out
-  std::vector<std::uint32_t> free_;    // recycled slots
+  std::uint32_t never_used_ = 0;     // slots [never_used_, max_flows_) were never handed out
+  std::vector<std::uint32_t> free_;  // recycled slots
   std::vector<std::uint32_t> occupied_;
   std::vector<std::int64_t> activity_;
 };

@@ -34,10 +34,14 @@ v1::AgentMessage make_hello(const LinkOptions& options, const LinkSchema& schema
 
 VerdictAction to_action(v1::Action a) {
   switch (a) {
-    case v1::ACTION_ALERT: return VerdictAction::alert;
-    case v1::ACTION_BLOCK: return VerdictAction::block;
-    case v1::ACTION_SHED: return VerdictAction::shed;
-    default: return VerdictAction::allow;
+    case v1::ACTION_ALERT:
+      return VerdictAction::alert;
+    case v1::ACTION_BLOCK:
+      return VerdictAction::block;
+    case v1::ACTION_SHED:
+      return VerdictAction::shed;
+    default:
+      return VerdictAction::allow;
   }
 }
 

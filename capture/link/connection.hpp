@@ -16,8 +16,8 @@ namespace flowguard::capture {
 
 struct Handshake {
   net::Fd fd;
-  v1::HelloAck ack;              // accepted or not: the caller checks
-  wire::FrameDecoder decoder;    // bytes the server sent after the HelloAck stay buffered here
+  v1::HelloAck ack;            // accepted or not: the caller checks
+  wire::FrameDecoder decoder;  // bytes the server sent after the HelloAck stay buffered here
 };
 
 // Errors: the socket's (invalid_argument for a bad path, not_found/unavailable when nobody listens,

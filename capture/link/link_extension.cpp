@@ -32,10 +32,13 @@ class LinkExtension final : public AgentExtension {
     InputControl* input = &context.input;
     link_->set_wait_hooks({[input] { return input->stop_requested(); }, [input] { input->request_stop(); }});
     // Flow-to-verdict latency, 50 µs .. ~13 s (the server's batching delay and the model dominate).
-    link_->set_latency_histogram(&context.metrics.registry().histogram(
-        {"flowguard_capture_flow_to_verdict_seconds", "From a flow record entering the link to its verdict",
-         "flow_to_verdict_us", {}, 1e-6},
-        metrics::exponential_bounds(50, 2.0, 18)));
+    link_->set_latency_histogram(
+        &context.metrics.registry().histogram({"flowguard_capture_flow_to_verdict_seconds",
+                                               "From a flow record entering the link to its verdict",
+                                               "flow_to_verdict_us",
+                                               {},
+                                               1e-6},
+                                              metrics::exponential_bounds(50, 2.0, 18)));
     link_->start();
     context.flow_sinks.push_back(link_.get());
     register_metrics(context.metrics);
@@ -44,8 +47,9 @@ class LinkExtension final : public AgentExtension {
     if (!link_->wait_connected(std::chrono::seconds(2))) {
       const auto why = link_->last_error().empty() ? std::string("no answer") : link_->last_error();
       if (waits_)
-        spdlog::warn("server link: not connected yet ({}); flows queue and the reader waits up to {} ms for it",
-                     why, options_.wait_limit.count());
+        spdlog::warn(
+            "server link: not connected yet ({}); flows queue and the reader waits up to {} ms for it", why,
+            options_.wait_limit.count());
       else
         spdlog::warn("server link: not connected yet ({}); flows fail open until it is", why);
     }
@@ -56,10 +60,12 @@ class LinkExtension final : public AgentExtension {
     // Wait mode also flushes while disconnected: the queued records wait for the reconnect.
     const auto idle = waits_ ? options_.wait_limit : std::chrono::milliseconds(10000);
     if ((waits_ || link_->connected()) && link_->failure().empty() && !link_->flush(idle)) {
-      const auto what = fmt::format("no verdict arrived for {} ms with records outstanding; counting them unjudged",
-                                    idle.count());
-      if (waits_) flush_failure_ = what;
-      else spdlog::warn("server link: {}", what);
+      const auto what = fmt::format(
+          "no verdict arrived for {} ms with records outstanding; counting them unjudged", idle.count());
+      if (waits_)
+        flush_failure_ = what;
+      else
+        spdlog::warn("server link: {}", what);
     }
     link_->stop();
   }
@@ -108,16 +114,16 @@ class LinkExtension final : public AgentExtension {
          &LinkCounters::unjudged_stopped, false},
         {"flowguard_capture_link_resent_total", "resent", "Records re-sent after a reconnect (wait mode)",
          &LinkCounters::resent, true},
-        {"flowguard_capture_link_connects_total", "connects", "Successful handshakes", &LinkCounters::connects,
-         false},
+        {"flowguard_capture_link_connects_total", "connects", "Successful handshakes",
+         &LinkCounters::connects, false},
         {"flowguard_capture_link_reconnects_total", "reconnects", "Successful handshakes after the first",
          &LinkCounters::reconnects, true},
         {"flowguard_capture_link_hello_refused_total", "hello_refused", "Handshakes the server refused",
          &LinkCounters::hello_refused, false},
         {"flowguard_capture_link_server_errors_total", "server_errors", "Error messages from the server",
          &LinkCounters::server_errors, false},
-        {"flowguard_capture_link_unknown_verdicts_total", "unknown_verdicts", "Verdicts for flows not in flight",
-         &LinkCounters::unknown_verdicts, false},
+        {"flowguard_capture_link_unknown_verdicts_total", "unknown_verdicts",
+         "Verdicts for flows not in flight", &LinkCounters::unknown_verdicts, false},
         {"flowguard_capture_link_model_changes_total", "model_changes", "Model swaps announced by the server",
          &LinkCounters::model_changes, false},
     };

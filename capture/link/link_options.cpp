@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 
-
 namespace flowguard::capture {
 
 void register_link_options(CLI::App& app, LinkOptions& o) {
@@ -21,8 +20,9 @@ void register_link_options(CLI::App& app, LinkOptions& o) {
   g->add_option_function<std::string>(
        "--link-backpressure",
        [&o](const std::string& m) {
-         o.backpressure = m == "wait" ? Backpressure::wait : m == "fail-open" ? Backpressure::fail_open
-                                                                              : Backpressure::automatic;
+         o.backpressure = m == "wait"        ? Backpressure::wait
+                          : m == "fail-open" ? Backpressure::fail_open
+                                             : Backpressure::automatic;
        },
        "full queue or server away: 'wait' (the reader waits, every flow is judged), 'fail-open' (counted "
        "unjudged, capture goes on), 'auto' (wait when reading a file with -r, fail open on a live interface)")
@@ -31,11 +31,13 @@ void register_link_options(CLI::App& app, LinkOptions& o) {
   g->add_option_function<double>(
        "--link-wait-s",
        [&o](double s) { o.wait_limit = std::chrono::milliseconds(static_cast<long long>(s * 1000)); },
-       "wait mode: give up with an error (exit 1) when the server has been away or stalled this long (default 30)")
+       "wait mode: give up with an error (exit 1) when the server has been away or stalled this long "
+       "(default 30)")
       ->check(CLI::Range(0.1, 86400.0));
   g->add_option("--agent-id", o.agent_id, "name of this agent in the server's logs (default: host name)");
-  g->add_flag("--judge-multicast", o.judge_multicast,
-              "also judge multicast/broadcast flows and flows from 0.0.0.0/:: (skipped and counted by default)");
+  g->add_flag(
+      "--judge-multicast", o.judge_multicast,
+      "also judge multicast/broadcast flows and flows from 0.0.0.0/:: (skipped and counted by default)");
 }
 
 }  // namespace flowguard::capture

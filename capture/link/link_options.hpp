@@ -17,7 +17,7 @@ namespace flowguard::capture {
 // What on_flow() does when the link queue is full or the server is away.
 enum class Backpressure : std::uint8_t {
   automatic,  // the agent decides: wait for a capture file, fail open on a live interface
-  wait,       // the capture thread waits (bounded by wait_limit); in-flight records are re-sent after a reconnect
+  wait,  // the capture thread waits (bounded by wait_limit); in-flight records are re-sent after a reconnect
   fail_open,  // the record is counted unjudged and capture goes on (packets on a live link cannot wait)
 };
 

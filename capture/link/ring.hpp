@@ -13,9 +13,9 @@
 namespace flowguard::capture {
 
 struct Slot {
-  FlowIdentity meta;              // who the record is: joined with its verdict later
-  std::int64_t enqueued_ns = 0;   // steady clock at on_flow(): the flow-to-verdict latency starts here
-  std::vector<float> features;    // sized once, at construction
+  FlowIdentity meta;             // who the record is: joined with its verdict later
+  std::int64_t enqueued_ns = 0;  // steady clock at on_flow(): the flow-to-verdict latency starts here
+  std::vector<float> features;   // sized once, at construction
 };
 
 // Single producer (capture thread), single consumer (sender thread), fixed capacity.
@@ -36,7 +36,9 @@ class Ring {
     return &slots_[t % slots_.size()];
   }
   void pop() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
-  std::size_t size() const { return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire); }
+  std::size_t size() const {
+    return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire);
+  }
 
  private:
   std::vector<Slot> slots_;

@@ -32,7 +32,8 @@ struct AtomicCounters {
   C offered{0}, sent{0}, judged{0}, alert{0}, block{0}, shed{0};
   C out_of_scope{0};
   C queue_full{0}, server_away{0}, connection_lost{0}, missing_verdict{0}, bad_record{0}, stopped{0};
-  C resent{0}, connects{0}, reconnects{0}, hello_refused{0}, server_errors{0}, unknown_verdicts{0}, model_changes{0};
+  C resent{0}, connects{0}, reconnects{0}, hello_refused{0}, server_errors{0}, unknown_verdicts{0},
+      model_changes{0};
 };
 
 void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
@@ -53,7 +54,11 @@ std::string host_name() {
 
 struct ServerLink::Impl {
   Impl(LinkOptions o, LinkSchema s, VerdictSink* vs)
-      : opts(std::move(o)), schema(std::move(s)), sink(vs), nf(schema.feature_names.size()), ring(opts.queue_flows, nf) {
+      : opts(std::move(o)),
+        schema(std::move(s)),
+        sink(vs),
+        nf(schema.feature_names.size()),
+        ring(opts.queue_flows, nf) {
     if (opts.agent_id.empty()) opts.agent_id = host_name();
     opts.batch_flows = std::max<std::size_t>(opts.batch_flows, 1);
     if (opts.max_in_flight == 0) opts.max_in_flight = std::max(opts.queue_flows, opts.batch_flows);
@@ -76,7 +81,7 @@ struct ServerLink::Impl {
   std::condition_variable wake_sender, progress;
   std::condition_variable room;  // wait mode: the capture thread waits here for a free ring slot
   InFlightTable inflight;
-  std::size_t in_transit = 0;      // taken from the ring, not yet in `inflight` (so flush() cannot miss them)
+  std::size_t in_transit = 0;  // taken from the ring, not yet in `inflight` (so flush() cannot miss them)
   std::string last_error, model, failure;
 
   std::mutex fd_mu;
@@ -121,12 +126,13 @@ struct ServerLink::Impl {
       if (now >= deadline) break;
       room.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(100)));
     }
-    failure = fmt::format("flowguard-infer at {} {} for {} ms (--link-wait-s); giving up: the rest of the input "
-                          "is not judged",
-                          opts.socket_path,
-                          connected.load() ? "took no flow records"
-                                           : "was not reachable (" + (last_error.empty() ? "no answer" : last_error) + ")",
-                          opts.wait_limit.count());
+    failure = fmt::format(
+        "flowguard-infer at {} {} for {} ms (--link-wait-s); giving up: the rest of the input "
+        "is not judged",
+        opts.socket_path,
+        connected.load() ? "took no flow records"
+                         : "was not reachable (" + (last_error.empty() ? "no answer" : last_error) + ")",
+        opts.wait_limit.count());
     spdlog::error("server link: {}", failure);
     gave_up.store(true);
     lock.unlock();
@@ -140,8 +146,10 @@ struct ServerLink::Impl {
   void set_error(const std::string& e, bool log_as_error) {
     std::lock_guard lock(mu);
     if (e != last_error) {
-      if (log_as_error) spdlog::error("server link: {}", e);
-      else spdlog::warn("server link: {}", e);
+      if (log_as_error)
+        spdlog::error("server link: {}", e);
+      else
+        spdlog::warn("server link: {}", e);
     }
     last_error = e;
   }
@@ -168,7 +176,8 @@ struct ServerLink::Impl {
     }
     const int s = h->fd.release();
     wire::FrameDecoder dec = std::move(h->decoder);
-    batch_limit = std::min<std::size_t>(opts.batch_flows, ack->max_batch_flows() ? ack->max_batch_flows() : 4096);
+    batch_limit =
+        std::min<std::size_t>(opts.batch_flows, ack->max_batch_flows() ? ack->max_batch_flows() : 4096);
     {
       std::lock_guard lock(mu);
       model = ack->model().name() + " " + ack->model().version();
@@ -280,8 +289,9 @@ struct ServerLink::Impl {
       if (!first_seen) first_seen = now;
       if (queued < batch_limit && now - *first_seen < delay) {
         std::unique_lock lock(mu);
-        wake_sender.wait_until(lock, *first_seen + delay,
-                               [&] { return stopping.load() || broken.load() || ring.size() >= batch_limit; });
+        wake_sender.wait_until(lock, *first_seen + delay, [&] {
+          return stopping.load() || broken.load() || ring.size() >= batch_limit;
+        });
         continue;
       }
       const std::size_t n = std::min(queued, batch_limit);
@@ -406,7 +416,9 @@ struct ServerLink::Impl {
     const std::int64_t now_ns = steady_ns();
     const MatchResult r = match_verdicts(*entry, vb, [&](std::size_t at, const v1::Verdict& v) {
       deliver(entry->metas[at], v, fv);
-      if (latency) latency->observe(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns - entry->enqueued_ns[at]) / 1000));
+      if (latency)
+        latency->observe(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns - entry->enqueued_ns[at]) / 1000));
     });
     if (r.unknown) add(c.unknown_verdicts, r.unknown);
     if (r.missing) add(c.missing_verdict, r.missing);
@@ -427,10 +439,18 @@ struct ServerLink::Impl {
     fv.identity() = m;
     decode_verdict(v, fv);
     switch (fv.action) {
-      case VerdictAction::shed: add(c.shed); break;
-      case VerdictAction::alert: add(c.alert), add(c.judged); break;
-      case VerdictAction::block: add(c.block), add(c.judged); break;
-      default: add(c.judged); break;
+      case VerdictAction::shed:
+        add(c.shed);
+        break;
+      case VerdictAction::alert:
+        add(c.alert), add(c.judged);
+        break;
+      case VerdictAction::block:
+        add(c.block), add(c.judged);
+        break;
+      default:
+        add(c.judged);
+        break;
     }
     if (sink) sink->on_verdict(fv);
   }
@@ -456,7 +476,8 @@ bool ServerLink::wait_connected(std::chrono::milliseconds timeout) {
   auto& i = *impl_;
   const auto deadline = Clock::now() + timeout;
   std::unique_lock lock(i.mu);
-  while (!i.connected.load() && Clock::now() < deadline) i.progress.wait_for(lock, std::chrono::milliseconds(5));
+  while (!i.connected.load() && Clock::now() < deadline)
+    i.progress.wait_for(lock, std::chrono::milliseconds(5));
   return i.connected.load();
 }
 
@@ -470,7 +491,8 @@ bool ServerLink::flush(std::chrono::milliseconds idle_timeout) {
     const std::size_t pending = i.ring.size() + i.inflight.flows() + i.in_transit;
     if (pending == 0) return true;
     if (i.gave_up.load()) return false;
-    if (pending != last) deadline = Clock::now() + idle_timeout;  // something moved: a slow server is no stall
+    if (pending != last)
+      deadline = Clock::now() + idle_timeout;  // something moved: a slow server is no stall
     last = pending;
     if (Clock::now() >= deadline) return false;
     // The sender sends a partial batch only after link-delay; nudge it, then wait for progress.
@@ -537,7 +559,8 @@ std::string ServerLink::model() const {
   return impl_->model;
 }
 
-std::unique_ptr<ServerLink> make_server_link(const LinkOptions& options, LinkSchema schema, VerdictSink* sink) {
+std::unique_ptr<ServerLink> make_server_link(const LinkOptions& options, LinkSchema schema,
+                                             VerdictSink* sink) {
   return std::make_unique<ServerLink>(options, std::move(schema), sink);
 }
 

@@ -35,12 +35,12 @@
 namespace flowguard::capture {
 
 struct LinkCounters {
-  std::uint64_t offered = 0;        // records given to on_flow()
-  std::uint64_t sent = 0;           // records sent to the server
-  std::uint64_t judged = 0;         // verdicts allow/alert/block received
+  std::uint64_t offered = 0;  // records given to on_flow()
+  std::uint64_t sent = 0;     // records sent to the server
+  std::uint64_t judged = 0;   // verdicts allow/alert/block received
   std::uint64_t alert = 0, block = 0;
-  std::uint64_t shed = 0;           // the server answered SHED (overloaded): fail open
-  std::uint64_t out_of_scope = 0;   // multicast/broadcast/unspecified-source flows, not sent (judge_scope.hpp)
+  std::uint64_t shed = 0;          // the server answered SHED (overloaded): fail open
+  std::uint64_t out_of_scope = 0;  // multicast/broadcast/unspecified-source flows, not sent (judge_scope.hpp)
   // Unjudged records (fail open), by reason:
   std::uint64_t unjudged_queue_full = 0;       // the link queue was full ("queue drops")
   std::uint64_t unjudged_server_away = 0;      // not connected when the record arrived or was queued
@@ -48,11 +48,11 @@ struct LinkCounters {
   std::uint64_t unjudged_missing_verdict = 0;  // the server's VerdictBatch did not answer it
   std::uint64_t unjudged_bad_record = 0;       // wrong number of features for the schema
   std::uint64_t unjudged_stopped = 0;          // still queued or in flight at stop()
-  std::uint64_t resent = 0;                    // wait mode: records re-sent after a reconnect (not in `sent` again)
+  std::uint64_t resent = 0;  // wait mode: records re-sent after a reconnect (not in `sent` again)
   std::uint64_t connects = 0, reconnects = 0;  // successful handshakes; those after the first
   std::uint64_t hello_refused = 0;
-  std::uint64_t server_errors = 0;             // ServerMessage.error received
-  std::uint64_t unknown_verdicts = 0;          // verdicts for flows not in flight (ignored)
+  std::uint64_t server_errors = 0;     // ServerMessage.error received
+  std::uint64_t unknown_verdicts = 0;  // verdicts for flows not in flight (ignored)
   std::uint64_t model_changes = 0;
 
   std::uint64_t unjudged() const {
@@ -106,6 +106,7 @@ class ServerLink final : public FlowSink {
   std::unique_ptr<Impl> impl_;
 };
 
-std::unique_ptr<ServerLink> make_server_link(const LinkOptions& options, LinkSchema schema, VerdictSink* sink);
+std::unique_ptr<ServerLink> make_server_link(const LinkOptions& options, LinkSchema schema,
+                                             VerdictSink* sink);
 
 }  // namespace flowguard::capture

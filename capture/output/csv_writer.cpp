@@ -74,7 +74,8 @@ void CsvWriter::close() {
   flush();
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
-  if (failed_ || close_failed) throw Exception(ErrorCode::io_error, "write error on CSV output '" + path_ + "'");
+  if (failed_ || close_failed)
+    throw Exception(ErrorCode::io_error, "write error on CSV output '" + path_ + "'");
 }
 
 void CsvWriter::on_flow(const FlowReport& report) {
@@ -110,8 +111,12 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
   p = put_long(p, r.protocol);
   *p++ = ',';
   switch (traits.timestamp) {
-    case features::TimestampStyle::corrected: p += format_corrected_timestamp(r.first_ts_us, p); break;
-    case features::TimestampStyle::cicids2017: p += format_cicids2017_timestamp(r.first_ts_us, p); break;
+    case features::TimestampStyle::corrected:
+      p += format_corrected_timestamp(r.first_ts_us, p);
+      break;
+    case features::TimestampStyle::cicids2017:
+      p += format_cicids2017_timestamp(r.first_ts_us, p);
+      break;
   }
   const std::size_t n = r.features.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -125,7 +130,9 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
   }
   *p++ = ',';
   switch (traits.label) {
-    case features::LabelStyle::need_manual_label: p = put(p, "NeedManualLabel"); break;
+    case features::LabelStyle::need_manual_label:
+      p = put(p, "NeedManualLabel");
+      break;
     case features::LabelStyle::botnet_hosts:
       p = put(p, is_botnet_host(r.src) || is_botnet_host(r.dst) ? "BOTNET" : "BENIGN");
       break;

@@ -31,8 +31,8 @@ CivilTime civil_from_seconds(std::int64_t secs) {
   const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
   const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return CivilTime{y, m, d, static_cast<int>(rem / 3600), static_cast<int>((rem % 3600) / 60),
-                   static_cast<int>(rem % 60)};
+  return CivilTime{
+      y, m, d, static_cast<int>(rem / 3600), static_cast<int>((rem % 3600) / 60), static_cast<int>(rem % 60)};
 }
 
 char* put_digits(char* p, std::int64_t v, int width) {

@@ -59,7 +59,8 @@ std::unique_ptr<PacketSource> PacketSource::open_file(const FileOptions& options
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   // Microsecond precision: libpcap truncates nanosecond pcap and fine pcapng if_tsresol to µs, which is
   // what the reference extractor sees (docs/features.md §1).
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(options.path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(options.path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
   if (p == nullptr) throw SourceError("cannot open capture file '" + options.path + "': " + errbuf);
   std::unique_ptr<PacketSource> src{new PacketSource(p, false, "file " + options.path)};
   src->link_type_ = pcap_datalink(p);
@@ -78,14 +79,16 @@ std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options
 
   const auto check = [&](int rc, const char* what) {
     if (rc != 0) {
-      throw SourceError("interface '" + options.interface + "': " + what + " failed: " + pcap_statustostr(rc));
+      throw SourceError("interface '" + options.interface + "': " + what +
+                        " failed: " + pcap_statustostr(rc));
     }
   };
   check(pcap_set_snaplen(p, options.snaplen), "setting the snapshot length");
   check(pcap_set_promisc(p, options.promiscuous ? 1 : 0), "setting promiscuous mode");
   check(pcap_set_immediate_mode(p, options.immediate ? 1 : 0), "setting immediate mode");
   check(pcap_set_timeout(p, std::max(1, options.timeout_ms)), "setting the read timeout");
-  if (options.buffer_bytes > 0) check(pcap_set_buffer_size(p, options.buffer_bytes), "setting the buffer size");
+  if (options.buffer_bytes > 0)
+    check(pcap_set_buffer_size(p, options.buffer_bytes), "setting the buffer size");
   check(pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO), "setting microsecond timestamps");
 
   const int status = pcap_activate(p);
@@ -94,9 +97,11 @@ std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options
     if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED) {
       hint = " (needs root or CAP_NET_RAW + CAP_NET_ADMIN)";
     }
-    throw SourceError("cannot capture on interface '" + options.interface + "': " + activate_message(p, status) + hint);
+    throw SourceError("cannot capture on interface '" + options.interface +
+                      "': " + activate_message(p, status) + hint);
   }
-  if (status > 0) src->warnings_.push_back("interface '" + options.interface + "': " + activate_message(p, status));
+  if (status > 0)
+    src->warnings_.push_back("interface '" + options.interface + "': " + activate_message(p, status));
 
   src->link_type_ = pcap_datalink(p);
   src->link_type_name_ = link_name(p);
@@ -112,7 +117,8 @@ std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options
     throw SourceError("interface '" + options.interface + "': libpcap gives no selectable descriptor");
   }
   if (pcap_setnonblock(p, 1, errbuf) != 0) {
-    throw SourceError("interface '" + options.interface + "': cannot switch to non-blocking reads: " + errbuf);
+    throw SourceError("interface '" + options.interface +
+                      "': cannot switch to non-blocking reads: " + errbuf);
   }
   src->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (src->wake_fd_ < 0) {
@@ -130,7 +136,8 @@ void PacketSource::apply_filter(const std::string& bpf, std::uint32_t netmask) {
   const int rc = pcap_setfilter(handle_, &program);
   pcap_freecode(&program);
   if (rc != 0) {
-    throw SourceError("cannot install BPF filter '" + bpf + "' on " + description_ + ": " + pcap_geterr(handle_));
+    throw SourceError("cannot install BPF filter '" + bpf + "' on " + description_ + ": " +
+                      pcap_geterr(handle_));
   }
 }
 
@@ -152,7 +159,8 @@ ReadStatus PacketSource::wait_readable(std::int64_t deadline_ns) noexcept {
     const std::int64_t left_ns = deadline_ns - monotonic_ns();
     if (left_ns <= 0) return ReadStatus::timeout;
     pollfd fds[2] = {{selectable_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    const int wait_ms = static_cast<int>(std::min<std::int64_t>((left_ns + 999'999) / 1'000'000, timeout_ms_));
+    const int wait_ms =
+        static_cast<int>(std::min<std::int64_t>((left_ns + 999'999) / 1'000'000, timeout_ms_));
     const int rc = ::poll(fds, 2, wait_ms);
     if (rc < 0) {
       if (errno == EINTR) continue;  // a signal: the loop re-checks the stop flag
@@ -242,15 +250,15 @@ SourceStats PacketSource::stats() noexcept {
 void register_source_metrics(AgentMetrics& metrics, PacketSource& source) {
   if (!source.is_live()) return;
   PacketSource* s = &source;
-  metrics.mirror_counter({"flowguard_capture_kernel_received_total", "Packets the kernel saw (pcap_stats)",
-                          "kernel_received"},
-                         [s] { return s->stats().kernel_received; });
-  metrics.mirror_counter({"flowguard_capture_kernel_dropped_total", "Packets dropped: socket buffer full",
-                          "kernel_dropped"},
-                         [s] { return s->stats().kernel_dropped; });
-  metrics.mirror_counter({"flowguard_capture_interface_dropped_total", "Packets dropped by the interface",
-                          "interface_dropped"},
-                         [s] { return s->stats().interface_dropped; });
+  metrics.mirror_counter(
+      {"flowguard_capture_kernel_received_total", "Packets the kernel saw (pcap_stats)", "kernel_received"},
+      [s] { return s->stats().kernel_received; });
+  metrics.mirror_counter(
+      {"flowguard_capture_kernel_dropped_total", "Packets dropped: socket buffer full", "kernel_dropped"},
+      [s] { return s->stats().kernel_dropped; });
+  metrics.mirror_counter(
+      {"flowguard_capture_interface_dropped_total", "Packets dropped by the interface", "interface_dropped"},
+      [s] { return s->stats().interface_dropped; });
 }
 
 }  // namespace flowguard::capture

@@ -33,44 +33,44 @@ class SourceError : public Exception {
 enum class Pace : std::uint8_t { max, realtime };
 
 struct FileOptions {
-  std::string path;          // "-" reads standard input
-  std::string bpf;           // empty: no filter
+  std::string path;  // "-" reads standard input
+  std::string bpf;   // empty: no filter
   Pace pace = Pace::max;
-  double speed = 1.0;        // realtime only; must be > 0
+  double speed = 1.0;  // realtime only; must be > 0
 };
 
 struct LiveOptions {
   std::string interface;
   int snaplen = 262144;
   bool promiscuous = true;
-  bool immediate = true;     // deliver each packet at once instead of batching per kernel block
+  bool immediate = true;  // deliver each packet at once instead of batching per kernel block
   std::string bpf;
-  int buffer_bytes = 0;      // kernel ring size; 0 keeps libpcap's default (2 MiB)
-  int timeout_ms = 100;      // how long next() may block before returning `timeout`
+  int buffer_bytes = 0;  // kernel ring size; 0 keeps libpcap's default (2 MiB)
+  int timeout_ms = 100;  // how long next() may block before returning `timeout`
 };
 
 struct RawPacket {
-  std::int64_t ts_us = 0;    // seconds*1e6 + microseconds (nanosecond files are truncated to µs)
+  std::int64_t ts_us = 0;  // seconds*1e6 + microseconds (nanosecond files are truncated to µs)
   std::uint32_t caplen = 0;
   std::uint32_t wirelen = 0;
   std::span<const std::byte> data;  // caplen bytes, valid until the next call to next()
 };
 
 enum class ReadStatus : std::uint8_t {
-  packet,       // `out` holds a packet
-  timeout,      // live: no packet within timeout_ms (time to flush/expire on the caller's side)
-  end_of_input, // file: no more packets
-  stopped,      // request_stop() was called
-  error,        // libpcap reported an error; last_error() says which. The source is unusable after it.
+  packet,        // `out` holds a packet
+  timeout,       // live: no packet within timeout_ms (time to flush/expire on the caller's side)
+  end_of_input,  // file: no more packets
+  stopped,       // request_stop() was called
+  error,         // libpcap reported an error; last_error() says which. The source is unusable after it.
 };
 
 // Counters from the kernel (live) and from the replay (both).
 struct SourceStats {
-  std::uint64_t packets_read = 0;      // packets returned by next()
-  bool kernel_stats_valid = false;     // live only, and only if pcap_stats() succeeded
-  std::uint64_t kernel_received = 0;   // ps_recv
-  std::uint64_t kernel_dropped = 0;    // ps_drop: the socket buffer was full
-  std::uint64_t interface_dropped = 0; // ps_ifdrop: dropped by the interface/driver
+  std::uint64_t packets_read = 0;       // packets returned by next()
+  bool kernel_stats_valid = false;      // live only, and only if pcap_stats() succeeded
+  std::uint64_t kernel_received = 0;    // ps_recv
+  std::uint64_t kernel_dropped = 0;     // ps_drop: the socket buffer was full
+  std::uint64_t interface_dropped = 0;  // ps_ifdrop: dropped by the interface/driver
 };
 
 class PacketSource {

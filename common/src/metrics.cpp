@@ -9,15 +9,19 @@ namespace flowguard::metrics {
 
 std::string_view to_string(Type t) {
   switch (t) {
-    case Type::counter: return "counter";
-    case Type::gauge: return "gauge";
-    case Type::histogram: return "histogram";
+    case Type::counter:
+      return "counter";
+    case Type::gauge:
+      return "gauge";
+    case Type::histogram:
+      return "histogram";
   }
   return "untyped";
 }
 
 Histogram::Histogram(std::vector<std::uint64_t> bounds)
-    : bounds_(std::move(bounds)), counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
+    : bounds_(std::move(bounds)),
+      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
   for (std::size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
 }
 
@@ -26,8 +30,10 @@ std::vector<std::uint64_t> exponential_bounds(std::uint64_t start, double factor
   double v = static_cast<double>(std::max<std::uint64_t>(start, 1));
   while (out.size() < n) {
     const auto b = static_cast<std::uint64_t>(std::llround(v));
-    if (out.empty() || b > out.back()) out.push_back(b);
-    else out.push_back(out.back() + 1);
+    if (out.empty() || b > out.back())
+      out.push_back(b);
+    else
+      out.push_back(out.back() + 1);
     v *= factor;
   }
   return out;
@@ -53,9 +59,12 @@ std::uint64_t Snapshot::value(std::string_view key) const {
   const Sample* s = find(key);
   if (s == nullptr) return 0;
   switch (s->type) {
-    case Type::counter: return s->counter;
-    case Type::gauge: return static_cast<std::uint64_t>(s->gauge);
-    case Type::histogram: return s->count;
+    case Type::counter:
+      return s->counter;
+    case Type::gauge:
+      return static_cast<std::uint64_t>(s->gauge);
+    case Type::histogram:
+      return s->count;
   }
   return 0;
 }
@@ -141,8 +150,10 @@ void Registry::gauge_fn(Desc desc, std::function<std::int64_t()> fn) {
 Histogram& Registry::histogram(Desc desc, std::vector<std::uint64_t> bounds) {
   if (bounds.empty() || !std::is_sorted(bounds.begin(), bounds.end()) ||
       std::adjacent_find(bounds.begin(), bounds.end()) != bounds.end())
-    throw Exception(ErrorCode::invalid_argument, "histogram '" + desc.name + "' needs strictly increasing bounds");
-  if (!(desc.scale > 0)) throw Exception(ErrorCode::invalid_argument, "histogram '" + desc.name + "': scale <= 0");
+    throw Exception(ErrorCode::invalid_argument,
+                    "histogram '" + desc.name + "' needs strictly increasing bounds");
+  if (!(desc.scale > 0))
+    throw Exception(ErrorCode::invalid_argument, "histogram '" + desc.name + "': scale <= 0");
   std::lock_guard lock(mu_);
   auto& e = add(std::move(desc), Type::histogram);
   e.histogram = &histograms_.emplace_back(std::move(bounds));
@@ -194,8 +205,9 @@ std::string number(double v) {
   char buf[64];
   // Plain decimals for the usual range (0.0005, not 5e-04); exponents only for extreme values.
   const double a = std::fabs(v);
-  const auto r = (a == 0 || (a >= 1e-9 && a < 1e15)) ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
-                                                     : std::to_chars(buf, buf + sizeof buf, v);
+  const auto r = (a == 0 || (a >= 1e-9 && a < 1e15))
+                     ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                     : std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
@@ -203,11 +215,21 @@ std::string json_string(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -225,10 +247,14 @@ std::string json_string(std::string_view s) {
 std::string prom_label_value(std::string_view s) {
   std::string out;
   for (const char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -236,9 +262,12 @@ std::string prom_label_value(std::string_view s) {
 std::string prom_help(std::string_view s) {
   std::string out;
   for (const char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -273,8 +302,12 @@ std::string render_line(const Snapshot& s) {
   for (const auto& x : s.samples) {
     if (!x.in_line) continue;
     switch (x.type) {
-      case Type::counter: put(x.key, std::to_string(x.counter)); break;
-      case Type::gauge: put(x.key, std::to_string(x.gauge)); break;
+      case Type::counter:
+        put(x.key, std::to_string(x.counter));
+        break;
+      case Type::gauge:
+        put(x.key, std::to_string(x.gauge));
+        break;
       case Type::histogram:
         put(x.key + "_count", std::to_string(x.count));
         put(x.key + "_p50", std::to_string(x.quantile_bound(0.5)));
@@ -291,8 +324,9 @@ std::string render_json(const Snapshot& s) {
   for (const auto& x : s.samples) {
     if (!first) out += ',';
     first = false;
-    out += "{\"name\":" + json_string(x.name) + ",\"key\":" + json_string(x.key) + ",\"type\":" +
-           json_string(to_string(x.type)) + ",\"help\":" + json_string(x.help) + ",\"labels\":{";
+    out += "{\"name\":" + json_string(x.name) + ",\"key\":" + json_string(x.key) +
+           ",\"type\":" + json_string(to_string(x.type)) + ",\"help\":" + json_string(x.help) +
+           ",\"labels\":{";
     bool lf = true;
     for (const auto& [k, v] : x.labels) {
       if (!lf) out += ',';
@@ -301,8 +335,12 @@ std::string render_json(const Snapshot& s) {
     }
     out += '}';
     switch (x.type) {
-      case Type::counter: out += ",\"value\":" + std::to_string(x.counter); break;
-      case Type::gauge: out += ",\"value\":" + std::to_string(x.gauge); break;
+      case Type::counter:
+        out += ",\"value\":" + std::to_string(x.counter);
+        break;
+      case Type::gauge:
+        out += ",\"value\":" + std::to_string(x.gauge);
+        break;
       case Type::histogram: {
         out += ",\"buckets\":[";
         for (std::size_t i = 0; i < x.buckets.size(); ++i) {
@@ -310,7 +348,8 @@ std::string render_json(const Snapshot& s) {
           out += "{\"le\":" + number(static_cast<double>(x.buckets[i].first) * x.scale) +
                  ",\"count\":" + std::to_string(x.buckets[i].second) + "}";
         }
-        out += "],\"sum\":" + number(static_cast<double>(x.sum) * x.scale) + ",\"count\":" + std::to_string(x.count);
+        out += "],\"sum\":" + number(static_cast<double>(x.sum) * x.scale) +
+               ",\"count\":" + std::to_string(x.count);
         break;
       }
     }
@@ -330,8 +369,12 @@ std::string render_prometheus(const Snapshot& s) {
       family = &x.name;
     }
     switch (x.type) {
-      case Type::counter: out += x.name + prom_labels(x.labels) + " " + std::to_string(x.counter) + "\n"; break;
-      case Type::gauge: out += x.name + prom_labels(x.labels) + " " + std::to_string(x.gauge) + "\n"; break;
+      case Type::counter:
+        out += x.name + prom_labels(x.labels) + " " + std::to_string(x.counter) + "\n";
+        break;
+      case Type::gauge:
+        out += x.name + prom_labels(x.labels) + " " + std::to_string(x.gauge) + "\n";
+        break;
       case Type::histogram: {
         for (const auto& [bound, cum] : x.buckets) {
           const std::string le = number(static_cast<double>(bound) * x.scale);
@@ -339,7 +382,8 @@ std::string render_prometheus(const Snapshot& s) {
         }
         const std::string inf = "+Inf";
         out += x.name + "_bucket" + prom_labels(x.labels, &inf) + " " + std::to_string(x.count) + "\n";
-        out += x.name + "_sum" + prom_labels(x.labels) + " " + number(static_cast<double>(x.sum) * x.scale) + "\n";
+        out += x.name + "_sum" + prom_labels(x.labels) + " " + number(static_cast<double>(x.sum) * x.scale) +
+               "\n";
         out += x.name + "_count" + prom_labels(x.labels) + " " + std::to_string(x.count) + "\n";
         break;
       }

@@ -36,7 +36,8 @@ int connect_with_timeout(int fd, const UnixAddress& a, std::chrono::milliseconds
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+            .count();
     if (left <= 0) return ETIMEDOUT;
     pollfd p{fd, POLLOUT, 0};
     const int rc = ::poll(&p, 1, static_cast<int>(left));
@@ -60,9 +61,10 @@ void Fd::reset(int fd) noexcept {
 Status validate_path(std::string_view path, std::string_view what) {
   if (path.empty()) return Error{ErrorCode::invalid_argument, std::string(what) + " path is empty"};
   if (path.size() > kMaxSocketPath)
-    return Error{ErrorCode::invalid_argument,
-                 std::string(what) + " path '" + std::string(path) + "' is too long for a Unix socket (" +
-                     std::to_string(path.size()) + " bytes, " + std::to_string(kMaxSocketPath) + " bytes max)"};
+    return Error{ErrorCode::invalid_argument, std::string(what) + " path '" + std::string(path) +
+                                                  "' is too long for a Unix socket (" +
+                                                  std::to_string(path.size()) + " bytes, " +
+                                                  std::to_string(kMaxSocketPath) + " bytes max)"};
   if (path.find('\0') != std::string_view::npos)
     return Error{ErrorCode::invalid_argument, std::string(what) + " path contains a NUL byte"};
   return {};
@@ -93,11 +95,11 @@ Result<Listener> listen(const std::string& path, const ListenOptions& o) {
   std::error_code fec;
   if (!dir.empty() && !fs::is_directory(dir, fec)) {
     if (!o.create_parent)
-      return Error{ErrorCode::not_found, "cannot create " + quoted(o.what, path) + ": directory '" + dir.string() +
-                                             "' does not exist"};
+      return Error{ErrorCode::not_found, "cannot create " + quoted(o.what, path) + ": directory '" +
+                                             dir.string() + "' does not exist"};
     if (!fs::create_directories(dir, fec) && fec)
-      return Error{ErrorCode::io_error,
-                   "cannot create directory '" + dir.string() + "' for " + quoted(o.what, path) + ": " + fec.message()};
+      return Error{ErrorCode::io_error, "cannot create directory '" + dir.string() + "' for " +
+                                            quoted(o.what, path) + ": " + fec.message()};
     fs::permissions(dir, fs::perms(0750), fec);
   }
 
@@ -112,8 +114,9 @@ Result<Listener> listen(const std::string& path, const ListenOptions& o) {
     const int rc = ::connect(probe.get(), addr->get(), addr->length);
     const int err = errno;
     if (rc == 0)
-      return Error{ErrorCode::already_exists, quoted(o.what, path) +
-                                                  " is in use: another process is already listening on it; stop it first"};
+      return Error{
+          ErrorCode::already_exists,
+          quoted(o.what, path) + " is in use: another process is already listening on it; stop it first"};
     if (err != ECONNREFUSED && err != ENOENT) return sys_error(o.what, path, "cannot probe existing", err);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return sys_error(o.what, path, "cannot remove stale", errno);
@@ -211,7 +214,8 @@ Result<bool> wait_readable(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left = std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+               .count());
     pollfd p{fd, POLLIN, 0};
     const int rc = ::poll(&p, 1, static_cast<int>(left));
     if (rc > 0) return true;

@@ -47,8 +47,12 @@ void print_stats(const v1::ControlResponse& r) {
   const auto snap = wire::from_proto(r.metrics());
   for (const auto& s : snap.samples) {
     switch (s.type) {
-      case metrics::Type::counter: std::cout << fmt::format("{:<20} {}\n", s.key, s.counter); break;
-      case metrics::Type::gauge: std::cout << fmt::format("{:<20} {}\n", s.key, s.gauge); break;
+      case metrics::Type::counter:
+        std::cout << fmt::format("{:<20} {}\n", s.key, s.counter);
+        break;
+      case metrics::Type::gauge:
+        std::cout << fmt::format("{:<20} {}\n", s.key, s.gauge);
+        break;
       case metrics::Type::histogram:
         std::cout << fmt::format("{:<20} count {} mean {:.0f} p50 <= {} p99 <= {}\n", s.key, s.count,
                                  s.count ? static_cast<double>(s.sum) / static_cast<double>(s.count) : 0.0,
@@ -73,8 +77,8 @@ void print_human(const v1::ControlResponse& r, const std::string& what) {
       if (s.last_reload_error().empty())
         std::cout << "last reload:  ok at " << when(s.last_reload_unix_ms()) << "\n";
       else
-        std::cout << "last reload:  FAILED at " << when(s.last_reload_unix_ms()) << ": " << s.last_reload_error()
-                  << "\n";
+        std::cout << "last reload:  FAILED at " << when(s.last_reload_unix_ms()) << ": "
+                  << s.last_reload_error() << "\n";
     }
     for (const auto& c : s.counters()) std::cout << fmt::format("  {:<20} {}\n", c.name(), c.value());
   }
@@ -86,9 +90,9 @@ void print_human(const v1::ControlResponse& r, const std::string& what) {
   if (what == "blocks") {
     if (r.blocks().empty()) std::cout << "no blocked addresses\n";
     for (const auto& b : r.blocks())
-      std::cout << fmt::format("{:<40} {:<7} expires {:<21} model {:<10} {}\n", b.address(), b.manual() ? "manual" : "model",
-                               b.expires_unix_ms() > 0 ? when(b.expires_unix_ms()) : "never", b.model_version(),
-                               b.reason());
+      std::cout << fmt::format(
+          "{:<40} {:<7} expires {:<21} model {:<10} {}\n", b.address(), b.manual() ? "manual" : "model",
+          b.expires_unix_ms() > 0 ? when(b.expires_unix_ms()) : "never", b.model_version(), b.reason());
   }
 }
 
@@ -102,9 +106,11 @@ int main(int argc, char** argv) {
   bool json = false;
   unsigned timeout_s = 120;
   app.add_option("--socket", infer_socket, "flowguard-infer control socket")->capture_default_str();
-  app.add_option("--capture-socket", capture_socket, "flowguard-capture control socket")->capture_default_str();
+  app.add_option("--capture-socket", capture_socket, "flowguard-capture control socket")
+      ->capture_default_str();
   app.add_flag("--json", json, "print the response as JSON");
-  app.add_option("--timeout", timeout_s, "seconds to wait for an answer (a reload warms the model up)")->capture_default_str();
+  app.add_option("--timeout", timeout_s, "seconds to wait for an answer (a reload warms the model up)")
+      ->capture_default_str();
 
   v1::ControlRequest req;
   std::string reload_file, address, reason;
@@ -117,7 +123,8 @@ int main(int argc, char** argv) {
   bool prometheus = false;
   stats->add_flag("--prometheus", prometheus, "print the Prometheus text exposition format");
   bool stats_of_capture = false;
-  stats->add_flag("--capture", stats_of_capture, "ask the capture agent (--capture-socket) instead of the server");
+  stats->add_flag("--capture", stats_of_capture,
+                  "ask the capture agent (--capture-socket) instead of the server");
   auto* blocks = app.add_subcommand("blocks", "addresses the capture agent currently blocks");
   auto* block = app.add_subcommand("block", "block an address now (capture agent)");
   block->add_option("address", address, "IPv4 or IPv6 address")->required();
@@ -132,7 +139,8 @@ int main(int argc, char** argv) {
   if (status->parsed()) req.mutable_status(), what = "status";
   if (reload->parsed()) req.mutable_reload()->set_path(reload_file), what = "reload";
   if (models->parsed()) req.mutable_models(), what = "models";
-  if (stats->parsed()) req.mutable_stats(), what = prometheus ? "prometheus" : "stats", to_capture = stats_of_capture;
+  if (stats->parsed())
+    req.mutable_stats(), what = prometheus ? "prometheus" : "stats", to_capture = stats_of_capture;
   if (blocks->parsed()) req.mutable_blocks(), what = "blocks", to_capture = true;
   if (block->parsed()) {
     auto* b = req.mutable_block();

@@ -34,8 +34,8 @@ struct AgentSessions::Session {
   std::uint64_t id = 0;
 };
 
-AgentSessions::AgentSessions(asio::io_context& ioc, SessionOptions opts, ModelHolder& holder, Batcher& batcher,
-                             ServeMetrics& metrics)
+AgentSessions::AgentSessions(asio::io_context& ioc, SessionOptions opts, ModelHolder& holder,
+                             Batcher& batcher, ServeMetrics& metrics)
     : ioc_(ioc), opts_(opts), holder_(holder), batcher_(batcher), metrics_(metrics) {}
 
 awaitable<void> AgentSessions::accept_loop(local::acceptor& acceptor) {
@@ -82,7 +82,8 @@ void AgentSessions::send(Session& s, const v1::ServerMessage& msg, bool is_reply
 void AgentSessions::protocol_error(Session& s, const std::string& why) {
   if (s.fail_close) return;
   metrics_.protocol_errors.inc();
-  spdlog::warn("session {} ({}): {}; closing the session", s.id, s.agent_id.empty() ? "no hello" : s.agent_id, why);
+  spdlog::warn("session {} ({}): {}; closing the session", s.id, s.agent_id.empty() ? "no hello" : s.agent_id,
+               why);
   v1::ServerMessage m;
   m.mutable_error()->set_message(why);
   send(s, m, false);
@@ -114,8 +115,8 @@ void AgentSessions::on_hello(const std::shared_ptr<Session>& s, const v1::Hello&
     s->n_features = model->n_features();
     accepted_.fetch_add(1);
     metrics_.sessions_accepted.inc();
-    spdlog::info("session {}: agent '{}' {} connected (model {} {})", s->id, hello.agent_id(), hello.agent_version(),
-                 model->info.name(), model->info.version());
+    spdlog::info("session {}: agent '{}' {} connected (model {} {})", s->id, hello.agent_id(),
+                 hello.agent_version(), model->info.name(), model->info.version());
   } else {
     metrics_.sessions_refused.inc();
     spdlog::warn("session {}: refused: {}", s->id, reply.hello_ack().reason());
@@ -127,11 +128,12 @@ void AgentSessions::on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& b
   if (!s->accepted) return protocol_error(*s, "FlowBatch before an accepted Hello");
   const auto n = static_cast<std::size_t>(batch.flows_size());
   if (n > kMaxFlowsPerBatch)
-    return protocol_error(*s, fmt::format("FlowBatch of {} flows exceeds max_batch_flows {}", n, kMaxFlowsPerBatch));
+    return protocol_error(
+        *s, fmt::format("FlowBatch of {} flows exceeds max_batch_flows {}", n, kMaxFlowsPerBatch));
   for (const auto& f : batch.flows())
     if (static_cast<std::size_t>(f.features_size()) != s->n_features)
-      return protocol_error(*s, fmt::format("flow {} has {} features, the handshake agreed on {}", f.flow_id(),
-                                            f.features_size(), s->n_features));
+      return protocol_error(*s, fmt::format("flow {} has {} features, the handshake agreed on {}",
+                                            f.flow_id(), f.features_size(), s->n_features));
   metrics_.flow_batches.inc();
   metrics_.flows_received.inc(n);
 
@@ -142,7 +144,8 @@ void AgentSessions::on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& b
   for (const auto& f : batch.flows()) vb->add_verdicts()->set_flow_id(f.flow_id());
   const std::size_t admitted = batcher_.reserve(n);
   if (admitted < n) {
-    const auto reason = fmt::format("server overloaded: inference queue full ({} flows)", batcher_.options().max_queue);
+    const auto reason =
+        fmt::format("server overloaded: inference queue full ({} flows)", batcher_.options().max_queue);
     for (std::size_t i = admitted; i < n; ++i) make_shed(*vb->mutable_verdicts(static_cast<int>(i)), reason);
     metrics_.shed_overload.inc(n - admitted);
   }
@@ -160,7 +163,9 @@ void AgentSessions::on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& b
     job->features.insert(job->features.end(), feats.begin(), feats.end());
   }
   job->done = [this, s](std::string frame, std::size_t verdicts) {
-    asio::post(ioc_, [this, s, frame = std::move(frame), verdicts]() mutable { deliver(s, std::move(frame), verdicts); });
+    asio::post(ioc_, [this, s, frame = std::move(frame), verdicts]() mutable {
+      deliver(s, std::move(frame), verdicts);
+    });
   };
   batcher_.submit(std::move(job));
 }
@@ -170,9 +175,12 @@ void AgentSessions::on_frame(const std::shared_ptr<Session>& s, std::string_view
   std::string why;
   if (!wire::parse_payload(payload, msg, why)) return protocol_error(*s, why);
   switch (msg.body_case()) {
-    case v1::AgentMessage::kHello: return on_hello(s, msg.hello());
-    case v1::AgentMessage::kFlows: return on_flows(s, *msg.mutable_flows());
-    default: return protocol_error(*s, "AgentMessage without a known body");
+    case v1::AgentMessage::kHello:
+      return on_hello(s, msg.hello());
+    case v1::AgentMessage::kFlows:
+      return on_flows(s, *msg.mutable_flows());
+    default:
+      return protocol_error(*s, "AgentMessage without a known body");
   }
 }
 
@@ -187,14 +195,15 @@ awaitable<void> AgentSessions::read_loop(std::shared_ptr<Session> s) {
       co_await s->reader_wake.async_wait(asio::redirect_error(use_awaitable, ec));
     }
     if (!s->open || s->fail_close) break;
-    const std::size_t n = co_await s->sock.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    const std::size_t n =
+        co_await s->sock.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
     if (ec || n == 0) break;
     dec.feed(std::string_view(buf.data(), n));
     std::string_view payload;
     while (!s->fail_close && dec.next(payload)) on_frame(s, payload);
     if (dec.failed())
-      protocol_error(*s, fmt::format("frame of {} bytes exceeds the maximum of {} bytes", dec.declared_length(),
-                                     dec.max_frame_bytes()));
+      protocol_error(*s, fmt::format("frame of {} bytes exceeds the maximum of {} bytes",
+                                     dec.declared_length(), dec.max_frame_bytes()));
     if (s->fail_close) break;
   }
   s->read_done = true;

@@ -130,7 +130,8 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool ok = model->predict(chunk, rows, preds, &probs, why);
     metrics_.inference_us.observe(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count()));
     if (!ok) spdlog::error("model {} {}: {} ({} flows shed)", m.name, m.version, why, rows);
     for (std::size_t r = 0; r < rows; ++r) {
       auto [job, slot] = where[begin + r];
@@ -149,14 +150,21 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
       v.set_score(p.score);
       v.mutable_class_scores()->Add(probs.begin() + static_cast<std::ptrdiff_t>(r * nc),
                                     probs.begin() + static_cast<std::ptrdiff_t>((r + 1) * nc));
-      auto d = decide(policy_, m.thresholds, cls, model->benign_index && *model->benign_index == p.class_index, p.score);
+      auto d = decide(policy_, m.thresholds, cls,
+                      model->benign_index && *model->benign_index == p.class_index, p.score);
       v.set_action(d.action);
       v.set_threshold(d.threshold);
       v.set_reason(std::move(d.reason));
       switch (d.action) {
-        case v1::ACTION_ALERT: metrics_.alert.inc(1); break;
-        case v1::ACTION_BLOCK: metrics_.block.inc(1); break;
-        default: metrics_.allow.inc(1); break;
+        case v1::ACTION_ALERT:
+          metrics_.alert.inc(1);
+          break;
+        case v1::ACTION_BLOCK:
+          metrics_.block.inc(1);
+          break;
+        default:
+          metrics_.allow.inc(1);
+          break;
       }
       if (d.action != v1::ACTION_ALLOW && opts_.explain_top > 0 && flagged.size() < opts_.explain_max_rows)
         flagged.push_back(begin + r);

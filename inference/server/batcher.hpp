@@ -31,9 +31,9 @@ struct BatcherOptions {
 
 // One FlowBatch on its way through the queue.
 struct Job {
-  v1::ServerMessage reply;             // reply.verdicts: one Verdict per flow, in flow order
-  std::vector<std::uint32_t> slots;    // reply positions of the flows admitted to the queue
-  std::vector<float> features;         // slots.size() x n_features, row-major
+  v1::ServerMessage reply;           // reply.verdicts: one Verdict per flow, in flow order
+  std::vector<std::uint32_t> slots;  // reply positions of the flows admitted to the queue
+  std::vector<float> features;       // slots.size() x n_features, row-major
   std::size_t n_features = 0;
   std::chrono::steady_clock::time_point enqueued;  // when the FlowBatch arrived (flow-to-verdict time)
   // Called on a worker thread with the serialized ServerMessage frame.

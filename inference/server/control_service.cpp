@@ -35,8 +35,10 @@ awaitable<v1::ControlResponse> ControlService::handle(const v1::ControlRequest& 
     case v1::ControlRequest::kReload: {
       auto r = co_await on_.reload(req.reload().path());
       resp.set_ok(r.ok);
-      if (r.ok) resp.set_message(r.message);
-      else resp.set_error(r.message);
+      if (r.ok)
+        resp.set_message(r.message);
+      else
+        resp.set_error(r.message);
       break;
     }
     case v1::ControlRequest::kModels:
@@ -51,7 +53,8 @@ awaitable<v1::ControlResponse> ControlService::handle(const v1::ControlRequest& 
     case v1::ControlRequest::kBlock:
     case v1::ControlRequest::kUnblock:
       resp.set_ok(false);
-      resp.set_error("block lists are served by the capture agent (flowguard-capture), not by flowguard-infer");
+      resp.set_error(
+          "block lists are served by the capture agent (flowguard-capture), not by flowguard-infer");
       break;
     default:
       resp.set_ok(false);
@@ -66,7 +69,8 @@ awaitable<void> ControlService::session(std::shared_ptr<local::socket> sock) {
   error_code ec;
   bool done = false;
   while (!done) {
-    const std::size_t n = co_await sock->async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    const std::size_t n =
+        co_await sock->async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
     if (ec || n == 0) break;
     dec.feed(std::string_view(buf.data(), n));
     std::string_view payload;

@@ -42,7 +42,8 @@ v1::ModelInfo make_info(const models::Bundle& b) {
 }
 
 // The `top_n` largest |contribution| of each row of `contrib` [rows, n_features], strongest first.
-void rank_contributions(const torch::Tensor& contrib, std::size_t top_n, std::vector<std::vector<Attribution>>& out) {
+void rank_contributions(const torch::Tensor& contrib, std::size_t top_n,
+                        std::vector<std::vector<Attribution>>& out) {
   auto a = contrib.accessor<float, 2>();
   const auto rows = static_cast<std::size_t>(contrib.size(0));
   out.assign(rows, {});
@@ -51,8 +52,9 @@ void rank_contributions(const torch::Tensor& contrib, std::size_t top_n, std::ve
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t f = 0; f < order.size(); ++f) order[f] = static_cast<std::uint32_t>(f);
     const auto ri = static_cast<std::int64_t>(r);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                      [&](std::uint32_t l, std::uint32_t rr) { return std::abs(a[ri][l]) > std::abs(a[ri][rr]); });
+    std::partial_sort(
+        order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+        [&](std::uint32_t l, std::uint32_t rr) { return std::abs(a[ri][l]) > std::abs(a[ri][rr]); });
     for (std::size_t k = 0; k < n; ++k) out[r].push_back({order[k], a[ri][order[k]]});
   }
 }
@@ -72,7 +74,8 @@ void configure_torch_threads(int threads) {
   at::set_num_threads(threads);
 }
 
-std::shared_ptr<const Model> load_model(const std::string& path, const std::vector<std::int64_t>& warmup_batches) {
+std::shared_ptr<const Model> load_model(const std::string& path,
+                                        const std::vector<std::int64_t>& warmup_batches) {
   try {
     auto bundle = models::load_bundle(path);
     {
@@ -102,7 +105,8 @@ bool Model::predict(std::span<const float> x, std::size_t rows, std::vector<Pred
   try {
     c10::InferenceMode guard;
     // from_blob does not copy: the worker's buffer outlives the forward call.
-    auto input = torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf}, torch::kFloat32);
+    auto input = torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf},
+                                  torch::kFloat32);
     auto logits = module->module.forward({input}).toTensor();
     if (logits.dim() != 2 || logits.size(0) != static_cast<std::int64_t>(rows) || logits.size(1) != nc) {
       why = "model returned logits of the wrong shape";
@@ -141,11 +145,13 @@ bool Model::explain(std::span<const float> x, std::size_t rows, std::span<const 
     // docs/model-bundle.md): explain(x, classes) -> [rows, n_features (+ bias column)].
     try {
       c10::InferenceMode guard;
-      auto input = torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf}, torch::kFloat32);
+      auto input = torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf},
+                                    torch::kFloat32);
       std::vector<std::int64_t> cls(classes.begin(), classes.end());
       auto c = (*method)({input, torch::tensor(cls, torch::kInt64)}).toTensor();
       if (c.dim() != 2 || c.size(0) != static_cast<std::int64_t>(rows) || c.size(1) < nf) return false;
-      rank_contributions(torch::nan_to_num(c.narrow(1, 0, nf).to(torch::kFloat32), 0.0, 0.0, 0.0).contiguous(), top_n, out);
+      rank_contributions(
+          torch::nan_to_num(c.narrow(1, 0, nf).to(torch::kFloat32), 0.0, 0.0, 0.0).contiguous(), top_n, out);
       return true;
     } catch (const std::exception&) {
       out.clear();
@@ -155,9 +161,10 @@ bool Model::explain(std::span<const float> x, std::size_t rows, std::span<const 
   try {
     // Attribution needs autograd, so this runs outside InferenceMode on a fresh (non-inference) tensor.
     torch::AutoGradMode grad_on(true);
-    auto input = torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf}, torch::kFloat32)
-                     .clone()
-                     .requires_grad_(true);
+    auto input =
+        torch::from_blob(const_cast<float*>(x.data()), {static_cast<std::int64_t>(rows), nf}, torch::kFloat32)
+            .clone()
+            .requires_grad_(true);
     auto logits = module->module.forward({input}).toTensor();
     std::vector<std::int64_t> cls(classes.begin(), classes.end());
     auto index = torch::tensor(cls, torch::kInt64).unsqueeze(1);

@@ -17,14 +17,15 @@ namespace {
 constexpr std::size_t kModelHistory = 16;
 
 std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
 
-ModelManager::ModelManager(ModelHolder& holder, const Policy& policy, ServeMetrics& metrics, std::string default_path,
-                           std::vector<std::int64_t> warmup_batches)
+ModelManager::ModelManager(ModelHolder& holder, const Policy& policy, ServeMetrics& metrics,
+                           std::string default_path, std::vector<std::int64_t> warmup_batches)
     : holder_(holder),
       policy_(policy),
       metrics_(metrics),
@@ -46,7 +47,8 @@ void ModelManager::remember(const std::shared_ptr<const Model>& m) {
   if (history_.size() > kModelHistory) history_.pop_back();
 }
 
-ReloadResult ModelManager::reload(const std::string& requested, const std::function<std::uint32_t()>& connected_agents,
+ReloadResult ModelManager::reload(const std::string& requested,
+                                  const std::function<std::uint32_t()>& connected_agents,
                                   const std::function<void(const v1::ModelInfo&)>& on_swap) {
   std::lock_guard lock(mu_);
   const std::string path = requested.empty() ? default_path_ : requested;
@@ -69,9 +71,10 @@ ReloadResult ModelManager::reload(const std::string& requested, const std::funct
   const auto diff = feature_schema_difference(cur->manifest.feature_profile, cur->manifest.feature_names,
                                               next->manifest.feature_profile, next->manifest.feature_names);
   if (const auto agents = connected_agents(); !diff.empty() && agents > 0)
-    return fail(fmt::format("'{}' ({} {}) has a different feature schema than the serving model and {} agent(s) "
-                            "are connected: {}",
-                            path, next->info.name(), next->info.version(), agents, diff));
+    return fail(
+        fmt::format("'{}' ({} {}) has a different feature schema than the serving model and {} agent(s) "
+                    "are connected: {}",
+                    path, next->info.name(), next->info.version(), agents, diff));
   holder_.exchange(next);
   warn_unknown_policy_classes(*next);
   last_error_.clear();

@@ -33,12 +33,13 @@ class ModelManager {
                std::vector<std::int64_t> warmup_batches);
 
   // Blocking, thread-safe, serialized with every other reload. `connected_agents`: accepted sessions,
-  // asked after the load (a schema change is refused while any agent is connected). `on_swap` runs after a successful swap.
+  // asked after the load (a schema change is refused while any agent is connected). `on_swap` runs after a
+  // successful swap.
   ReloadResult reload(const std::string& path, const std::function<std::uint32_t()>& connected_agents,
                       const std::function<void(const v1::ModelInfo&)>& on_swap);
 
-  void fill_history(v1::ControlResponse& resp) const;          // `flowguardctl models`
-  void fill_reload_status(v1::Status& st) const;               // last reload error and time
+  void fill_history(v1::ControlResponse& resp) const;  // `flowguardctl models`
+  void fill_reload_status(v1::Status& st) const;       // last reload error and time
   void warn_unknown_policy_classes(const Model& m) const;
 
  private:

@@ -21,9 +21,12 @@ ClassAction parse_action(const YAML::Node& n, const std::string& where) {
 
 const char* name(ClassAction a) {
   switch (a) {
-    case ClassAction::allow: return "allow";
-    case ClassAction::alert: return "alert";
-    case ClassAction::block: return "block";
+    case ClassAction::allow:
+      return "allow";
+    case ClassAction::alert:
+      return "alert";
+    case ClassAction::block:
+      return "block";
   }
   return "?";
 }
@@ -55,7 +58,8 @@ Policy Policy::from_yaml(const std::string& text, const std::string& origin) {
       } else if (key == "classes") {
         if (!v.IsMap()) throw PolicyError(origin + ": classes must be a mapping {class: allow|alert|block}");
         for (const auto& c : v)
-          p.classes[c.first.as<std::string>()] = parse_action(c.second, origin + ": classes." + c.first.as<std::string>());
+          p.classes[c.first.as<std::string>()] =
+              parse_action(c.second, origin + ": classes." + c.first.as<std::string>());
       } else if (key == "never_block") {
         if (!v.IsSequence()) throw PolicyError(origin + ": never_block must be a list of class names");
         for (const auto& c : v) p.never_block.insert(c.as<std::string>());
@@ -79,14 +83,15 @@ Policy Policy::from_yaml_file(const std::string& path) {
 }
 
 std::string Policy::describe() const {
-  std::string s = fmt::format("detect_only={} min_block_score={:.2f} default_action={}", detect_only, min_block_score,
-                              name(default_action));
+  std::string s = fmt::format("detect_only={} min_block_score={:.2f} default_action={}", detect_only,
+                              min_block_score, name(default_action));
   for (const auto& [c, a] : classes) s += fmt::format(" {}={}", c, name(a));
   for (const auto& c : never_block) s += fmt::format(" {}=never_block", c);
   return s;
 }
 
-Decision decide(const Policy& policy, const models::Thresholds& t, const std::string& cls, bool benign, float score) {
+Decision decide(const Policy& policy, const models::Thresholds& t, const std::string& cls, bool benign,
+                float score) {
   Decision d;
   const auto alert_t = static_cast<float>(t.alert);
   if (benign) {
@@ -114,12 +119,12 @@ Decision decide(const Policy& policy, const models::Thresholds& t, const std::st
     d.threshold = static_cast<float>(block_t);
     if (cap != ClassAction::block) {
       d.action = v1::ACTION_ALERT;
-      d.reason = fmt::format("policy: class {} is alert-only (score {:.3f} >= block threshold {:.3f})", cls, score,
-                             block_t);
+      d.reason = fmt::format("policy: class {} is alert-only (score {:.3f} >= block threshold {:.3f})", cls,
+                             score, block_t);
     } else if (policy.detect_only) {
       d.action = v1::ACTION_ALERT;
-      d.reason = fmt::format("detect-only: would block {} (score {:.3f} >= block threshold {:.3f})", cls, score,
-                             block_t);
+      d.reason = fmt::format("detect-only: would block {} (score {:.3f} >= block threshold {:.3f})", cls,
+                             score, block_t);
     } else {
       d.action = v1::ACTION_BLOCK;
       d.reason = fmt::format("{} score {:.3f} >= block threshold {:.3f}", cls, score, block_t);

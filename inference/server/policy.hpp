@@ -23,8 +23,8 @@ struct PolicyError : flowguard::Exception {
 enum class ClassAction { allow, alert, block };
 
 struct Policy {
-  bool detect_only = false;             // blocks become alerts ("detect-only: ...")
-  double min_block_score = 0;           // the block threshold is never below this
+  bool detect_only = false;                         // blocks become alerts ("detect-only: ...")
+  double min_block_score = 0;                       // the block threshold is never below this
   ClassAction default_action = ClassAction::block;  // strongest action for a class without a rule
   std::map<std::string, ClassAction> classes;       // per-class strongest action
   std::set<std::string> never_block;                // same as classes: {X: alert}

@@ -54,11 +54,12 @@ struct Server::Impl {
         ctl_acc(ioc),
         signals(ioc),
         loader(1) {
-    registry.gauge_fn({"flowguard_infer_sessions", "Agent sessions open (Hello accepted)", "sessions", {}, 1.0, false},
-                      [this] { return static_cast<std::int64_t>(sessions.accepted()); });
-    registry.gauge_fn({"flowguard_infer_queue_depth_flows", "Flows waiting for inference", "queue_depth", {}, 1.0,
-                       false},
-                      [this] { return static_cast<std::int64_t>(batcher.queued_flows()); });
+    registry.gauge_fn(
+        {"flowguard_infer_sessions", "Agent sessions open (Hello accepted)", "sessions", {}, 1.0, false},
+        [this] { return static_cast<std::int64_t>(sessions.accepted()); });
+    registry.gauge_fn(
+        {"flowguard_infer_queue_depth_flows", "Flows waiting for inference", "queue_depth", {}, 1.0, false},
+        [this] { return static_cast<std::int64_t>(batcher.queued_flows()); });
   }
 
   ServerOptions opts;
@@ -111,7 +112,8 @@ struct Server::Impl {
     st.set_process("flowguard-infer");
     st.set_version(FLOWGUARD_VERSION);
     st.set_uptime_ms(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+            .count());
     *st.mutable_model() = model->info;
     st.set_sessions(sessions.accepted());
     st.set_queue_depth(batcher.queued_flows());
@@ -125,7 +127,9 @@ struct Server::Impl {
     auto fd = listen_socket_file(path, what);
     error_code ec;
     acc.assign(local(), fd.get(), ec);
-    if (ec) throw StartupError(ErrorCode::io_error, fmt::format("cannot adopt {} '{}': {}", what, path, ec.message()));
+    if (ec)
+      throw StartupError(ErrorCode::io_error,
+                         fmt::format("cannot adopt {} '{}': {}", what, path, ec.message()));
     fd.release();
   }
 
@@ -145,7 +149,8 @@ struct Server::Impl {
         const int err = errno;
         if (fd >= 0) ::close(fd);
         remove_socket_files();
-        throw StartupError(Error::from_errno(fmt::format("cannot watch model directory '{}'", opts.watch_dir), err));
+        throw StartupError(
+            Error::from_errno(fmt::format("cannot watch model directory '{}'", opts.watch_dir), err));
       }
       watch_fd = std::make_unique<asio::posix::stream_descriptor>(ioc, fd);
     }
@@ -160,9 +165,11 @@ struct Server::Impl {
   // ------------------------------------------------------------------ reload, signals, watcher
 
   ReloadResult do_reload(const std::string& path) {
-    return models.reload(path, [this] { return sessions.accepted(); }, [this](const v1::ModelInfo& info) {
-      asio::post(ioc, [this, info] { sessions.broadcast_model_changed(info); });
-    });
+    return models.reload(
+        path, [this] { return sessions.accepted(); },
+        [this](const v1::ModelInfo& info) {
+          asio::post(ioc, [this, info] { sessions.broadcast_model_changed(info); });
+        });
   }
 
   awaitable<ReloadResult> reload_async(std::string path) {
@@ -203,7 +210,8 @@ struct Server::Impl {
     std::vector<char> buf(16 * 1024);
     for (;;) {
       error_code ec;
-      const std::size_t n = co_await watch_fd->async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+      const std::size_t n =
+          co_await watch_fd->async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
       for (const auto& name : bundle_files_in_inotify_events(buf.data(), n)) {
         const auto path = (std::filesystem::path(opts.watch_dir) / name).string();

@@ -25,12 +25,12 @@ using StartupError = flowguard::Exception;
 
 struct ServerOptions {
   std::string socket_path = "/run/flowguard/infer.sock";
-  std::string control_path;      // empty: default_control_path(socket_path)
-  std::string model_path;        // reloaded by SIGHUP and by `flowguardctl reload` without a file
-  std::string watch_dir;         // empty: no watcher
+  std::string control_path;  // empty: default_control_path(socket_path)
+  std::string model_path;    // reloaded by SIGHUP and by `flowguardctl reload` without a file
+  std::string watch_dir;     // empty: no watcher
   BatcherOptions batch;
   std::uint32_t max_frame_bytes = 16u * 1024u * 1024u;
-  bool handle_signals = true;    // SIGINT/SIGTERM stop, SIGHUP reload (off for in-process tests)
+  bool handle_signals = true;  // SIGINT/SIGTERM stop, SIGHUP reload (off for in-process tests)
   std::chrono::milliseconds hello_timeout{10000};  // a connection must say Hello within this time
   std::chrono::seconds stats_interval{0};          // log the stats line this often (0: never)
 };

@@ -13,7 +13,10 @@ inline metrics::Desc verdicts(const char* action) {
 }
 
 inline metrics::Desc shed(const char* reason, const char* key) {
-  return {"flowguard_infer_flows_shed_total", "Flows answered SHED (not judged), by reason", key, {{"reason", reason}}};
+  return {"flowguard_infer_flows_shed_total",
+          "Flows answered SHED (not judged), by reason",
+          key,
+          {{"reason", reason}}};
 }
 }  // namespace serve_metrics_detail
 
@@ -22,11 +25,13 @@ inline metrics::Desc shed(const char* reason, const char* key) {
 struct ServeMetrics {
   // Keys keep the names `flowguardctl stats` printed before the registry existed.
   explicit ServeMetrics(metrics::Registry& r)
-      : flow_batches(r.counter({"flowguard_infer_flow_batches_total", "FlowBatch frames received from agents"})),
+      : flow_batches(
+            r.counter({"flowguard_infer_flow_batches_total", "FlowBatch frames received from agents"})),
         flows_received(r.counter({"flowguard_infer_flows_received_total", "Flows received from agents"})),
-        verdicts_sent(r.counter({"flowguard_infer_verdicts_sent_total", "Verdicts handed to a session writer"})),
-        verdicts_dropped(r.counter(
-            {"flowguard_infer_verdicts_dropped_total", "Verdicts computed for a session that had already closed"})),
+        verdicts_sent(
+            r.counter({"flowguard_infer_verdicts_sent_total", "Verdicts handed to a session writer"})),
+        verdicts_dropped(r.counter({"flowguard_infer_verdicts_dropped_total",
+                                    "Verdicts computed for a session that had already closed"})),
         allow(r.counter(serve_metrics_detail::verdicts("allow"))),
         alert(r.counter(serve_metrics_detail::verdicts("alert"))),
         block(r.counter(serve_metrics_detail::verdicts("block"))),
@@ -36,27 +41,33 @@ struct ServeMetrics {
         inference_rows(r.counter({"flowguard_infer_inference_rows_total", "Flows run through forward()"})),
         explained_rows(r.counter({"flowguard_infer_explained_rows_total", "Verdicts given top features"})),
         sessions_accepted(r.counter({"flowguard_infer_sessions_accepted_total", "Agent sessions accepted"})),
-        sessions_refused(r.counter({"flowguard_infer_sessions_refused_total", "Agent sessions refused at Hello"})),
-        protocol_errors(r.counter(
-            {"flowguard_infer_protocol_errors_total", "Sessions closed for a bad frame or a protocol violation"})),
+        sessions_refused(
+            r.counter({"flowguard_infer_sessions_refused_total", "Agent sessions refused at Hello"})),
+        protocol_errors(r.counter({"flowguard_infer_protocol_errors_total",
+                                   "Sessions closed for a bad frame or a protocol violation"})),
         control_requests(r.counter({"flowguard_infer_control_requests_total", "Control socket requests"})),
         reloads_ok(r.counter({"flowguard_infer_reloads_ok_total", "Model swaps that succeeded"})),
-        reloads_failed(r.counter({"flowguard_infer_reloads_failed_total", "Model loads refused (old model kept)"})),
-        inference_us(r.histogram({"flowguard_infer_inference_seconds", "Time of one forward() call", "inference_us",
-                                  {}, 1e-6},
-                                 metrics::exponential_bounds(50, 2.0, 16))),  // 50 us .. 1.6 s
-        batch_flows(r.histogram({"flowguard_infer_batch_size_flows", "Flows per forward() call", "batch_flows"},
-                                {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})),
-        flow_to_verdict_us(r.histogram({"flowguard_infer_flow_to_verdict_seconds",
-                                        "Server-side time from a FlowBatch's arrival to its verdicts (queue + "
-                                        "inference), one observation per flow",
-                                        "flow_to_verdict_us", {}, 1e-6},
-                                       metrics::exponential_bounds(100, 2.0, 16))) {}  // 100 us .. 3.3 s
+        reloads_failed(
+            r.counter({"flowguard_infer_reloads_failed_total", "Model loads refused (old model kept)"})),
+        inference_us(r.histogram(
+            {"flowguard_infer_inference_seconds", "Time of one forward() call", "inference_us", {}, 1e-6},
+            metrics::exponential_bounds(50, 2.0, 16))),  // 50 us .. 1.6 s
+        batch_flows(
+            r.histogram({"flowguard_infer_batch_size_flows", "Flows per forward() call", "batch_flows"},
+                        {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})),
+        flow_to_verdict_us(
+            r.histogram({"flowguard_infer_flow_to_verdict_seconds",
+                         "Server-side time from a FlowBatch's arrival to its verdicts (queue + "
+                         "inference), one observation per flow",
+                         "flow_to_verdict_us",
+                         {},
+                         1e-6},
+                        metrics::exponential_bounds(100, 2.0, 16))) {}  // 100 us .. 3.3 s
 
-  metrics::Counter& flow_batches;       // FlowBatch frames received
+  metrics::Counter& flow_batches;  // FlowBatch frames received
   metrics::Counter& flows_received;
-  metrics::Counter& verdicts_sent;      // verdicts handed to a session writer
-  metrics::Counter& verdicts_dropped;   // computed for a session that had already closed
+  metrics::Counter& verdicts_sent;     // verdicts handed to a session writer
+  metrics::Counter& verdicts_dropped;  // computed for a session that had already closed
   metrics::Counter& allow;
   metrics::Counter& alert;
   metrics::Counter& block;
@@ -66,15 +77,16 @@ struct ServeMetrics {
   metrics::Counter& inference_rows;
   metrics::Counter& explained_rows;
   metrics::Counter& sessions_accepted;
-  metrics::Counter& sessions_refused;   // HelloAck accepted=false
-  metrics::Counter& protocol_errors;    // sessions closed for a bad frame or protocol violation
+  metrics::Counter& sessions_refused;  // HelloAck accepted=false
+  metrics::Counter& protocol_errors;   // sessions closed for a bad frame or protocol violation
   metrics::Counter& control_requests;
   metrics::Counter& reloads_ok;
   metrics::Counter& reloads_failed;
 
-  metrics::Histogram& inference_us;       // one forward() call, microseconds
-  metrics::Histogram& batch_flows;        // rows per forward() call
-  metrics::Histogram& flow_to_verdict_us; // FlowBatch received -> its verdicts serialized (queue + inference)
+  metrics::Histogram& inference_us;  // one forward() call, microseconds
+  metrics::Histogram& batch_flows;   // rows per forward() call
+  metrics::Histogram&
+      flow_to_verdict_us;  // FlowBatch received -> its verdicts serialized (queue + inference)
 };
 
 }  // namespace flowguard::inference

@@ -9,7 +9,8 @@
 
 namespace flowguard::inference {
 
-// "/run/flowguard/infer.sock" -> "/run/flowguard/infer.ctl" (a path not ending in .sock gets ".ctl" appended).
+// "/run/flowguard/infer.sock" -> "/run/flowguard/infer.ctl" (a path not ending in .sock gets ".ctl"
+// appended).
 std::string default_control_path(const std::string& socket_path);
 
 // Binds and listens on `path` (non-blocking fd, for Asio to adopt). Logs a replaced stale file.

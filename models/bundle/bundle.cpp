@@ -15,7 +15,8 @@ std::string sha256_file_hex(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw BundleError("cannot read '" + path + "'");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw BundleError("sha256 init failed");
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw BundleError("sha256 init failed");
   std::vector<char> buf(1 << 16);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -58,8 +59,7 @@ Bundle load_bundle(const std::string& path) {
   } catch (const ManifestError& e) {
     throw BundleError("'" + path + "': " + e.what());
   }
-  if (!b.module.find_method("forward"))
-    throw BundleError("'" + path + "' has no forward() method");
+  if (!b.module.find_method("forward")) throw BundleError("'" + path + "' has no forward() method");
   b.module.eval();
   return b;
 }
@@ -81,8 +81,8 @@ void validate_bundle(Bundle& bundle, const std::vector<std::int64_t>& batch_size
     auto y = out.toTensor();
     if (y.dim() != 2 || y.size(0) != x.size(0) || y.size(1) != n_classes) {
       std::ostringstream s;
-      s << "'" << bundle.path << "': forward() returned shape " << y.sizes() << " on " << what << ", expected ["
-        << x.size(0) << ", " << n_classes << "] (one logit per class in the manifest)";
+      s << "'" << bundle.path << "': forward() returned shape " << y.sizes() << " on " << what
+        << ", expected [" << x.size(0) << ", " << n_classes << "] (one logit per class in the manifest)";
       throw BundleError(s.str());
     }
     if (!torch::isfinite(y).all().item<bool>())
@@ -110,7 +110,8 @@ void validate_bundle(Bundle& bundle, const std::vector<std::int64_t>& batch_size
     }
     if (e.dim() != 2 || e.size(0) != 2 || (e.size(1) != n_features && e.size(1) != n_features + 1) ||
         !torch::isfinite(e).all().item<bool>())
-      throw BundleError("'" + bundle.path + "': explain() must return finite [batch, n_features(+1)] contributions");
+      throw BundleError("'" + bundle.path +
+                        "': explain() must return finite [batch, n_features(+1)] contributions");
   }
 }
 

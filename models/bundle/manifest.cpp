@@ -44,7 +44,8 @@ Manifest Manifest::from_json(const std::string& text) {
   Manifest m;
   m.format = required<std::string>(j, "format");
   if (m.format != kBundleFormat)
-    throw ManifestError("manifest: unsupported format '" + m.format + "' (this build reads '" + kBundleFormat + "')");
+    throw ManifestError("manifest: unsupported format '" + m.format + "' (this build reads '" +
+                        kBundleFormat + "')");
   m.name = required<std::string>(j, "name");
   m.version = required<std::string>(j, "version");
   m.architecture = optional_field<std::string>(j, "architecture", "unknown");
@@ -65,8 +66,7 @@ Manifest Manifest::from_json(const std::string& text) {
     const auto& t = j.at("thresholds");
     m.thresholds.alert = optional_field<double>(t, "alert", m.thresholds.alert);
     m.thresholds.block = optional_field<double>(t, "block", m.thresholds.block);
-    m.thresholds.block_per_class =
-        optional_field<std::map<std::string, double>>(t, "block_per_class", {});
+    m.thresholds.block_per_class = optional_field<std::map<std::string, double>>(t, "block_per_class", {});
     m.thresholds.tuned_for = optional_field<std::string>(t, "tuned_for", "");
   }
   if (j.contains("training")) m.training_json = j.at("training").dump();
@@ -82,12 +82,17 @@ std::string Manifest::to_json(int indent) const {
   j["architecture"] = architecture;
   j["feature_profile"] = feature_profile;
   j["feature_names"] = feature_names;
-  j["scaling"] = {{"kind", scaling.kind}, {"applied", scaling.applied}, {"center", scaling.center},
-                  {"scale", scaling.scale}, {"transform", scaling.transform}};
+  j["scaling"] = {{"kind", scaling.kind},
+                  {"applied", scaling.applied},
+                  {"center", scaling.center},
+                  {"scale", scaling.scale},
+                  {"transform", scaling.transform}};
   j["class_names"] = class_names;
   j["benign_class"] = benign_class;
-  j["thresholds"] = {{"alert", thresholds.alert}, {"block", thresholds.block},
-                     {"block_per_class", thresholds.block_per_class}, {"tuned_for", thresholds.tuned_for}};
+  j["thresholds"] = {{"alert", thresholds.alert},
+                     {"block", thresholds.block},
+                     {"block_per_class", thresholds.block_per_class},
+                     {"tuned_for", thresholds.tuned_for}};
   j["created_at"] = created_at;
   j["training"] = json::parse(training_json.empty() ? "{}" : training_json, nullptr, false);
   if (j["training"].is_discarded()) j["training"] = json::object();
@@ -109,7 +114,8 @@ std::vector<std::string> Manifest::problems() const {
   if (scaling.kind != "none" &&
       (scaling.center.size() != feature_names.size() || scaling.scale.size() != feature_names.size()))
     out.push_back("scaling.center/scale must have one value per feature");
-  if (!(thresholds.alert >= 0.0 && thresholds.alert <= 1.0) || !(thresholds.block >= 0.0 && thresholds.block <= 1.0))
+  if (!(thresholds.alert >= 0.0 && thresholds.alert <= 1.0) ||
+      !(thresholds.block >= 0.0 && thresholds.block <= 1.0))
     out.push_back("thresholds must lie in [0, 1]");
   for (const auto& [cls, t] : thresholds.block_per_class) {
     if (std::find(class_names.begin(), class_names.end(), cls) == class_names.end())

@@ -22,11 +22,11 @@ struct ManifestError : std::runtime_error {
 // order and applies this itself (see docs/model-bundle.md); the manifest copy documents it and lets
 // evaluation tools report it.
 struct Scaling {
-  std::string kind = "none";     // "none", "standard" (x-mean)/std, "minmax" (x-min)/(max-min)
-  std::string applied = "module";// always "module" in format 1
-  std::vector<double> center;    // mean or min, one per feature
-  std::vector<double> scale;     // std or (max-min), one per feature
-  std::string transform;         // optional pre-scaling transform, e.g. "signed_log1p"
+  std::string kind = "none";       // "none", "standard" (x-mean)/std, "minmax" (x-min)/(max-min)
+  std::string applied = "module";  // always "module" in format 1
+  std::vector<double> center;      // mean or min, one per feature
+  std::vector<double> scale;       // std or (max-min), one per feature
+  std::string transform;           // optional pre-scaling transform, e.g. "signed_log1p"
 };
 
 struct Thresholds {
@@ -35,21 +35,21 @@ struct Thresholds {
   double block = 0.9;
   // Optional per-class overrides of the block threshold (tuned on validation data).
   std::map<std::string, double> block_per_class;
-  std::string tuned_for;         // e.g. "target_fpr=0.005 on validation split"
+  std::string tuned_for;  // e.g. "target_fpr=0.005 on validation split"
 };
 
 struct Manifest {
   std::string format = kBundleFormat;
   std::string name;
   std::string version;
-  std::string architecture;      // "cnn_lstm", "cnn", "mlp", or free text for imported models
-  std::string feature_profile;   // "corrected" or "cicids2017"
+  std::string architecture;     // "cnn_lstm", "cnn", "mlp", or free text for imported models
+  std::string feature_profile;  // "corrected" or "cicids2017"
   std::vector<std::string> feature_names;
   Scaling scaling;
   std::vector<std::string> class_names;
   std::string benign_class;
   Thresholds thresholds;
-  std::string created_at;        // ISO-8601 UTC
+  std::string created_at;  // ISO-8601 UTC
   // Free-form JSON text: training data, command line, metrics summary. Kept verbatim.
   std::string training_json = "{}";
 

@@ -56,7 +56,8 @@ Audit audit_dataset(const Dataset& data, const Split* split) {
       neg += v < 0.0f;
       if (std::isnan(v)) v = std::numeric_limits<float>::quiet_NaN();
       std::memcpy(col.data() + i * sizeof(float), &v, sizeof(float));
-      if (i > 0 && std::memcmp(col.data() + i * sizeof(float), col.data(), sizeof(float)) != 0) constant = false;
+      if (i > 0 && std::memcmp(col.data() + i * sizeof(float), col.data(), sizeof(float)) != 0)
+        constant = false;
     }
     const auto& name = data.feature_names[f];
     if (nan) a.nan_by_column.emplace_back(name, nan);
@@ -94,11 +95,12 @@ Audit audit_dataset(const Dataset& data, const Split* split) {
 
 std::string format_audit(const Audit& a) {
   std::ostringstream s;
-  s << "data audit: profile " << a.profile << ", " << a.files.size() << " file(s), " << a.rows << " rows kept of "
-    << a.stats.rows_read << " read\n";
-  s << "  dropped (malformed): " << a.stats.rows_dropped_malformed << "; kept with NaN: " << a.stats.rows_with_nan
-    << " rows (" << a.stats.cells_nan << " cells); kept with Inf: " << a.stats.rows_with_inf << " rows ("
-    << a.stats.cells_inf << " cells); negative Flow Duration: " << a.stats.rows_negative_duration
+  s << "data audit: profile " << a.profile << ", " << a.files.size() << " file(s), " << a.rows
+    << " rows kept of " << a.stats.rows_read << " read\n";
+  s << "  dropped (malformed): " << a.stats.rows_dropped_malformed
+    << "; kept with NaN: " << a.stats.rows_with_nan << " rows (" << a.stats.cells_nan
+    << " cells); kept with Inf: " << a.stats.rows_with_inf << " rows (" << a.stats.cells_inf
+    << " cells); negative Flow Duration: " << a.stats.rows_negative_duration
     << "; unparsable Timestamp: " << a.stats.rows_bad_timestamp << "\n";
   for (const auto& n : a.stats.notes) s << "    " << n << "\n";
   if (!a.split_description.empty()) s << "  split: " << a.split_description << "\n";

@@ -20,11 +20,12 @@ struct Audit {
   std::size_t rows = 0;
   std::vector<std::pair<std::string, std::array<std::size_t, 4>>> class_counts;  // total, train, val, test
   std::vector<std::string> constant_columns;
-  std::vector<std::pair<std::string, std::string>> duplicate_columns;  // (column, identical to earlier column)
+  std::vector<std::pair<std::string, std::string>>
+      duplicate_columns;  // (column, identical to earlier column)
   std::vector<std::pair<std::string, std::size_t>> nan_by_column, inf_by_column, negative_by_column;
-  std::size_t duplicate_rows = 0;                 // same features and label as an earlier row
-  std::size_t conflicting_duplicate_rows = 0;     // same features as an earlier row, different label
-  std::size_t test_rows_seen_in_train = 0;        // test feature vector also in training
+  std::size_t duplicate_rows = 0;              // same features and label as an earlier row
+  std::size_t conflicting_duplicate_rows = 0;  // same features as an earlier row, different label
+  std::size_t test_rows_seen_in_train = 0;     // test feature vector also in training
   std::size_t test_rows_seen_in_train_other_label = 0;
   std::size_t val_rows_seen_in_train = 0;
   std::string split_description;

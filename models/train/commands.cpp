@@ -103,21 +103,28 @@ void print_summary(std::ostream& log, const std::string& name, const Evaluation&
                 100 * e.benign_fpr, 100 * e.attack_recall, e.roc_auc, e.pr_auc);
   log << line;
   for (const auto& m : e.per_class) {
-    std::snprintf(line, sizeof line, "    %-32s support %6zu  precision %.4f  recall %.4f  F1 %.4f\n", m.name.c_str(),
-                  m.support, m.precision, m.recall, m.f1);
+    std::snprintf(line, sizeof line, "    %-32s support %6zu  precision %.4f  recall %.4f  F1 %.4f\n",
+                  m.name.c_str(), m.support, m.precision, m.recall, m.f1);
     log << line;
   }
   for (const auto& [n, op] : e.operating_points) {
-    std::snprintf(line, sizeof line, "    threshold %-6s score >= %.6f: benign FPR %.3f%%, attack recall %.3f%%\n",
-                  n.c_str(), op.threshold, 100 * op.benign_fpr, 100 * op.attack_recall);
+    std::snprintf(line, sizeof line,
+                  "    threshold %-6s score >= %.6f: benign FPR %.3f%%, attack recall %.3f%%\n", n.c_str(),
+                  op.threshold, 100 * op.benign_fpr, 100 * op.attack_recall);
     log << line;
   }
 }
 
 json summary_json(const Evaluation& e) {
-  return {{"rows", e.rows},       {"accuracy", e.accuracy},         {"macro_f1", e.macro_f1},
-          {"macro_f1_major", e.macro_f1_major}, {"weighted_f1", e.weighted_f1}, {"benign_fpr", e.benign_fpr},
-          {"attack_recall", e.attack_recall},   {"roc_auc", e.roc_auc},         {"pr_auc", e.pr_auc}};
+  return {{"rows", e.rows},
+          {"accuracy", e.accuracy},
+          {"macro_f1", e.macro_f1},
+          {"macro_f1_major", e.macro_f1_major},
+          {"weighted_f1", e.weighted_f1},
+          {"benign_fpr", e.benign_fpr},
+          {"attack_recall", e.attack_recall},
+          {"roc_auc", e.roc_auc},
+          {"pr_auc", e.pr_auc}};
 }
 
 std::vector<ReportEpoch> report_history(const std::vector<EpochLog>& h) {
@@ -126,7 +133,8 @@ std::vector<ReportEpoch> report_history(const std::vector<EpochLog>& h) {
   return out;
 }
 
-void write_outputs(const ReportInput& in, const std::string& html_path, const std::string& json_path, std::ostream& log) {
+void write_outputs(const ReportInput& in, const std::string& html_path, const std::string& json_path,
+                   std::ostream& log) {
   if (!html_path.empty()) {
     write_text_file(html_path, render_html(in));
     log << "report written to " << html_path << "\n";
@@ -144,15 +152,17 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 // Loads data for an existing model: the profile comes from the manifest and the features must match.
-Dataset load_for_model(const models::Manifest& manifest, const std::vector<std::string>& paths, bool require_labels) {
+Dataset load_for_model(const models::Manifest& manifest, const std::vector<std::string>& paths,
+                       bool require_labels) {
   LoadOptions lo;
   lo.require_labels = require_labels;
   if (profile_features(manifest.feature_profile) != nullptr) lo.profile = manifest.feature_profile;
   Dataset data = load_dataset(paths, lo);
   if (data.feature_names != manifest.feature_names)
     throw std::runtime_error("the model's " + std::to_string(manifest.feature_names.size()) +
-                             " feature names (profile '" + manifest.feature_profile + "') differ from the data's " +
-                             std::to_string(data.feature_names.size()) + " (profile '" + data.profile + "')");
+                             " feature names (profile '" + manifest.feature_profile +
+                             "') differ from the data's " + std::to_string(data.feature_names.size()) +
+                             " (profile '" + data.profile + "')");
   return data;
 }
 
@@ -167,8 +177,8 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   Dataset data = load_dataset(o.data, lo);
   out.load_seconds = seconds_since(t0);
   log << "loaded " << data.rows() << " rows from " << data.files.size() << " file(s) in " << out.load_seconds
-      << " s (profile " << data.profile << ", " << data.n_features() << " features, " << data.class_names.size()
-      << " classes)\n";
+      << " s (profile " << data.profile << ", " << data.n_features() << " features, "
+      << data.class_names.size() << " classes)\n";
   if (data.class_names.size() < 2)
     throw std::runtime_error("training needs at least two classes; the data has " +
                              std::to_string(data.class_names.size()));
@@ -177,13 +187,15 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   const Split split = make_split(data, kind, o.config.seed);
   const Audit audit = audit_dataset(data, &split);
   log << format_audit(audit) << std::flush;
-  const Dataset train = subset(data, split.train), val = subset(data, split.val), test = subset(data, split.test);
+  const Dataset train = subset(data, split.train), val = subset(data, split.val),
+                test = subset(data, split.test);
 
   log << "training " << o.config.arch << " on " << train.rows() << " rows, validating on " << val.rows()
       << ", testing on " << test.rows() << " (seed " << o.config.seed << ")" << std::endl;
   out.trained = train_model(train, val, o.config);
-  log << "trained in " << out.trained.seconds << " s, best " << (is_tree_arch(o.config.arch) ? "round " : "epoch ")
-      << out.trained.best_epoch << " of " << out.trained.history.size() << "\n";
+  log << "trained in " << out.trained.seconds << " s, best "
+      << (is_tree_arch(o.config.arch) ? "round " : "epoch ") << out.trained.best_epoch << " of "
+      << out.trained.history.size() << "\n";
   if (is_tree_arch(o.config.arch)) {
     const auto& c = out.trained.compiled;
     log << "compiled " << c.trees_compiled << " of " << c.trees_total << " trees (" << c.trees_folded
@@ -196,10 +208,10 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   const auto val_scored = score_rows(predict_proba(out.trained.module, val), k, benign);
   const auto test_proba = predict_proba(out.trained.module, test);
   const auto test_scored = score_rows(test_proba, k, benign);
-  out.validation = evaluate_predictions(data.class_names, benign, val.y, val_scored.predicted, val_scored.score,
-                                        counts, o.major_min);
-  out.test = evaluate_predictions(data.class_names, benign, test.y, test_scored.predicted, test_scored.score, counts,
-                                  o.major_min);
+  out.validation = evaluate_predictions(data.class_names, benign, val.y, val_scored.predicted,
+                                        val_scored.score, counts, o.major_min);
+  out.test = evaluate_predictions(data.class_names, benign, test.y, test_scored.predicted, test_scored.score,
+                                  counts, o.major_min);
 
   // Thresholds from the validation split only: block where benign FPR <= target, alert where attack
   // recall >= target (never above block).
@@ -208,10 +220,9 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   // probability >= threshold. A threshold never goes below kMinThreshold, so a benign prediction
   // (decision 0) is never flagged.
   constexpr double kMinThreshold = 1e-3;
-  const double block =
-      std::max(kMinThreshold, threshold_for_fpr(val_scored.decision, val_pos, o.target_fpr));
-  const double alert = std::clamp(threshold_for_recall(val_scored.decision, val_pos, o.target_recall),
-                                  kMinThreshold, block);
+  const double block = std::max(kMinThreshold, threshold_for_fpr(val_scored.decision, val_pos, o.target_fpr));
+  const double alert =
+      std::clamp(threshold_for_recall(val_scored.decision, val_pos, o.target_recall), kMinThreshold, block);
   add_operating_points(out.validation, val_scored.decision, val.y, alert, block);
   add_operating_points(out.test, test_scored.decision, test.y, alert, block);
   print_summary(log, "validation", out.validation);
@@ -240,8 +251,9 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   m.thresholds.alert = alert;
   m.thresholds.block = block;
   char tuned[160];
-  std::snprintf(tuned, sizeof tuned, "block: benign FPR <= %g, alert: attack recall >= %g, on the validation split",
-                o.target_fpr, o.target_recall);
+  std::snprintf(tuned, sizeof tuned,
+                "block: benign FPR <= %g, alert: attack recall >= %g, on the validation split", o.target_fpr,
+                o.target_recall);
   m.thresholds.tuned_for = tuned;
   m.created_at = utc_now_iso();
   json training;
@@ -254,21 +266,31 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
     const auto& c = out.trained.compiled;
     training["input_pipeline"] =
         "float32; +/-Inf -> +/-FLT_MAX; NaN = missing (XGBoost default direction); x < threshold goes left";
-    training["config"] = {{"trees", o.config.trees},           {"max_depth", o.config.max_depth},
-                          {"eta", o.config.eta},               {"early_stopping", o.config.early_stopping},
-                          {"threads", o.config.threads},       {"class_weighting", o.config.class_weighting},
-                          {"benign_weight", o.config.benign_weight}, {"tree_strategy", o.config.tree_strategy}};
-    training["compiled"] = {{"strategy", to_string(c.strategy)}, {"trees", c.trees_total},
-                            {"trees_compiled", c.trees_compiled}, {"trees_folded_into_bias", c.trees_folded},
-                            {"depth", c.depth}, {"node_slots", c.nodes},
+    training["config"] = {{"trees", o.config.trees},
+                          {"max_depth", o.config.max_depth},
+                          {"eta", o.config.eta},
+                          {"early_stopping", o.config.early_stopping},
+                          {"threads", o.config.threads},
+                          {"class_weighting", o.config.class_weighting},
+                          {"benign_weight", o.config.benign_weight},
+                          {"tree_strategy", o.config.tree_strategy}};
+    training["compiled"] = {{"strategy", to_string(c.strategy)},
+                            {"trees", c.trees_total},
+                            {"trees_compiled", c.trees_compiled},
+                            {"trees_folded_into_bias", c.trees_folded},
+                            {"depth", c.depth},
+                            {"node_slots", c.nodes},
                             {"max_abs_margin_diff_vs_xgboost", out.trained.compile_max_abs_diff},
                             {"explain", "saabas"}};
   } else {
     training["input_pipeline"] =
         "nan_to_num(NaN->0, +/-Inf->+/-FLT_MAX) -> sign(x)*log1p(|x|) -> (x-center)/scale -> clamp(-20,20)";
-    training["config"] = {{"epochs", o.config.epochs},         {"patience", o.config.patience},
-                          {"batch_size", o.config.batch_size}, {"learning_rate", o.config.learning_rate},
-                          {"dropout", o.config.dropout},       {"class_weighting", o.config.class_weighting},
+    training["config"] = {{"epochs", o.config.epochs},
+                          {"patience", o.config.patience},
+                          {"batch_size", o.config.batch_size},
+                          {"learning_rate", o.config.learning_rate},
+                          {"dropout", o.config.dropout},
+                          {"class_weighting", o.config.class_weighting},
                           {"benign_weight", o.config.benign_weight}};
   }
   training["class_weights"] = out.trained.class_weights;
@@ -295,7 +317,8 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   out.total_seconds = seconds_since(t0);
 
   ReportInput in;
-  in.title = "flowguard-train: " + o.name + " " + o.version + " (" + o.config.arch + ", " + o.split + " split)";
+  in.title =
+      "flowguard-train: " + o.name + " " + o.version + " (" + o.config.arch + ", " + o.split + " split)";
   in.command = o.command_line;
   in.model = {{"name", m.name},
               {"version", m.version},
@@ -314,12 +337,9 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   in.evaluations = {{"test (" + o.split + " split)", &out.test}, {"validation", &out.validation}};
   in.history = report_history(out.trained.history);
   in.best_epoch = out.trained.best_epoch;
-  in.extra = {{"load_seconds", out.load_seconds},
-              {"train_seconds", out.trained.seconds},
-              {"total_seconds", out.total_seconds},
-              {"export_max_abs_diff", out.export_max_abs_diff},
-              {"threads", trees ? o.config.threads : 1},
-              {"class_weights", out.trained.class_weights}};
+  in.extra = {{"load_seconds", out.load_seconds},        {"train_seconds", out.trained.seconds},
+              {"total_seconds", out.total_seconds},      {"export_max_abs_diff", out.export_max_abs_diff},
+              {"threads", trees ? o.config.threads : 1}, {"class_weights", out.trained.class_weights}};
   if (trees) {
     in.extra["tree_strategy"] = to_string(out.trained.compiled.strategy);
     in.extra["trees_compiled"] = out.trained.compiled.trees_compiled;
@@ -343,10 +363,14 @@ Evaluation run_evaluate(const EvaluateOptions& o, std::ostream& log) {
     for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
   } else {
     const Split split = make_split(data, parse_split_kind(o.split), o.seed);
-    if (o.subset == "train") rows = split.train;
-    else if (o.subset == "val") rows = split.val;
-    else if (o.subset == "test") rows = split.test;
-    else throw std::invalid_argument("unknown subset '" + o.subset + "' (use all, train, val or test)");
+    if (o.subset == "train")
+      rows = split.train;
+    else if (o.subset == "val")
+      rows = split.val;
+    else if (o.subset == "test")
+      rows = split.test;
+    else
+      throw std::invalid_argument("unknown subset '" + o.subset + "' (use all, train, val or test)");
     subset_note = o.subset + " rows of the " + split.description;
   }
   const Dataset part = subset(data, rows);
@@ -364,12 +388,14 @@ Evaluation run_evaluate(const EvaluateOptions& o, std::ostream& log) {
     }
   }
   const auto scored = score_rows(predict_proba(bundle.module, part), man.class_names.size(), benign);
-  Evaluation e = evaluate_predictions(man.class_names, benign, y, scored.predicted, scored.score, counts, o.major_min);
+  Evaluation e =
+      evaluate_predictions(man.class_names, benign, y, scored.predicted, scored.score, counts, o.major_min);
   e.unknown_labels = unknown;
   add_operating_points(e, scored.decision, y, man.thresholds.alert, man.thresholds.block);
   log << "evaluated " << o.model << " (" << man.name << " " << man.version << ") on " << subset_note << "\n";
   print_summary(log, o.subset, e);
-  for (const auto& [label, n] : unknown) log << "    unknown label '" << label << "': " << n << " rows not scored\n";
+  for (const auto& [label, n] : unknown)
+    log << "    unknown label '" << label << "': " << n << " rows not scored\n";
 
   ReportInput in;
   in.title = "flowguard-train evaluate: " + man.name + " " + man.version;
@@ -410,8 +436,10 @@ std::size_t run_predict(const PredictOptions& o, std::ostream& log) {
     std::snprintf(score, sizeof score, "%.6f", scored.confidence[i]);
     const auto& cls = man.class_names[static_cast<std::size_t>(scored.predicted[i])];
     const bool quote = cls.find(',') != std::string::npos || data.ids[i].find(',') != std::string::npos;
-    if (quote) out << '"' << data.ids[i] << "\",\"" << cls << "\"," << score << "\n";
-    else out << data.ids[i] << ',' << cls << ',' << score << "\n";
+    if (quote)
+      out << '"' << data.ids[i] << "\",\"" << cls << "\"," << score << "\n";
+    else
+      out << data.ids[i] << ',' << cls << ',' << score << "\n";
   }
   if (!out) throw std::runtime_error("error writing '" + o.out + "'");
   log << "wrote " << data.rows() << " predictions to " << o.out << " (" << data.stats.rows_dropped_malformed

@@ -14,18 +14,18 @@ namespace flowguard::train {
 
 struct TrainOptions {
   std::vector<std::string> data;
-  std::string profile;            // empty: detect
-  std::string benign;             // empty: the class named BENIGN/normal
+  std::string profile;  // empty: detect
+  std::string benign;   // empty: the class named BENIGN/normal
   TrainConfig config;
   std::string split = "time";
   std::string out = "model.pt";
-  std::string report;             // HTML path, optional
-  std::string json;               // metrics JSON path, optional
+  std::string report;  // HTML path, optional
+  std::string json;    // metrics JSON path, optional
   std::string name = "flowguard-cnn-lstm";
   std::string version = "1";
-  double target_fpr = 0.005;      // block threshold: benign FPR on validation <= this
-  double target_recall = 0.99;    // alert threshold: attack recall on validation >= this
-  std::size_t major_min = 500;    // classes with at least this many flows form the "major" macro-F1
+  double target_fpr = 0.005;    // block threshold: benign FPR on validation <= this
+  double target_recall = 0.99;  // alert threshold: attack recall on validation >= this
+  std::size_t major_min = 500;  // classes with at least this many flows form the "major" macro-F1
   std::string command_line;
 };
 
@@ -41,7 +41,7 @@ TrainOutcome run_train(const TrainOptions& options, std::ostream& log);
 struct EvaluateOptions {
   std::string model;
   std::vector<std::string> data;
-  std::string subset = "all";     // all | train | val | test (of --split, recomputed from the data)
+  std::string subset = "all";  // all | train | val | test (of --split, recomputed from the data)
   std::string split = "time";
   std::uint64_t seed = 1;
   std::string report, json;

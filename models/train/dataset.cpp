@@ -27,8 +27,8 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n' ||
                         s.front() == '"'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n' ||
-                        s.back() == '"'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n' || s.back() == '"'))
     s.remove_suffix(1);
   return s;
 }
@@ -134,7 +134,8 @@ bool is_nslkdd_line(const std::vector<std::string_view>& fields) {
   return std::find(protocols.begin(), protocols.end(), trim(fields[1])) != protocols.end();
 }
 
-Layout detect_layout(const std::string& file, const std::vector<std::string_view>& first, const LoadOptions& opt) {
+Layout detect_layout(const std::string& file, const std::vector<std::string_view>& first,
+                     const LoadOptions& opt) {
   Layout layout;
   if (is_nslkdd_line(first)) {
     if (!opt.profile.empty() && opt.profile != kProfileNslKdd)
@@ -166,8 +167,9 @@ Layout detect_layout(const std::string& file, const std::vector<std::string_view
   } else if (find_column(header, "Idle Min") && find_column(header, "Fwd Header Length.1")) {
     layout.profile = kProfileCicids2017;
   } else {
-    throw DataError(file + ": unrecognised header (neither the corrected layout with `Total TCP Flow Time` "
-                           "nor the original CIC-IDS2017 layout with two `Fwd Header Length` columns)");
+    throw DataError(file +
+                    ": unrecognised header (neither the corrected layout with `Total TCP Flow Time` "
+                    "nor the original CIC-IDS2017 layout with two `Fwd Header Length` columns)");
   }
   const auto* names = profile_features(layout.profile);
   if (names == nullptr || layout.profile == kProfileNslKdd)
@@ -356,7 +358,8 @@ Dataset load_dataset(const std::vector<std::string>& paths, const LoadOptions& o
           const Cell cell = parse_number(fields[c], v);
           if (cell == Cell::kBad) {
             bad = true;
-            note(data.stats, where + ": `" + cols[c].name + "` is not a number: '" + std::string(fields[c]) + "'");
+            note(data.stats,
+                 where + ": `" + cols[c].name + "` is not a number: '" + std::string(fields[c]) + "'");
             break;
           }
           nan_cells += cell == Cell::kNaN;
@@ -398,7 +401,8 @@ Dataset load_dataset(const std::vector<std::string>& paths, const LoadOptions& o
       data.stats.rows_with_nan += nan;
       data.stats.rows_with_inf += inf;
       data.stats.rows_unknown_category += unknown_category;
-      if (layout.duration_feature && row[*layout.duration_feature] < 0.0f) ++data.stats.rows_negative_duration;
+      if (layout.duration_feature && row[*layout.duration_feature] < 0.0f)
+        ++data.stats.rows_negative_duration;
       double t = kNaNValue;
       if (layout.timestamp) {
         t = parse_timestamp(fields[*layout.timestamp]);

@@ -23,27 +23,27 @@ struct DataError : std::runtime_error {
 
 struct LoadStats {
   std::size_t files = 0;
-  std::size_t rows_read = 0;            // data lines seen (header excluded, blank lines ignored)
+  std::size_t rows_read = 0;  // data lines seen (header excluded, blank lines ignored)
   std::size_t rows_kept = 0;
   std::size_t rows_dropped_malformed = 0;
-  std::size_t rows_with_nan = 0;        // kept; NaN includes empty feature cells
-  std::size_t rows_with_inf = 0;        // kept
+  std::size_t rows_with_nan = 0;           // kept; NaN includes empty feature cells
+  std::size_t rows_with_inf = 0;           // kept
   std::size_t rows_negative_duration = 0;  // kept
   std::size_t cells_nan = 0;
   std::size_t cells_inf = 0;
-  std::size_t rows_bad_timestamp = 0;   // kept; their time is taken as unknown (NaN)
+  std::size_t rows_bad_timestamp = 0;     // kept; their time is taken as unknown (NaN)
   std::size_t rows_unknown_category = 0;  // NSL-KDD value outside the standard vocabulary; kept
-  std::vector<std::string> notes;       // first few drop reasons with file:line
+  std::vector<std::string> notes;         // first few drop reasons with file:line
 };
 
 struct Dataset {
-  std::string profile;                  // corrected, cicids2017 or nsl-kdd
+  std::string profile;  // corrected, cicids2017 or nsl-kdd
   std::vector<std::string> feature_names;
-  std::vector<float> x;                 // row-major [rows x features], raw values (NaN/Inf kept)
-  std::vector<std::string> class_names; // labels present, sorted
-  std::vector<std::int32_t> y;          // index into class_names, -1 when the input has no label
-  std::vector<std::string> ids;         // `id` column when present, else the 1-based data row number
-  std::vector<double> time;             // flow start, seconds since epoch; NaN when unknown
+  std::vector<float> x;                  // row-major [rows x features], raw values (NaN/Inf kept)
+  std::vector<std::string> class_names;  // labels present, sorted
+  std::vector<std::int32_t> y;           // index into class_names, -1 when the input has no label
+  std::vector<std::string> ids;          // `id` column when present, else the 1-based data row number
+  std::vector<double> time;              // flow start, seconds since epoch; NaN when unknown
   std::vector<std::uint32_t> file_index;
   std::vector<std::string> files;
   bool has_labels = false;

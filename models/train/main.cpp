@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   train->add_option("--batch-size", t.config.batch_size)->capture_default_str();
   train->add_option("--lr", t.config.learning_rate, "Adam learning rate")->capture_default_str();
   train->add_option("--dropout", t.config.dropout)->capture_default_str();
-  train->add_option("--class-weighting", t.config.class_weighting, "none | sqrt | inverse")->capture_default_str();
+  train->add_option("--class-weighting", t.config.class_weighting, "none | sqrt | inverse")
+      ->capture_default_str();
   train->add_option("--benign-weight", t.config.benign_weight, "extra loss weight of the benign class")
       ->capture_default_str();
   train->add_option("--split", t.split, "time | random")->capture_default_str();
@@ -40,20 +41,28 @@ int main(int argc, char** argv) {
   train->add_option("--benign", t.benign, "benign class name (default: BENIGN or normal)");
   train->add_option("--target-fpr", t.target_fpr, "block threshold: benign FPR on validation at most this")
       ->capture_default_str();
-  train->add_option("--target-recall", t.target_recall, "alert threshold: attack recall on validation at least this")
+  train
+      ->add_option("--target-recall", t.target_recall,
+                   "alert threshold: attack recall on validation at least this")
       ->capture_default_str();
-  train->add_option("--major-min", t.major_min, "classes with at least this many flows form the major macro-F1")
+  train
+      ->add_option("--major-min", t.major_min,
+                   "classes with at least this many flows form the major macro-F1")
       ->capture_default_str();
-  train->add_option("--trees", t.config.trees, "gbdt: maximum boosting rounds (0: 300); rf: forest size (0: 100)")
+  train
+      ->add_option("--trees", t.config.trees,
+                   "gbdt: maximum boosting rounds (0: 300); rf: forest size (0: 100)")
       ->capture_default_str();
   train->add_option("--max-depth", t.config.max_depth, "gbdt/rf tree depth (0: 6 for gbdt, 10 for rf)")
       ->capture_default_str();
   train->add_option("--eta", t.config.eta, "gbdt learning rate")->capture_default_str();
-  train->add_option("--early-stopping", t.config.early_stopping, "gbdt: rounds without validation improvement")
+  train
+      ->add_option("--early-stopping", t.config.early_stopping, "gbdt: rounds without validation improvement")
       ->capture_default_str();
   train->add_option("--threads", t.config.threads, "XGBoost threads (gbdt/rf)")->capture_default_str();
-  train->add_option("--tree-strategy", t.config.tree_strategy,
-                    "auto | gemm | tree_traversal | perfect_tree_traversal (how trees become tensors)")
+  train
+      ->add_option("--tree-strategy", t.config.tree_strategy,
+                   "auto | gemm | tree_traversal | perfect_tree_traversal (how trees become tensors)")
       ->capture_default_str();
   bool quiet = false;
   train->add_flag("--quiet", quiet, "no per-epoch progress");
@@ -62,7 +71,8 @@ int main(int argc, char** argv) {
   auto* evaluate = app.add_subcommand("evaluate", "compute every metric for a bundle on labelled CSVs");
   evaluate->add_option("--model", e.model)->required();
   evaluate->add_option("--data", e.data)->required();
-  evaluate->add_option("--subset", e.subset, "all | train | val | test (of --split, recomputed from the data)")
+  evaluate
+      ->add_option("--subset", e.subset, "all | train | val | test (of --split, recomputed from the data)")
       ->capture_default_str();
   evaluate->add_option("--split", e.split, "time | random")->capture_default_str();
   evaluate->add_option("--seed", e.seed, "seed of a random split")->capture_default_str();

@@ -14,7 +14,8 @@ double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 std::vector<std::size_t> by_score_desc(const std::vector<double>& score) {
   std::vector<std::size_t> order(score.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
   return order;
 }
 
@@ -29,7 +30,8 @@ std::vector<Step> steps(const std::vector<double>& score, const std::vector<bool
   double tp = 0, fp = 0;
   for (std::size_t i = 0; i < order.size(); ++i) {
     (positive[order[i]] ? tp : fp) += 1;
-    if (i + 1 == order.size() || score[order[i + 1]] != score[order[i]]) out.push_back({score[order[i]], tp, fp});
+    if (i + 1 == order.size() || score[order[i + 1]] != score[order[i]])
+      out.push_back({score[order[i]], tp, fp});
   }
   return out;
 }
@@ -70,7 +72,8 @@ double average_precision(const std::vector<double>& score, const std::vector<boo
   return ap;
 }
 
-OperatingPoint operating_point(const std::vector<double>& score, const std::vector<bool>& positive, double threshold) {
+OperatingPoint operating_point(const std::vector<double>& score, const std::vector<bool>& positive,
+                               double threshold) {
   double tp = 0, fp = 0, n_pos = 0, n_neg = 0;
   for (std::size_t i = 0; i < score.size(); ++i) {
     const bool hit = score[i] >= threshold;
@@ -85,13 +88,15 @@ OperatingPoint operating_point(const std::vector<double>& score, const std::vect
   return {threshold, ratio(fp, n_neg), ratio(tp, n_pos)};
 }
 
-double threshold_for_fpr(const std::vector<double>& score, const std::vector<bool>& positive, double target_fpr) {
+double threshold_for_fpr(const std::vector<double>& score, const std::vector<bool>& positive,
+                         double target_fpr) {
   std::vector<double> neg;
   for (std::size_t i = 0; i < score.size(); ++i)
     if (!positive[i]) neg.push_back(score[i]);
   if (neg.empty()) return 0.5;
   std::sort(neg.begin(), neg.end(), std::greater<>());
-  const auto allowed = static_cast<std::size_t>(std::floor(target_fpr * static_cast<double>(neg.size()) + 1e-9));
+  const auto allowed =
+      static_cast<std::size_t>(std::floor(target_fpr * static_cast<double>(neg.size()) + 1e-9));
   if (allowed >= neg.size()) return 0.0;
   // Just above the (allowed+1)-th highest benign score: at most `allowed` benign rows reach it.
   return std::min(1.0, std::nextafter(neg[allowed], 2.0));
@@ -163,9 +168,10 @@ void fill_from_confusion(Evaluation& e) {
 }
 
 Evaluation evaluate_predictions(const std::vector<std::string>& class_names, std::size_t benign,
-                                const std::vector<std::int32_t>& y_true, const std::vector<std::int32_t>& y_pred,
-                                const std::vector<double>& score,
-                                const std::map<std::string, std::size_t>& class_flow_counts, std::size_t major_min) {
+                                const std::vector<std::int32_t>& y_true,
+                                const std::vector<std::int32_t>& y_pred, const std::vector<double>& score,
+                                const std::map<std::string, std::size_t>& class_flow_counts,
+                                std::size_t major_min) {
   Evaluation e;
   e.class_names = class_names;
   e.benign = benign;
@@ -178,7 +184,8 @@ Evaluation evaluate_predictions(const std::vector<std::string>& class_names, std
   std::vector<double> s;
   std::vector<bool> positive;
   for (std::size_t i = 0; i < y_true.size(); ++i) {
-    if (y_true[i] < 0 || static_cast<std::size_t>(y_true[i]) >= k) continue;  // unknown labels: counted by the caller
+    if (y_true[i] < 0 || static_cast<std::size_t>(y_true[i]) >= k)
+      continue;  // unknown labels: counted by the caller
     ++e.confusion[static_cast<std::size_t>(y_true[i])][static_cast<std::size_t>(y_pred[i])];
     s.push_back(score[i]);
     positive.push_back(static_cast<std::size_t>(y_true[i]) != benign);

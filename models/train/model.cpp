@@ -48,17 +48,21 @@ std::string forward_source(const std::string& arch, double dropout) {
         h = self.prepare(x).unsqueeze(1)
         h = torch.relu(torch.conv1d(h, self.conv1_weight, self.conv1_bias, [1], [1]))
         h = torch.relu(torch.conv1d(h, self.conv2_weight, self.conv2_bias, [1], [1]))
-        h = torch.max_pool1d(h, [)" << kLstmPool << "], [" << kLstmPool << R"(])
+        h = torch.max_pool1d(h, [)"
+      << kLstmPool << "], [" << kLstmPool << R"(])
         seq = h.transpose(1, 2)
-        h0 = torch.zeros([1, seq.size(0), )" << kLstmHidden << R"(], dtype=seq.dtype, device=seq.device)
+        h0 = torch.zeros([1, seq.size(0), )"
+      << kLstmHidden << R"(], dtype=seq.dtype, device=seq.device)
         out = torch.lstm(seq, [h0, h0], [self.lstm_w_ih, self.lstm_w_hh, self.lstm_b_ih, self.lstm_b_hh],
                          True, 1, 0.0, self.training, False, True)
         # Head input: the pooled conv maps themselves (a skip connection, so position-specific
         # patterns reach the head without surviving the recurrence) and the LSTM's last hidden state.
         z = torch.cat([h.flatten(1), out[1][0]], 1)
-        z = torch.dropout(z, )" << p << R"(, self.training)
+        z = torch.dropout(z, )"
+      << p << R"(, self.training)
         z = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))
-        z = torch.dropout(z, )" << p << R"(, self.training)
+        z = torch.dropout(z, )"
+      << p << R"(, self.training)
         return torch.addmm(self.fc2_bias, z, self.fc2_weight.t())
 )";
   } else if (arch == "cnn") {
@@ -68,9 +72,11 @@ std::string forward_source(const std::string& arch, double dropout) {
         h = torch.relu(torch.conv1d(h, self.conv1_weight, self.conv1_bias, [1], [1]))
         h = torch.relu(torch.conv1d(h, self.conv2_weight, self.conv2_bias, [1], [1]))
         h = torch.max_pool1d(h, [2], [2]).flatten(1)
-        z = torch.dropout(h, )" << p << R"(, self.training)
+        z = torch.dropout(h, )"
+      << p << R"(, self.training)
         z = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))
-        z = torch.dropout(z, )" << p << R"(, self.training)
+        z = torch.dropout(z, )"
+      << p << R"(, self.training)
         return torch.addmm(self.fc2_bias, z, self.fc2_weight.t())
 )";
   } else if (arch == "mlp") {
@@ -78,9 +84,11 @@ std::string forward_source(const std::string& arch, double dropout) {
     def forward(self, x):
         z = self.prepare(x)
         z = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))
-        z = torch.dropout(z, )" << p << R"(, self.training)
+        z = torch.dropout(z, )"
+      << p << R"(, self.training)
         z = torch.relu(torch.addmm(self.fc2_bias, z, self.fc2_weight.t()))
-        z = torch.dropout(z, )" << p << R"(, self.training)
+        z = torch.dropout(z, )"
+      << p << R"(, self.training)
         return torch.addmm(self.fc3_bias, z, self.fc3_weight.t())
 )";
   } else {
@@ -106,9 +114,10 @@ std::vector<torch::Tensor> parameters_of(const torch::jit::Module& m) {
 }
 
 torch::Tensor as_tensor(const Dataset& data) {
-  return torch::from_blob(const_cast<float*>(data.x.data()),
-                          {static_cast<std::int64_t>(data.rows()), static_cast<std::int64_t>(data.n_features())},
-                          torch::kFloat32)
+  return torch::from_blob(
+             const_cast<float*>(data.x.data()),
+             {static_cast<std::int64_t>(data.rows()), static_cast<std::int64_t>(data.n_features())},
+             torch::kFloat32)
       .clone();
 }
 
@@ -143,7 +152,9 @@ std::vector<double> class_weights(const Dataset& train, const TrainConfig& confi
       continue;
     }
     const double inv = static_cast<double>(train.rows()) / (static_cast<double>(k) * counts[c]);
-    w[c] = config.class_weighting == "inverse" ? inv : config.class_weighting == "sqrt" ? std::sqrt(inv) : 1.0;
+    w[c] = config.class_weighting == "inverse" ? inv
+           : config.class_weighting == "sqrt"  ? std::sqrt(inv)
+                                               : 1.0;
     weight_sum += w[c];
     ++present;
   }
@@ -204,8 +215,8 @@ torch::jit::Module build_module(const std::string& arch, std::size_t n_features,
     throw std::invalid_argument("'" + arch + "' is a tree ensemble: it is built by training (train_model)");
   const std::string source = forward_source(arch, dropout);  // validates arch first
   if (scaler.center.size() != n_features || scaler.scale.size() != n_features)
-    throw std::invalid_argument("scaler has " + std::to_string(scaler.center.size()) + " features, expected " +
-                                std::to_string(n_features));
+    throw std::invalid_argument("scaler has " + std::to_string(scaler.center.size()) +
+                                " features, expected " + std::to_string(n_features));
   torch::manual_seed(seed);
   const auto F = static_cast<std::int64_t>(n_features), K = static_cast<std::int64_t>(n_classes);
   torch::jit::Module m("FlowguardClassifier");
@@ -244,14 +255,15 @@ torch::jit::Module build_module(const std::string& arch, std::size_t n_features,
   return m;
 }
 
-std::vector<float> predict_proba(torch::jit::Module& module, const float* x, std::size_t rows, std::size_t n_features,
-                                 std::size_t batch) {
+std::vector<float> predict_proba(torch::jit::Module& module, const float* x, std::size_t rows,
+                                 std::size_t n_features, std::size_t batch) {
   c10::InferenceMode guard;
   std::vector<float> out;
   for (std::size_t start = 0; start < rows; start += batch) {
     const std::size_t n = std::min(batch, rows - start);
     auto xb = torch::from_blob(const_cast<float*>(x + start * n_features),
-                               {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n_features)}, torch::kFloat32);
+                               {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n_features)},
+                               torch::kFloat32);
     auto p = torch::softmax(module.forward({xb}).toTensor(), 1).contiguous();
     out.insert(out.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
   }
@@ -274,10 +286,12 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
   const std::size_t k = train.class_names.size();
   TrainResult result;
   result.scaler = fit_scaler(train);
-  result.module = build_module(config.arch, train.n_features(), k, result.scaler, config.seed, config.dropout);
+  result.module =
+      build_module(config.arch, train.n_features(), k, result.scaler, config.seed, config.dropout);
 
   result.class_weights = class_weights(train, config);
-  const auto weights = torch::tensor(std::vector<float>(result.class_weights.begin(), result.class_weights.end()));
+  const auto weights =
+      torch::tensor(std::vector<float>(result.class_weights.begin(), result.class_weights.end()));
 
   const auto x_train = as_tensor(train), y_train = labels_tensor(train);
   const auto x_val = as_tensor(val), y_val = labels_tensor(val);
@@ -303,9 +317,10 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
     for (int b = 0; b < n_batches; ++b) {
       const auto start = static_cast<std::size_t>(b) * static_cast<std::size_t>(config.batch_size);
       const auto end = std::min(order.size(), start + static_cast<std::size_t>(config.batch_size));
-      const auto idx = torch::tensor(std::vector<std::int64_t>(order.begin() + static_cast<std::ptrdiff_t>(start),
-                                                               order.begin() + static_cast<std::ptrdiff_t>(end)),
-                                     torch::kInt64);
+      const auto idx =
+          torch::tensor(std::vector<std::int64_t>(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                                  order.begin() + static_cast<std::ptrdiff_t>(end)),
+                        torch::kInt64);
       const auto xb = x_train.index_select(0, idx), yb = y_train.index_select(0, idx);
       optimizer.zero_grad();
       auto logits = result.module.forward({xb}).toTensor();
@@ -334,8 +349,12 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
                      .item<double>();
       val_acc = logits.argmax(1).eq(y_val).to(torch::kFloat64).mean().item<double>();
     }
-    EpochLog log{epoch, loss_sum / static_cast<double>(seen), val_loss, val_acc,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count(), lr};
+    EpochLog log{epoch,
+                 loss_sum / static_cast<double>(seen),
+                 val_loss,
+                 val_acc,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count(),
+                 lr};
     result.history.push_back(log);
     const bool improved = val.rows() == 0 || val_loss < best_val - 1e-6;
     if (improved) {
@@ -398,16 +417,17 @@ TrainResult train_tree_model(const Dataset& train, const Dataset& val, const Tra
   const Dataset& check = val.rows() > 0 ? val : train;
   const std::size_t rows = std::min<std::size_t>(check.rows(), 20000), k = train.class_names.size();
   if (rows > 0) {
-    const auto ref = xgboost_predict(trained.model_json, check.x.data(), rows, check.n_features(), XgbOutput::kMargin,
-                                     config.threads);
+    const auto ref = xgboost_predict(trained.model_json, check.x.data(), rows, check.n_features(),
+                                     XgbOutput::kMargin, config.threads);
     c10::InferenceMode guard;
-    auto xb = torch::from_blob(const_cast<float*>(check.x.data()),
-                               {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(check.n_features())},
-                               torch::kFloat32);
+    auto xb = torch::from_blob(
+        const_cast<float*>(check.x.data()),
+        {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(check.n_features())}, torch::kFloat32);
     auto got = result.module.forward({xb}).toTensor().contiguous();
     const float* g = got.data_ptr<float>();
     for (std::size_t i = 0; i < rows * k; ++i)
-      result.compile_max_abs_diff = std::max(result.compile_max_abs_diff, static_cast<double>(std::fabs(g[i] - ref[i])));
+      result.compile_max_abs_diff =
+          std::max(result.compile_max_abs_diff, static_cast<double>(std::fabs(g[i] - ref[i])));
     if (!(result.compile_max_abs_diff <= 1e-3))
       throw std::runtime_error("compiled tree module disagrees with XGBoost by " +
                                std::to_string(result.compile_max_abs_diff) + " on the validation margins");

@@ -4,7 +4,8 @@
 // the module that is trained is the module that is exported, so training and serving cannot drift.
 //
 // forward(x) takes RAW features [batch, n_features] in profile order and returns logits:
-//   nan_to_num (NaN -> 0, +/-Inf -> +/-FLT_MAX) -> signed log1p -> (x - center) / scale -> clamp(+/-20) -> net
+//   nan_to_num (NaN -> 0, +/-Inf -> +/-FLT_MAX) -> signed log1p -> (x - center) / scale -> clamp(+/-20) ->
+//   net
 // center/scale are fitted on the training split only.
 
 #include "dataset.hpp"
@@ -37,7 +38,7 @@ torch::jit::Module build_module(const std::string& arch, std::size_t n_features,
 struct TrainConfig {
   std::string arch = "cnn_lstm";
   int epochs = 40;
-  int patience = 6;         // epochs without validation-loss improvement before stopping
+  int patience = 6;  // epochs without validation-loss improvement before stopping
   int batch_size = 256;
   double learning_rate = 2e-3;
   double dropout = 0.2;
@@ -45,13 +46,13 @@ struct TrainConfig {
   std::string class_weighting = "sqrt";  // none | sqrt (sqrt of inverse frequency) | inverse
   double benign_weight = 1.0;  // extra factor on the benign class: a false alarm costs more than a mix-up
                                // between two attack classes
-  bool progress = true;     // print progress on stderr
+  bool progress = true;        // print progress on stderr
   // gbdt / rf only (see trees_xgboost.hpp; 0 = the arch's default):
-  int trees = 0;            // gbdt: maximum boosting rounds (300); rf: forest size (100)
-  int max_depth = 0;        // 6 for gbdt, 10 for rf
-  double eta = 0.3;         // gbdt learning rate
-  int early_stopping = 20;  // gbdt: rounds without validation-loss improvement
-  int threads = 1;          // XGBoost threads
+  int trees = 0;                       // gbdt: maximum boosting rounds (300); rf: forest size (100)
+  int max_depth = 0;                   // 6 for gbdt, 10 for rf
+  double eta = 0.3;                    // gbdt learning rate
+  int early_stopping = 20;             // gbdt: rounds without validation-loss improvement
+  int threads = 1;                     // XGBoost threads
   std::string tree_strategy = "auto";  // auto | gemm | tree_traversal | perfect_tree_traversal
 };
 
@@ -83,8 +84,8 @@ TrainResult train_model(const Dataset& train, const Dataset& val, const TrainCon
 
 // Softmax probabilities [rows x classes], row-major. Call on a module in eval mode.
 std::vector<float> predict_proba(torch::jit::Module& module, const Dataset& data, std::size_t batch = 4096);
-std::vector<float> predict_proba(torch::jit::Module& module, const float* x, std::size_t rows, std::size_t n_features,
-                                 std::size_t batch = 4096);
+std::vector<float> predict_proba(torch::jit::Module& module, const float* x, std::size_t rows,
+                                 std::size_t n_features, std::size_t batch = 4096);
 
 // Limits LibTorch to one thread (call once, before any torch work) for reproducible, polite runs.
 void use_single_thread();

@@ -36,26 +36,60 @@ const std::vector<std::string>& cicids2017_features() {
 const std::vector<NslKddColumn>& nslkdd_columns() {
   static const std::vector<NslKddColumn> columns = [] {
     std::vector<NslKddColumn> c;
-    const char* names[] = {"duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
-                           "wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in",
-                           "num_compromised", "root_shell", "su_attempted", "num_root", "num_file_creations",
-                           "num_shells", "num_access_files", "num_outbound_cmds", "is_host_login",
-                           "is_guest_login", "count", "srv_count", "serror_rate", "srv_serror_rate",
-                           "rerror_rate", "srv_rerror_rate", "same_srv_rate", "diff_srv_rate",
-                           "srv_diff_host_rate", "dst_host_count", "dst_host_srv_count",
-                           "dst_host_same_srv_rate", "dst_host_diff_srv_rate", "dst_host_same_src_port_rate",
-                           "dst_host_srv_diff_host_rate", "dst_host_serror_rate", "dst_host_srv_serror_rate",
-                           "dst_host_rerror_rate", "dst_host_srv_rerror_rate"};
+    const char* names[] = {"duration",
+                           "protocol_type",
+                           "service",
+                           "flag",
+                           "src_bytes",
+                           "dst_bytes",
+                           "land",
+                           "wrong_fragment",
+                           "urgent",
+                           "hot",
+                           "num_failed_logins",
+                           "logged_in",
+                           "num_compromised",
+                           "root_shell",
+                           "su_attempted",
+                           "num_root",
+                           "num_file_creations",
+                           "num_shells",
+                           "num_access_files",
+                           "num_outbound_cmds",
+                           "is_host_login",
+                           "is_guest_login",
+                           "count",
+                           "srv_count",
+                           "serror_rate",
+                           "srv_serror_rate",
+                           "rerror_rate",
+                           "srv_rerror_rate",
+                           "same_srv_rate",
+                           "diff_srv_rate",
+                           "srv_diff_host_rate",
+                           "dst_host_count",
+                           "dst_host_srv_count",
+                           "dst_host_same_srv_rate",
+                           "dst_host_diff_srv_rate",
+                           "dst_host_same_src_port_rate",
+                           "dst_host_srv_diff_host_rate",
+                           "dst_host_serror_rate",
+                           "dst_host_srv_serror_rate",
+                           "dst_host_rerror_rate",
+                           "dst_host_srv_rerror_rate"};
     for (const char* n : names) c.push_back({n, {}});
     c[1].categories = {"icmp", "tcp", "udp"};
-    c[2].categories = {"IRC", "X11", "Z39_50", "aol", "auth", "bgp", "courier", "csnet_ns", "ctf", "daytime",
-                       "discard", "domain", "domain_u", "echo", "eco_i", "ecr_i", "efs", "exec", "finger", "ftp",
-                       "ftp_data", "gopher", "harvest", "hostnames", "http", "http_2784", "http_443",
-                       "http_8001", "imap4", "iso_tsap", "klogin", "kshell", "ldap", "link", "login", "mtp",
-                       "name", "netbios_dgm", "netbios_ns", "netbios_ssn", "netstat", "nnsp", "nntp", "ntp_u",
-                       "other", "pm_dump", "pop_2", "pop_3", "printer", "private", "red_i", "remote_job", "rje",
-                       "shell", "smtp", "sql_net", "ssh", "sunrpc", "supdup", "systat", "telnet", "tftp_u",
-                       "tim_i", "time", "urh_i", "urp_i", "uucp", "uucp_path", "vmnet", "whois"};
+    c[2].categories = {
+        "IRC",      "X11",      "Z39_50",      "aol",        "auth",        "bgp",      "courier",
+        "csnet_ns", "ctf",      "daytime",     "discard",    "domain",      "domain_u", "echo",
+        "eco_i",    "ecr_i",    "efs",         "exec",       "finger",      "ftp",      "ftp_data",
+        "gopher",   "harvest",  "hostnames",   "http",       "http_2784",   "http_443", "http_8001",
+        "imap4",    "iso_tsap", "klogin",      "kshell",     "ldap",        "link",     "login",
+        "mtp",      "name",     "netbios_dgm", "netbios_ns", "netbios_ssn", "netstat",  "nnsp",
+        "nntp",     "ntp_u",    "other",       "pm_dump",    "pop_2",       "pop_3",    "printer",
+        "private",  "red_i",    "remote_job",  "rje",        "shell",       "smtp",     "sql_net",
+        "ssh",      "sunrpc",   "supdup",      "systat",     "telnet",      "tftp_u",   "tim_i",
+        "time",     "urh_i",    "urp_i",       "uucp",       "uucp_path",   "vmnet",    "whois"};
     c[3].categories = {"OTH", "REJ", "RSTO", "RSTOS0", "RSTR", "S0", "S1", "S2", "S3", "SF", "SH"};
     return c;
   }();
@@ -85,7 +119,8 @@ const std::vector<std::string>* profile_features(std::string_view profile) {
 
 bool looks_benign(std::string_view label) {
   std::string lower(label);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
   return lower == "benign" || lower == "normal";
 }
 

@@ -31,11 +31,20 @@ std::string html_escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -66,12 +75,17 @@ json evaluation_json(const Evaluation& e) {
   j["confusion"] = e.confusion;
   json per = json::array();
   for (const auto& m : e.per_class)
-    per.push_back({{"class", m.name}, {"support", m.support}, {"predicted", m.predicted},
-                   {"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}});
+    per.push_back({{"class", m.name},
+                   {"support", m.support},
+                   {"predicted", m.predicted},
+                   {"precision", m.precision},
+                   {"recall", m.recall},
+                   {"f1", m.f1}});
   j["per_class"] = per;
   json ops = json::object();
   for (const auto& [name, op] : e.operating_points)
-    ops[name] = {{"threshold", op.threshold}, {"benign_fpr", op.benign_fpr}, {"attack_recall", op.attack_recall}};
+    ops[name] = {
+        {"threshold", op.threshold}, {"benign_fpr", op.benign_fpr}, {"attack_recall", op.attack_recall}};
   j["operating_points"] = ops;
   j["unknown_labels"] = e.unknown_labels;
   return j;
@@ -127,8 +141,11 @@ json report_json(const ReportInput& in) {
   j["evaluations"] = evals;
   json hist = json::array();
   for (const auto& h : in.history)
-    hist.push_back({{"epoch", h.epoch}, {"train_loss", h.train_loss}, {"val_loss", h.val_loss},
-                    {"val_accuracy", h.val_accuracy}, {"seconds", h.seconds}});
+    hist.push_back({{"epoch", h.epoch},
+                    {"train_loss", h.train_loss},
+                    {"val_loss", h.val_loss},
+                    {"val_accuracy", h.val_accuracy},
+                    {"seconds", h.seconds}});
   j["history"] = hist;
   j["best_epoch"] = in.best_epoch;
   j["extra"] = in.extra;
@@ -140,9 +157,10 @@ std::string svg_confusion(const Evaluation& e) {
   const int cell = 34, left = 200, top = 150;
   const int size = static_cast<int>(k) * cell;
   std::ostringstream s;
-  s << "<svg class=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << left + size + 20 << "\" height=\""
-    << top + size + 40 << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
-  s << "<title>Confusion matrix (rows: true class, columns: predicted; colour: share of the true class)</title>\n";
+  s << "<svg class=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << left + size + 20
+    << "\" height=\"" << top + size + 40 << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  s << "<title>Confusion matrix (rows: true class, columns: predicted; colour: share of the true "
+       "class)</title>\n";
   for (std::size_t t = 0; t < k; ++t) {
     double row_total = 0;
     for (std::size_t p = 0; p < k; ++p) row_total += static_cast<double>(e.confusion[t][p]);
@@ -151,11 +169,12 @@ std::string svg_confusion(const Evaluation& e) {
       const int x = left + static_cast<int>(p) * cell, y = top + static_cast<int>(t) * cell;
       // White to dark blue by row share; the diagonal is what we want to be dark.
       const int shade = static_cast<int>(255 - 200 * std::sqrt(share));
-      s << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell << "\" height=\"" << cell << "\" fill=\"rgb("
-        << shade << "," << shade << ",255)\" stroke=\"#ccc\"/>";
+      s << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell << "\" height=\"" << cell
+        << "\" fill=\"rgb(" << shade << "," << shade << ",255)\" stroke=\"#ccc\"/>";
       if (e.confusion[t][p] > 0)
-        s << "<text x=\"" << x + cell / 2 << "\" y=\"" << y + cell / 2 + 4 << "\" text-anchor=\"middle\" fill=\""
-          << (share > 0.5 ? "#fff" : "#000") << "\">" << e.confusion[t][p] << "</text>";
+        s << "<text x=\"" << x + cell / 2 << "\" y=\"" << y + cell / 2 + 4
+          << "\" text-anchor=\"middle\" fill=\"" << (share > 0.5 ? "#fff" : "#000") << "\">"
+          << e.confusion[t][p] << "</text>";
       s << "\n";
     }
     s << "<text x=\"" << left - 6 << "\" y=\"" << top + static_cast<int>(t) * cell + cell / 2 + 4
@@ -163,14 +182,16 @@ std::string svg_confusion(const Evaluation& e) {
     s << "<text transform=\"translate(" << left + static_cast<int>(t) * cell + cell / 2 + 4 << "," << top - 6
       << ") rotate(-60)\">" << html_escape(e.class_names[t]) << "</text>\n";
   }
-  s << "<text x=\"" << left + size / 2 << "\" y=\"" << top + size + 25 << "\" text-anchor=\"middle\">predicted</text>\n";
+  s << "<text x=\"" << left + size / 2 << "\" y=\"" << top + size + 25
+    << "\" text-anchor=\"middle\">predicted</text>\n";
   s << "</svg>\n";
   return s.str();
 }
 
-std::string svg_curve(const std::string& title, const std::string& x_label, const std::string& y_label,
-                      const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
-                      double x_max, double y_max) {
+std::string svg_curve(
+    const std::string& title, const std::string& x_label, const std::string& y_label,
+    const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series, double x_max,
+    double y_max) {
   const int w = 420, h = 320, left = 55, right = 15, top = 30, bottom = 45;
   const int pw = w - left - right, ph = h - top - bottom;
   if (!(x_max > 0)) x_max = 1;
@@ -180,22 +201,22 @@ std::string svg_curve(const std::string& title, const std::string& x_label, cons
   std::ostringstream s;
   s << "<svg class=\"curve\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
     << "\" font-family=\"sans-serif\" font-size=\"11\">\n<title>" << html_escape(title) << "</title>\n";
-  s << "<text x=\"" << w / 2 << "\" y=\"16\" text-anchor=\"middle\" font-weight=\"bold\">" << html_escape(title)
-    << "</text>\n";
+  s << "<text x=\"" << w / 2 << "\" y=\"16\" text-anchor=\"middle\" font-weight=\"bold\">"
+    << html_escape(title) << "</text>\n";
   s << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
     << "\" fill=\"none\" stroke=\"#888\"/>\n";
   for (int i = 0; i <= 4; ++i) {
     const double fx = x_max * i / 4.0, fy = y_max * i / 4.0;
     s << "<line x1=\"" << px(fx) << "\" y1=\"" << top << "\" x2=\"" << px(fx) << "\" y2=\"" << top + ph
-      << "\" stroke=\"#eee\"/><text x=\"" << px(fx) << "\" y=\"" << top + ph + 14 << "\" text-anchor=\"middle\">"
-      << fmt(fx, x_max >= 10 ? 0 : 2) << "</text>\n";
+      << "\" stroke=\"#eee\"/><text x=\"" << px(fx) << "\" y=\"" << top + ph + 14
+      << "\" text-anchor=\"middle\">" << fmt(fx, x_max >= 10 ? 0 : 2) << "</text>\n";
     s << "<line x1=\"" << left << "\" y1=\"" << py(fy) << "\" x2=\"" << left + pw << "\" y2=\"" << py(fy)
       << "\" stroke=\"#eee\"/><text x=\"" << left - 4 << "\" y=\"" << py(fy) + 4 << "\" text-anchor=\"end\">"
       << fmt(fy, 2) << "</text>\n";
   }
-  s << "<text x=\"" << left + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\">" << html_escape(x_label)
-    << "</text>\n<text transform=\"translate(14," << top + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
-    << html_escape(y_label) << "</text>\n";
+  s << "<text x=\"" << left + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\">"
+    << html_escape(x_label) << "</text>\n<text transform=\"translate(14," << top + ph / 2
+    << ") rotate(-90)\" text-anchor=\"middle\">" << html_escape(y_label) << "</text>\n";
   for (std::size_t i = 0; i < series.size(); ++i) {
     const char* colour = kPalette[i % std::size(kPalette)];
     s << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.8\" points=\"";
@@ -220,25 +241,29 @@ std::string render_html(const ReportInput& in) {
   if (!in.model.is_null() && !in.model.empty()) {
     h << "<h2>Model</h2>\n<table class=\"model\">";
     for (const auto& [k, v] : in.model.items())
-      h << "<tr><th>" << html_escape(k) << "</th><td>" << html_escape(v.is_string() ? v.get<std::string>() : v.dump())
-        << "</td></tr>";
+      h << "<tr><th>" << html_escape(k) << "</th><td>"
+        << html_escape(v.is_string() ? v.get<std::string>() : v.dump()) << "</td></tr>";
     h << "</table>\n";
   }
   // Summary table over all evaluations.
-  h << "<h2>Summary</h2>\n<table class=\"summary\"><tr><th>set</th><th>rows</th><th>accuracy</th><th>macro-F1</th>"
+  h << "<h2>Summary</h2>\n<table "
+       "class=\"summary\"><tr><th>set</th><th>rows</th><th>accuracy</th><th>macro-F1</th>"
        "<th>macro-F1 (major classes)</th><th>weighted-F1</th><th>benign FPR</th><th>attack recall</th>"
        "<th>ROC-AUC</th><th>PR-AUC</th></tr>\n";
   for (const auto& [name, e] : in.evaluations)
-    h << "<tr><td>" << html_escape(name) << "</td><td>" << e->rows << "</td><td>" << fmt(e->accuracy) << "</td><td>"
-      << fmt(e->macro_f1) << "</td><td>" << fmt(e->macro_f1_major) << "</td><td>" << fmt(e->weighted_f1)
-      << "</td><td>" << pct(e->benign_fpr) << "</td><td>" << pct(e->attack_recall) << "</td><td>"
-      << fmt(e->roc_auc) << "</td><td>" << fmt(e->pr_auc) << "</td></tr>\n";
-  h << "</table>\n<p class=\"note\">Predictions are the argmax class. Benign FPR: benign flows predicted as any "
+    h << "<tr><td>" << html_escape(name) << "</td><td>" << e->rows << "</td><td>" << fmt(e->accuracy)
+      << "</td><td>" << fmt(e->macro_f1) << "</td><td>" << fmt(e->macro_f1_major) << "</td><td>"
+      << fmt(e->weighted_f1) << "</td><td>" << pct(e->benign_fpr) << "</td><td>" << pct(e->attack_recall)
+      << "</td><td>" << fmt(e->roc_auc) << "</td><td>" << fmt(e->pr_auc) << "</td></tr>\n";
+  h << "</table>\n<p class=\"note\">Predictions are the argmax class. Benign FPR: benign flows predicted as "
+       "any "
        "attack class. Major classes: classes with at least "
     << (in.evaluations.empty() ? 500 : in.evaluations.front().second->major_min)
     << " flows in the loaded data. ROC/PR: attack vs benign on score = 1 - p(benign); PR-AUC is average "
-       "precision. Thresholds (alert/block) apply the inference server's rule: an attack class predicted with "
-       "probability &ge; threshold; they were tuned on the validation split only. Class sizes are sampled, not "
+       "precision. Thresholds (alert/block) apply the inference server's rule: an attack class predicted "
+       "with "
+       "probability &ge; threshold; they were tuned on the validation split only. Class sizes are sampled, "
+       "not "
        "real base rates.</p>\n";
 
   for (const auto& [name, e] : in.evaluations) {
@@ -247,17 +272,18 @@ std::string render_html(const ReportInput& in) {
       h << "<table class=\"thresholds\"><tr><th>threshold</th><th>score &ge;</th><th>benign FPR</th>"
            "<th>attack recall</th></tr>";
       for (const auto& [tn, op] : e->operating_points)
-        h << "<tr><td>" << html_escape(tn) << "</td><td>" << fmt(op.threshold, 6) << "</td><td>" << pct(op.benign_fpr)
-          << "</td><td>" << pct(op.attack_recall) << "</td></tr>";
+        h << "<tr><td>" << html_escape(tn) << "</td><td>" << fmt(op.threshold, 6) << "</td><td>"
+          << pct(op.benign_fpr) << "</td><td>" << pct(op.attack_recall) << "</td></tr>";
       h << "</table>\n";
     }
     h << "<table class=\"per-class\"><tr><th>class</th><th>support</th><th>predicted</th><th>precision</th>"
          "<th>recall</th><th>F1</th><th>major</th></tr>\n";
     for (const auto& m : e->per_class) {
-      const bool major = std::find(e->major_classes.begin(), e->major_classes.end(), m.name) != e->major_classes.end();
-      h << "<tr><td>" << html_escape(m.name) << "</td><td>" << m.support << "</td><td>" << m.predicted << "</td><td>"
-        << fmt(m.precision) << "</td><td>" << fmt(m.recall) << "</td><td>" << fmt(m.f1) << "</td><td>"
-        << (major ? "yes" : "no") << "</td></tr>\n";
+      const bool major =
+          std::find(e->major_classes.begin(), e->major_classes.end(), m.name) != e->major_classes.end();
+      h << "<tr><td>" << html_escape(m.name) << "</td><td>" << m.support << "</td><td>" << m.predicted
+        << "</td><td>" << fmt(m.precision) << "</td><td>" << fmt(m.recall) << "</td><td>" << fmt(m.f1)
+        << "</td><td>" << (major ? "yes" : "no") << "</td></tr>\n";
     }
     h << "</table>\n";
     if (!e->unknown_labels.empty()) {
@@ -268,7 +294,8 @@ std::string render_html(const ReportInput& in) {
     std::vector<std::pair<double, double>> roc, pr;
     for (const auto& p : e->roc) roc.emplace_back(p.x, p.y);
     for (const auto& p : e->pr) pr.emplace_back(p.x, p.y);
-    h << "<div class=\"plots\">\n" << svg_confusion(*e)
+    h << "<div class=\"plots\">\n"
+      << svg_confusion(*e)
       << svg_curve("ROC, attack vs benign (AUC " + fmt(e->roc_auc) + ")", "benign false-positive rate",
                    "attack true-positive rate", {{"ROC", roc}}, 1.0, 1.0)
       << svg_curve("Precision-recall, attack vs benign (AP " + fmt(e->pr_auc) + ")", "recall", "precision",
@@ -287,12 +314,13 @@ std::string render_html(const ReportInput& in) {
       << svg_curve("Loss per epoch (best epoch " + std::to_string(in.best_epoch) + ")", "epoch",
                    "class-weighted cross-entropy", {{"training", tr}, {"validation", va}},
                    static_cast<double>(in.history.back().epoch), y_max * 1.05)
-      << "</div>\n<table class=\"history\"><tr><th>epoch</th><th>train loss</th><th>val loss</th><th>val accuracy</th>"
+      << "</div>\n<table class=\"history\"><tr><th>epoch</th><th>train loss</th><th>val loss</th><th>val "
+         "accuracy</th>"
          "<th>seconds</th></tr>\n";
     for (const auto& e : in.history)
-      h << "<tr><td>" << e.epoch << (e.epoch == in.best_epoch ? " (best)" : "") << "</td><td>" << fmt(e.train_loss)
-        << "</td><td>" << fmt(e.val_loss) << "</td><td>" << fmt(e.val_accuracy) << "</td><td>" << fmt(e.seconds, 1)
-        << "</td></tr>\n";
+      h << "<tr><td>" << e.epoch << (e.epoch == in.best_epoch ? " (best)" : "") << "</td><td>"
+        << fmt(e.train_loss) << "</td><td>" << fmt(e.val_loss) << "</td><td>" << fmt(e.val_accuracy)
+        << "</td><td>" << fmt(e.seconds, 1) << "</td></tr>\n";
     h << "</table>\n";
   }
   if (in.audit) {
@@ -304,26 +332,31 @@ std::string render_html(const ReportInput& in) {
       << "<tr><th>rows dropped (malformed)</th><td>" << a.stats.rows_dropped_malformed << "</td></tr>"
       << "<tr><th>rows with NaN (kept, NaN&rarr;0 in the model)</th><td>" << a.stats.rows_with_nan << " ("
       << a.stats.cells_nan << " cells)</td></tr>"
-      << "<tr><th>rows with &plusmn;Inf (kept, mapped to &plusmn;FLT_MAX)</th><td>" << a.stats.rows_with_inf << " ("
-      << a.stats.cells_inf << " cells)</td></tr>"
-      << "<tr><th>rows with negative duration (kept)</th><td>" << a.stats.rows_negative_duration << "</td></tr>"
+      << "<tr><th>rows with &plusmn;Inf (kept, mapped to &plusmn;FLT_MAX)</th><td>" << a.stats.rows_with_inf
+      << " (" << a.stats.cells_inf << " cells)</td></tr>"
+      << "<tr><th>rows with negative duration (kept)</th><td>" << a.stats.rows_negative_duration
+      << "</td></tr>"
       << "<tr><th>rows with unparsable Timestamp</th><td>" << a.stats.rows_bad_timestamp << "</td></tr>"
       << "<tr><th>exact duplicate rows (same / other label)</th><td>" << a.duplicate_rows << " / "
       << a.conflicting_duplicate_rows << "</td></tr>"
-      << "<tr><th>test rows identical to a training row (other label)</th><td>" << a.test_rows_seen_in_train << " ("
-      << a.test_rows_seen_in_train_other_label << ")</td></tr>"
-      << "<tr><th>validation rows identical to a training row</th><td>" << a.val_rows_seen_in_train << "</td></tr>"
+      << "<tr><th>test rows identical to a training row (other label)</th><td>" << a.test_rows_seen_in_train
+      << " (" << a.test_rows_seen_in_train_other_label << ")</td></tr>"
+      << "<tr><th>validation rows identical to a training row</th><td>" << a.val_rows_seen_in_train
+      << "</td></tr>"
       << "<tr><th>split</th><td>" << html_escape(a.split_description) << "</td></tr></table>\n";
-    h << "<table class=\"class-counts\"><tr><th>class</th><th>total</th><th>train</th><th>val</th><th>test</th></tr>\n";
+    h << "<table "
+         "class=\"class-counts\"><tr><th>class</th><th>total</th><th>train</th><th>val</th><th>test</th></"
+         "tr>\n";
     for (const auto& [name, c] : a.class_counts)
-      h << "<tr><td>" << html_escape(name) << "</td><td>" << c[0] << "</td><td>" << c[1] << "</td><td>" << c[2]
-        << "</td><td>" << c[3] << "</td></tr>\n";
+      h << "<tr><td>" << html_escape(name) << "</td><td>" << c[0] << "</td><td>" << c[1] << "</td><td>"
+        << c[2] << "</td><td>" << c[3] << "</td></tr>\n";
     h << "</table>\n<p>Constant columns (" << a.constant_columns.size() << "): ";
     for (const auto& c : a.constant_columns) h << "<code>" << html_escape(c) << "</code> ";
     h << "</p>\n<p>Duplicate columns (" << a.duplicate_columns.size() << "): ";
     for (const auto& [c, of] : a.duplicate_columns)
       h << "<code>" << html_escape(c) << "</code> = <code>" << html_escape(of) << "</code>; ";
-    h << "</p>\n<table class=\"odd-values\"><tr><th>column</th><th>NaN</th><th>Inf</th><th>negative</th></tr>\n";
+    h << "</p>\n<table "
+         "class=\"odd-values\"><tr><th>column</th><th>NaN</th><th>Inf</th><th>negative</th></tr>\n";
     std::vector<std::string> cols;
     for (const auto* v : {&a.nan_by_column, &a.inf_by_column, &a.negative_by_column})
       for (const auto& [c, n] : *v)

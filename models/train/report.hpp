@@ -20,8 +20,8 @@ struct ReportEpoch {
 
 struct ReportInput {
   std::string title;
-  std::string command;             // the command line that produced it
-  nlohmann::json model;            // name, version, architecture, thresholds, sha256 ...
+  std::string command;   // the command line that produced it
+  nlohmann::json model;  // name, version, architecture, thresholds, sha256 ...
   const Audit* audit = nullptr;
   std::vector<std::pair<std::string, const Evaluation*>> evaluations;  // e.g. "test", "validation"
   std::vector<ReportEpoch> history;
@@ -36,9 +36,10 @@ std::string render_html(const ReportInput& in);
 
 // SVG building blocks (exposed for tests).
 std::string svg_confusion(const Evaluation& e);
-std::string svg_curve(const std::string& title, const std::string& x_label, const std::string& y_label,
-                      const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
-                      double x_max, double y_max);
+std::string svg_curve(
+    const std::string& title, const std::string& x_label, const std::string& y_label,
+    const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series, double x_max,
+    double y_max);
 
 std::string html_escape(const std::string& s);
 void write_text_file(const std::string& path, const std::string& text);  // throws std::runtime_error

@@ -16,7 +16,8 @@ SplitKind parse_split_kind(const std::string& name) {
 
 const char* split_name(SplitKind kind) { return kind == SplitKind::kTime ? "time" : "random"; }
 
-Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double val_fraction, double test_fraction) {
+Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double val_fraction,
+                 double test_fraction) {
   Split split;
   const std::size_t k = data.class_names.size();
   std::vector<std::vector<std::size_t>> by_class(k);
@@ -49,21 +50,25 @@ Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double
     split.train.insert(split.train.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n_train));
     split.val.insert(split.val.end(), rows.begin() + static_cast<std::ptrdiff_t>(n_train),
                      rows.begin() + static_cast<std::ptrdiff_t>(n_train + n_val));
-    split.test.insert(split.test.end(), rows.begin() + static_cast<std::ptrdiff_t>(n_train + n_val), rows.end());
+    split.test.insert(split.test.end(), rows.begin() + static_cast<std::ptrdiff_t>(n_train + n_val),
+                      rows.end());
   }
   std::sort(split.train.begin(), split.train.end());
   std::sort(split.val.begin(), split.val.end());
   std::sort(split.test.begin(), split.test.end());
   const int pct_test = static_cast<int>(std::lround(test_fraction * 100));
   const int pct_val = static_cast<int>(std::lround(val_fraction * 100));
-  const std::string proportions = std::to_string(100 - pct_val - pct_test) + "/" + std::to_string(pct_val) + "/" +
-                                  std::to_string(pct_test);
+  const std::string proportions = std::to_string(100 - pct_val - pct_test) + "/" + std::to_string(pct_val) +
+                                  "/" + std::to_string(pct_test);
   if (kind == SplitKind::kTime) {
-    split.description = "time split " + proportions + " train/val/test by flow start time within each class" +
-                        std::string(data.has_timestamps ? "" : " (no or unparsable Timestamp column for some rows: "
-                                                                   "file order used for those)");
+    split.description =
+        "time split " + proportions + " train/val/test by flow start time within each class" +
+        std::string(data.has_timestamps ? ""
+                                        : " (no or unparsable Timestamp column for some rows: "
+                                          "file order used for those)");
   } else {
-    split.description = "random stratified split " + proportions + " train/val/test, seed " + std::to_string(seed);
+    split.description =
+        "random stratified split " + proportions + " train/val/test, seed " + std::to_string(seed);
   }
   return split;
 }

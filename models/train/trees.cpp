@@ -142,7 +142,8 @@ void build_ptt(torch::jit::Module& m, const std::vector<const Tree*>& trees, int
   std::vector<float> leaf(T * width, 0.0f);
   for (std::size_t t = 0; t < T; ++t)
     for (std::size_t j = 0; j < width; ++j)
-      if (frontier[t][j] >= 0) leaf[t * width + j] = trees[t]->value[static_cast<std::size_t>(frontier[t][j])];
+      if (frontier[t][j] >= 0)
+        leaf[t * width + j] = trees[t]->value[static_cast<std::size_t>(frontier[t][j])];
   add_buffer(m, "ptt_leaf", f32(leaf));
   add_buffer(m, "ptt_start", i64([&] {
                std::vector<std::int64_t> v(T);
@@ -158,8 +159,8 @@ void build_ptt(torch::jit::Module& m, const std::vector<const Tree*>& trees, int
   // In-place updates of idx: at batch 256 x hundreds of trees every temporary is a multi-MB tensor.
   for (int level = 1; level < depth; ++level) {
     const auto l = std::to_string(level);
-    src << "        right = xx.gather(1, torch.take(self.ptt_col" << l << ", idx)) >= torch.take(self.ptt_thr" << l
-        << ", idx)\n"
+    src << "        right = xx.gather(1, torch.take(self.ptt_col" << l << ", idx)) >= torch.take(self.ptt_thr"
+        << l << ", idx)\n"
         << "        idx = idx.mul_(2).add_(right)\n";
   }
   src << "        return torch.addmm(self.base, torch.take(self.ptt_leaf, idx), self.tree_onehot)\n";
@@ -183,8 +184,8 @@ void build_tt_forward(int depth, std::ostringstream& src) {
 // of left turns on the path to a leaf exactly for the leaf reached; that one-hot times the leaf values.
 // Trees are padded to the largest I and L and run as one batched matmul. Cost grows with I * L per tree
 // (4^depth), so it only pays for shallow trees.
-void build_gemm(torch::jit::Module& m, const std::vector<const Tree*>& trees, std::size_t nf, std::ostringstream& src,
-                CompiledInfo& info) {
+void build_gemm(torch::jit::Module& m, const std::vector<const Tree*>& trees, std::size_t nf,
+                std::ostringstream& src, CompiledInfo& info) {
   const std::size_t T = trees.size();
   std::size_t I = 1, L = 1;
   for (const auto* t : trees) {
@@ -230,14 +231,16 @@ void build_gemm(torch::jit::Module& m, const std::vector<const Tree*>& trees, st
         continue;
       }
       const auto slot = static_cast<std::size_t>(internal_slot[it.node]);
-      Item l{static_cast<std::size_t>(tree.left[it.node]), it.turns}, r{static_cast<std::size_t>(tree.right[it.node]), it.turns};
+      Item l{static_cast<std::size_t>(tree.left[it.node]), it.turns},
+          r{static_cast<std::size_t>(tree.right[it.node]), it.turns};
       l.turns.emplace_back(slot, true);
       r.turns.emplace_back(slot, false);
       stack.push_back(std::move(l));
       stack.push_back(std::move(r));
     }
   }
-  const auto Ti = static_cast<std::int64_t>(T), Ii = static_cast<std::int64_t>(I), Li = static_cast<std::int64_t>(L);
+  const auto Ti = static_cast<std::int64_t>(T), Ii = static_cast<std::int64_t>(I),
+             Li = static_cast<std::int64_t>(L);
   add_buffer(m, "gemm_col", i64(col));
   add_buffer(m, "gemm_thr", f32(thr));
   add_buffer(m, "gemm_path", f32(path).view({Ti, Ii, Li}));
@@ -252,7 +255,8 @@ void build_gemm(torch::jit::Module& m, const std::vector<const Tree*>& trees, st
         went_left = went_left.view(b, )"
       << T << ", " << I << R"().transpose(0, 1)
         reached = (torch.bmm(went_left, self.gemm_path) == self.gemm_lefts).float()
-        values = torch.bmm(reached, self.gemm_leaf).view()" << T << R"(, b)
+        values = torch.bmm(reached, self.gemm_leaf).view()"
+      << T << R"(, b)
         return torch.addmm(self.base, values.t(), self.tree_onehot)
 )";
 }
@@ -293,7 +297,8 @@ TreeEnsemble parse_xgboost_json(const std::string& model_json) {
       throw std::runtime_error("objective '" + objective + "' is not supported (multi:softprob only)");
     const auto& gb = learner.at("gradient_booster");
     if (gb.at("name").get<std::string>() != "gbtree")
-      throw std::runtime_error("booster '" + gb.at("name").get<std::string>() + "' is not supported (gbtree only)");
+      throw std::runtime_error("booster '" + gb.at("name").get<std::string>() +
+                               "' is not supported (gbtree only)");
     e.n_classes = static_cast<std::size_t>(number_of(lmp.at("num_class")));
     e.n_features = static_cast<std::size_t>(number_of(lmp.at("num_feature")));
     if (e.n_classes < 2) throw std::runtime_error("num_class must be at least 2");
@@ -315,7 +320,8 @@ TreeEnsemble parse_xgboost_json(const std::string& model_json) {
       const auto hess = tj.at("sum_hessian").get<std::vector<double>>();
       const auto dl = tj.at("default_left").get<std::vector<int>>();
       const std::size_t n = t.left.size();
-      if (t.right.size() != n || t.feature.size() != n || cond.size() != n || hess.size() != n || dl.size() != n || n == 0)
+      if (t.right.size() != n || t.feature.size() != n || cond.size() != n || hess.size() != n ||
+          dl.size() != n || n == 0)
         throw std::runtime_error("tree " + std::to_string(i) + " has inconsistent array sizes");
       if (tj.contains("split_type"))
         for (const auto& s : tj.at("split_type"))
@@ -332,9 +338,11 @@ TreeEnsemble parse_xgboost_json(const std::string& model_json) {
         t.default_left[k] = dl[k] != 0;
         const bool leaf = t.left[k] < 0;
         if (leaf != (t.right[k] < 0)) throw std::runtime_error("tree " + std::to_string(i) + ": half a leaf");
-        if (!leaf && (t.left[k] >= static_cast<std::int32_t>(n) || t.right[k] >= static_cast<std::int32_t>(n) ||
-                      t.feature[k] < 0 || static_cast<std::size_t>(t.feature[k]) >= e.n_features))
-          throw std::runtime_error("tree " + std::to_string(i) + ": node " + std::to_string(k) + " out of range");
+        if (!leaf &&
+            (t.left[k] >= static_cast<std::int32_t>(n) || t.right[k] >= static_cast<std::int32_t>(n) ||
+             t.feature[k] < 0 || static_cast<std::size_t>(t.feature[k]) >= e.n_features))
+          throw std::runtime_error("tree " + std::to_string(i) + ": node " + std::to_string(k) +
+                                   " out of range");
         if (!leaf && t.threshold[k] == -kInf)
           throw std::runtime_error("tree " + std::to_string(i) + ": a -inf threshold cannot be compiled");
       }
@@ -349,9 +357,12 @@ TreeEnsemble parse_xgboost_json(const std::string& model_json) {
 
 std::string to_string(TreeStrategy s) {
   switch (s) {
-    case TreeStrategy::kGemm: return "gemm";
-    case TreeStrategy::kTreeTraversal: return "tree_traversal";
-    case TreeStrategy::kPerfectTreeTraversal: return "perfect_tree_traversal";
+    case TreeStrategy::kGemm:
+      return "gemm";
+    case TreeStrategy::kTreeTraversal:
+      return "tree_traversal";
+    case TreeStrategy::kPerfectTreeTraversal:
+      return "perfect_tree_traversal";
   }
   return "?";
 }
@@ -360,7 +371,8 @@ TreeStrategy parse_tree_strategy(const std::string& s) {
   if (s == "gemm") return TreeStrategy::kGemm;
   if (s == "tree_traversal") return TreeStrategy::kTreeTraversal;
   if (s == "perfect_tree_traversal") return TreeStrategy::kPerfectTreeTraversal;
-  throw std::invalid_argument("unknown tree strategy '" + s + "' (use auto, gemm, tree_traversal or perfect_tree_traversal)");
+  throw std::invalid_argument("unknown tree strategy '" + s +
+                              "' (use auto, gemm, tree_traversal or perfect_tree_traversal)");
 }
 
 TreeStrategy choose_strategy(const TreeEnsemble& e) {
@@ -413,7 +425,8 @@ torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy
     onehot[t * K + static_cast<std::size_t>(trees[t]->class_index)] = 1.0f;
     tree_class[t] = trees[t]->class_index;
   }
-  add_buffer(m, "tree_onehot", f32(onehot).view({static_cast<std::int64_t>(T), static_cast<std::int64_t>(K)}));
+  add_buffer(m, "tree_onehot",
+             f32(onehot).view({static_cast<std::int64_t>(T), static_cast<std::int64_t>(K)}));
   add_buffer(m, "tree_class", i64(tree_class));
 
   // The level layout serves explain() always, and forward() under tree traversal.
@@ -423,7 +436,10 @@ torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy
   add_buffer(m, "tt_first", i64(L.first));
   add_buffer(m, "tt_feat", i64(L.feat));
   add_buffer(m, "tt_mean", f32(L.mean));
-  auto head = [&](auto const& v) { return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(T)); };
+  auto head = [&](auto const& v) {
+    return std::vector<typename std::decay_t<decltype(v)>::value_type>(
+        v.begin(), v.begin() + static_cast<std::ptrdiff_t>(T));
+  };
   add_buffer(m, "tt_root_col", i64(head(L.col)));
   add_buffer(m, "tt_root_thr", f32(head(L.thr)));
   add_buffer(m, "tt_root_first", i64(head(L.first)));
@@ -435,7 +451,8 @@ torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy
     // Every tree was a lone leaf: the margins are constants.
     src << R"(
     def forward(self, x):
-        return self.base.unsqueeze(0).expand(x.size(0), )" << K << R"().clone()
+        return self.base.unsqueeze(0).expand(x.size(0), )"
+        << K << R"().clone()
 )";
   } else if (strategy == TreeStrategy::kGemm) {
     build_gemm(m, trees, F, src, info);
@@ -451,17 +468,21 @@ torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy
         xx = self.prepare(x)
         b = xx.size(0)
         keep = (self.tree_class.unsqueeze(0) == classes.long().unsqueeze(1)).float()
-        out = torch.zeros([b, )" << F + 1 << R"(])
+        out = torch.zeros([b, )"
+      << F + 1 << R"(])
         bias = self.base.index_select(0, classes.long())
-        idx = torch.arange()" << T << R"().unsqueeze(0).expand(b, )" << T << R"()
+        idx = torch.arange()"
+      << T << R"().unsqueeze(0).expand(b, )" << T << R"()
         bias = bias + (torch.take(self.tt_mean, idx) * keep).sum(1)
-        for _ in range()" << depth << R"():
+        for _ in range()"
+      << depth << R"():
             v = xx.gather(1, torch.take(self.tt_col, idx))
             nxt = torch.take(self.tt_first, idx) + (v >= torch.take(self.tt_thr, idx)).long()
             delta = (torch.take(self.tt_mean, nxt) - torch.take(self.tt_mean, idx)) * keep
             out.scatter_add_(1, torch.take(self.tt_feat, idx), delta)
             idx = nxt
-        out.select(1, )" << F << R"().copy_(bias)
+        out.select(1, )"
+      << F << R"().copy_(bias)
         return out
 )";
   m.define(src.str());

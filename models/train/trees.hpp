@@ -28,20 +28,20 @@
 namespace flowguard::train {
 
 struct Tree {
-  int class_index = 0;                 // which class's margin the tree adds to
+  int class_index = 0;  // which class's margin the tree adds to
   // Per node (index 0 = root). Leaves have left == -1; their value is in `value`.
   std::vector<std::int32_t> left, right, feature;
-  std::vector<float> threshold;        // split condition (internal nodes)
-  std::vector<float> value;            // leaf value (leaves); cover-weighted mean (internal nodes)
-  std::vector<float> cover;            // sum of hessians
+  std::vector<float> threshold;  // split condition (internal nodes)
+  std::vector<float> value;      // leaf value (leaves); cover-weighted mean (internal nodes)
+  std::vector<float> cover;      // sum of hessians
   std::vector<std::uint8_t> default_left;
   bool is_leaf(std::size_t node) const { return left[node] < 0; }
-  int depth() const;                   // edges on the longest root-to-leaf path (0 for a lone leaf)
+  int depth() const;  // edges on the longest root-to-leaf path (0 for a lone leaf)
 };
 
 struct TreeEnsemble {
   std::size_t n_features = 0, n_classes = 0;
-  std::vector<float> base_margin;      // per class: base_score (+ lone-leaf trees folded in, see compile)
+  std::vector<float> base_margin;  // per class: base_score (+ lone-leaf trees folded in, see compile)
   std::vector<Tree> trees;
   int max_depth() const;
   // Reference evaluation on the tree arrays, in XGBoost's order (float32 accumulation, tree order).
@@ -67,6 +67,7 @@ struct CompiledInfo {
   std::size_t nodes = 0;  // tensor slots the strategy evaluates per row and tree level (memory footprint)
 };
 
-torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy, CompiledInfo* info = nullptr);
+torch::jit::Module compile_ensemble(const TreeEnsemble& e, TreeStrategy strategy,
+                                    CompiledInfo* info = nullptr);
 
 }  // namespace flowguard::train

@@ -56,7 +56,8 @@ void make_labelled(DMatrix& d, const Dataset& data, const std::vector<double>& c
     weight[i] = static_cast<float>(class_weight.at(static_cast<std::size_t>(data.y[i])));
   }
   check(XGDMatrixSetFloatInfo(d.h, "label", label.data(), static_cast<bst_ulong>(label.size())), "labels");
-  check(XGDMatrixSetFloatInfo(d.h, "weight", weight.data(), static_cast<bst_ulong>(weight.size())), "weights");
+  check(XGDMatrixSetFloatInfo(d.h, "weight", weight.data(), static_cast<bst_ulong>(weight.size())),
+        "weights");
 }
 
 void set(Booster& b, const char* name, const std::string& value) {
@@ -142,8 +143,9 @@ TreeTrainResult train_xgboost(const Dataset& train, const Dataset& val, const Tr
       ++since_best;
     }
     if (p.progress)
-      std::fprintf(stderr, "  round %4d/%d train loss %.4f  val loss %.4f  val acc %.4f  %.2fs%s\n", it + 1, rounds,
-                   round.train_loss, round.val_loss, round.val_accuracy, round.seconds, improved ? "  *" : "");
+      std::fprintf(stderr, "  round %4d/%d train loss %.4f  val loss %.4f  val acc %.4f  %.2fs%s\n", it + 1,
+                   rounds, round.train_loss, round.val_loss, round.val_accuracy, round.seconds,
+                   improved ? "  *" : "");
     if (!rf && since_best >= p.early_stopping) break;
   }
   if (r.best_round < static_cast<int>(r.history.size())) {
@@ -162,19 +164,29 @@ std::vector<float> xgboost_predict(const std::string& model_json, const float* x
                                    std::size_t n_features, XgbOutput what, int threads) {
   Booster b;
   check(XGBoosterCreate(nullptr, 0, &b.h), "create booster");
-  check(XGBoosterLoadModelFromBuffer(b.h, model_json.data(), static_cast<bst_ulong>(model_json.size())), "load model");
+  check(XGBoosterLoadModelFromBuffer(b.h, model_json.data(), static_cast<bst_ulong>(model_json.size())),
+        "load model");
   set(b, "nthread", std::to_string(std::max(1, threads)));
   DMatrix d;
   make_dmatrix(d, x, rows, n_features);
   int type = 0;
   switch (what) {
-    case XgbOutput::kProbability: type = 0; break;
-    case XgbOutput::kMargin: type = 1; break;
-    case XgbOutput::kContributions: type = 2; break;
-    case XgbOutput::kApproxContributions: type = 3; break;
+    case XgbOutput::kProbability:
+      type = 0;
+      break;
+    case XgbOutput::kMargin:
+      type = 1;
+      break;
+    case XgbOutput::kContributions:
+      type = 2;
+      break;
+    case XgbOutput::kApproxContributions:
+      type = 3;
+      break;
   }
-  const std::string config = R"({"type": )" + std::to_string(type) +
-                             R"(, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})";
+  const std::string config =
+      R"({"type": )" + std::to_string(type) +
+      R"(, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* out = nullptr;

@@ -13,27 +13,27 @@
 namespace flowguard::train {
 
 struct TreeParams {
-  std::string arch = "gbdt";     // gbdt: boosted rounds; rf: one round of `trees` parallel trees
-  int trees = 0;                 // gbdt: maximum boosting rounds (0: 300); rf: forest size (0: 100)
-  int max_depth = 0;             // 0: 6 for gbdt, 10 for rf
-  double eta = 0.3;              // gbdt learning rate (rf uses 1, averaging its trees)
-  int early_stopping = 20;       // gbdt: rounds without validation-loss improvement before stopping
-  double subsample = 0.8;        // rf: rows per tree; gbdt: 1 (all rows)
-  double colsample = 0.8;        // rf: features per split (colsample_bynode)
+  std::string arch = "gbdt";  // gbdt: boosted rounds; rf: one round of `trees` parallel trees
+  int trees = 0;              // gbdt: maximum boosting rounds (0: 300); rf: forest size (0: 100)
+  int max_depth = 0;          // 0: 6 for gbdt, 10 for rf
+  double eta = 0.3;           // gbdt learning rate (rf uses 1, averaging its trees)
+  int early_stopping = 20;    // gbdt: rounds without validation-loss improvement before stopping
+  double subsample = 0.8;     // rf: rows per tree; gbdt: 1 (all rows)
+  double colsample = 0.8;     // rf: features per split (colsample_bynode)
   int threads = 1;
   std::uint64_t seed = 1;
   bool progress = false;
 };
 
 struct TreeRound {
-  int round = 0;                  // 1-based
+  int round = 0;  // 1-based
   double train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0;
 };
 
 struct TreeTrainResult {
-  std::string model_json;         // XGBoost's JSON model, already cut to the best round
+  std::string model_json;  // XGBoost's JSON model, already cut to the best round
   std::vector<TreeRound> history;
-  int best_round = 0;             // rounds kept (gbdt) / 1 (rf)
+  int best_round = 0;  // rounds kept (gbdt) / 1 (rf)
   double seconds = 0;
 };
 

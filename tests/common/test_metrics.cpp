@@ -15,8 +15,9 @@ TEST_CASE("counters, gauges and histograms register once and read back through a
   m::Registry r;
   auto& flows = r.counter({"flowguard_infer_flows_received_total", "Flows received from agents"});
   auto& depth = r.gauge({"flowguard_infer_queue_depth", "Flows waiting for inference", "queue"});
-  auto& lat = r.histogram({"flowguard_infer_inference_seconds", "forward() time per batch", "inference_us", {}, 1e-6},
-                          {100, 1000, 10000});
+  auto& lat =
+      r.histogram({"flowguard_infer_inference_seconds", "forward() time per batch", "inference_us", {}, 1e-6},
+                  {100, 1000, 10000});
   r.gauge_fn({"flowguard_infer_sessions", "Open agent sessions"}, [] { return 3; });
   flows.inc();
   flows.inc(4);
@@ -104,14 +105,16 @@ TEST_CASE("JSON rendering carries names, keys, labels and histogram buckets in b
   h.observe(1000);
   const auto j = m::render_json(r.snapshot());
   CHECK(j ==
-        "{\"metrics\":[{\"name\":\"flowguard_infer_verdicts_total\",\"key\":\"verdicts_alert\",\"type\":\"counter\","
+        "{\"metrics\":[{\"name\":\"flowguard_infer_verdicts_total\",\"key\":\"verdicts_alert\",\"type\":"
+        "\"counter\","
         "\"help\":\"Verdicts \\\"sent\\\"\",\"labels\":{\"action\":\"alert\"},\"value\":3},"
         "{\"name\":\"flowguard_infer_inference_seconds\",\"key\":\"inference_us\",\"type\":\"histogram\","
         "\"help\":\"t\",\"labels\":{},\"buckets\":[{\"le\":0.0005,\"count\":1},{\"le\":0.002,\"count\":2}],"
         "\"sum\":0.0014,\"count\":2}]}");
 }
 
-TEST_CASE("Prometheus rendering: HELP and TYPE once per family, labels, cumulative buckets, +Inf, sum, count") {
+TEST_CASE(
+    "Prometheus rendering: HELP and TYPE once per family, labels, cumulative buckets, +Inf, sum, count") {
   m::Registry r;
   r.counter({"flowguard_infer_verdicts_total", "Verdicts by action", {}, {{"action", "allow"}}}).inc(5);
   r.gauge({"flowguard_infer_queue_depth", "Queued flows"}).set(2);

@@ -40,8 +40,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (dec.next(payload)) {
     v1::ControlRequest req;
     v1::ControlResponse resp;
-    if (flowguard::wire::parse_payload(payload, req, why)) resp = e.handle_control(req);
-    else resp.set_error("bad request: " + why);
+    if (flowguard::wire::parse_payload(payload, req, why))
+      resp = e.handle_control(req);
+    else
+      resp.set_error("bad request: " + why);
     out.clear();
     (void)flowguard::wire::append_frame(resp, out);
   }

@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sink.n_features = features::feature_names(config.profile).size();
   const auto engine = FlowEngine::create(config, {&sink});
   const auto build = config.profile == features::Profile::cicids2017 ? ReferenceBuild::cicids2017
-                                                                      : ReferenceBuild::corrected;
+                                                                     : ReferenceBuild::corrected;
   fgfuzz::RecordReader records{std::span(data + 2, size - 2)};
   std::span<const std::byte> frame;
   std::uint32_t gap_ms = 0;
@@ -50,8 +50,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (records.next(frame, gap_ms)) {
     ts += static_cast<std::int64_t>(gap_ms) * 1000;
     const auto wirelen = static_cast<std::uint32_t>(frame.size());
-    const auto status = (flags & fgfuzz::kReference) ? decode_reference(build, frame, ts, wirelen, batch[n], counters)
-                                                     : decode_packet(link, frame, ts, wirelen, batch[n], counters);
+    const auto status = (flags & fgfuzz::kReference)
+                            ? decode_reference(build, frame, ts, wirelen, batch[n], counters)
+                            : decode_packet(link, frame, ts, wirelen, batch[n], counters);
     if (status == DecodeStatus::decoded && ++n == batch.size()) {
       engine->on_packets({batch.data(), n});
       n = 0;

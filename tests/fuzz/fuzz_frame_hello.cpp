@@ -42,7 +42,8 @@ void drain(flowguard::wire::FrameDecoder& dec) {
       }
       if (m.has_flows()) {
         std::size_t values = 0;
-        for (const auto& f : m.flows().flows()) values += static_cast<std::size_t>(f.features_size()) + f.src_ip().size();
+        for (const auto& f : m.flows().flows())
+          values += static_cast<std::size_t>(f.features_size()) + f.src_ip().size();
         (void)values;
       }
       out.clear();

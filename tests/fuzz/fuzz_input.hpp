@@ -19,9 +19,9 @@
 namespace fgfuzz {
 
 namespace lt = flowguard::capture::link_type;
-inline constexpr std::array<int, 11> kLinkTypes{lt::null, lt::ethernet, lt::raw,      lt::raw_openbsd,
-                                                lt::raw_linktype, lt::loop,   lt::linux_sll, lt::ipv4,
-                                                lt::ipv6, lt::nflog,    lt::linux_sll2};
+inline constexpr std::array<int, 11> kLinkTypes{
+    lt::null,      lt::ethernet, lt::raw,  lt::raw_openbsd, lt::raw_linktype, lt::loop,
+    lt::linux_sll, lt::ipv4,     lt::ipv6, lt::nflog,       lt::linux_sll2};
 
 inline std::uint8_t link_selector(int link_type) {
   for (std::size_t i = 0; i < kLinkTypes.size(); ++i)

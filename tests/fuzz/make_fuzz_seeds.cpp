@@ -1,7 +1,7 @@
-// make-fuzz-seeds OUT_DIR [CAPTURE ...]: writes the seed corpora of every fuzz target under OUT_DIR/<target>/.
-// Packet seeds are cut from the given capture files (e.g. ../shared/data/pcaps/edge: never committed,
-// so the seeds are made at build/test time); the rest are small synthetic inputs: valid and refused
-// Hellos, a FlowBatch, every control request, a complete model manifest and broken variants.
+// make-fuzz-seeds OUT_DIR [CAPTURE ...]: writes the seed corpora of every fuzz target under
+// OUT_DIR/<target>/. Packet seeds are cut from the given capture files (e.g. ../shared/data/pcaps/edge: never
+// committed, so the seeds are made at build/test time); the rest are small synthetic inputs: valid and
+// refused Hellos, a FlowBatch, every control request, a complete model manifest and broken variants.
 #include "fuzz_input.hpp"
 
 #include "bundle/manifest.hpp"
@@ -66,7 +66,8 @@ void from_capture(const std::string& path) {
   pcap_close(p);
   if (stream.empty()) return;
   for (const std::uint8_t flags : {0x60, 0x63, 0x24, 0xc0})
-    seed("flow_engine", stem + ".f" + std::to_string(flags), std::string{sel, static_cast<char>(flags)} + stream);
+    seed("flow_engine", stem + ".f" + std::to_string(flags),
+         std::string{sel, static_cast<char>(flags)} + stream);
 }
 
 // Ethernet + IPv4 + TCP with `flags`, 10.0.0.1:40000 -> 10.0.0.2:80.
@@ -93,7 +94,8 @@ void synthetic() {
   seed("packet_decoder", "syn", std::string{1, 0} + tcp_frame(0x02, false));
   std::string conv;
   int k = 0;
-  for (auto [fl, rep] : {std::pair{0x02, false}, {0x12, true}, {0x10, false}, {0x11, false}, {0x11, true}, {0x10, false}}) {
+  for (auto [fl, rep] :
+       {std::pair{0x02, false}, {0x12, true}, {0x10, false}, {0x11, false}, {0x11, true}, {0x10, false}}) {
     const auto f = tcp_frame(static_cast<std::uint8_t>(fl), rep);
     put_u16(conv, f.size());
     put_u16(conv, k++ ? 1 : 0);

@@ -130,7 +130,10 @@ TEST_CASE("a zero-length frame is an empty message, which the application can re
 TEST_CASE("an over-limit length fails before the payload is buffered") {
   wire::FrameDecoder dec(1024);
   // Declares 1025 bytes but sends only the header and a few bytes.
-  dec.feed(std::string("\x00\x00\x04\x01" "abc", 7));
+  dec.feed(
+      std::string("\x00\x00\x04\x01"
+                  "abc",
+                  7));
   std::string_view p;
   CHECK_FALSE(dec.next(p));
   REQUIRE(dec.failed());

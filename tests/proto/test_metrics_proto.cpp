@@ -10,7 +10,8 @@ TEST_CASE("a metrics snapshot round-trips through the control message and render
   r.counter({"flowguard_infer_flows_received_total", "Flows received"}).inc(12);
   r.counter({"flowguard_infer_verdicts_total", "Verdicts", {}, {{"action", "block"}}}).inc(2);
   r.gauge({"flowguard_infer_queue_depth", "Queued", "queue", {}, 1.0, false}).set(-1);
-  auto& h = r.histogram({"flowguard_infer_inference_seconds", "forward()", "inference_us", {}, 1e-6}, {10, 100});
+  auto& h =
+      r.histogram({"flowguard_infer_inference_seconds", "forward()", "inference_us", {}, 1e-6}, {10, 100});
   h.observe(5);
   h.observe(500);
   const auto snap = r.snapshot();

@@ -14,10 +14,10 @@ void mark_skipped(const std::string& reason);
 bool any_skipped();
 }  // namespace flowguard::test
 
-#define FLOWGUARD_SKIP(reason)                            \
-  do {                                                    \
-    std::ostringstream flowguard_skip_reason_;            \
-    flowguard_skip_reason_ << reason;                     \
+#define FLOWGUARD_SKIP(reason)                                     \
+  do {                                                             \
+    std::ostringstream flowguard_skip_reason_;                     \
+    flowguard_skip_reason_ << reason;                              \
     ::flowguard::test::mark_skipped(flowguard_skip_reason_.str()); \
-    return;                                               \
+    return;                                                        \
   } while (false)

@@ -32,7 +32,8 @@ struct Error {
 
   ErrorCode code = ErrorCode::internal;
   std::string message;
-  int os_error = 0;  // errno of the failed system call, when there was one (callers may word their own message)
+  int os_error =
+      0;  // errno of the failed system call, when there was one (callers may word their own message)
 
   // "<code>: <message>" for logs where the code matters; operators usually see `message` alone.
   std::string describe() const;

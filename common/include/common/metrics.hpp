@@ -29,12 +29,12 @@ std::string_view to_string(Type t);
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 struct Desc {
-  std::string name;       // Prometheus name; samples of one family share it and differ in labels
-  std::string help;       // one line
-  std::string key = {};   // stats-line key; defaults to name without "flowguard_<process>_" and "_total"
+  std::string name;      // Prometheus name; samples of one family share it and differ in labels
+  std::string help;      // one line
+  std::string key = {};  // stats-line key; defaults to name without "flowguard_<process>_" and "_total"
   Labels labels = {};
-  double scale = 1.0;     // histograms: observation unit -> base unit of `name`
-  bool in_line = true;    // false: left out of the one-line stats text (still in JSON / Prometheus)
+  double scale = 1.0;   // histograms: observation unit -> base unit of `name`
+  bool in_line = true;  // false: left out of the one-line stats text (still in JSON / Prometheus)
 };
 
 class Counter {

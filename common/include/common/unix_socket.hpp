@@ -67,8 +67,9 @@ struct ListenOptions {
   std::string what = "socket";  // for messages
   mode_t mode = 0660;           // the socket file never has wider access, not even before chmod
   int backlog = SOMAXCONN;
-  bool nonblocking = false;      // the listening fd (accepted fds are set separately)
-  bool create_parent = false;    // create missing parent directories (mode 0750); else a missing one is an error
+  bool nonblocking = false;  // the listening fd (accepted fds are set separately)
+  bool create_parent =
+      false;  // create missing parent directories (mode 0750); else a missing one is an error
 };
 
 struct Listener {
@@ -84,7 +85,8 @@ Result<Listener> listen(const std::string& path, const ListenOptions& options);
 // Connects a blocking SOCK_STREAM socket, waiting at most `timeout` for the connection.
 // Errors: invalid_argument (path), not_found / unavailable (nobody there: ENOENT / ECONNREFUSED),
 // timeout, io_error.
-Result<Fd> connect(const std::string& path, std::chrono::milliseconds timeout, std::string_view what = "socket");
+Result<Fd> connect(const std::string& path, std::chrono::milliseconds timeout,
+                   std::string_view what = "socket");
 
 // Accepts one connection (EINTR retried). The accepted fd is close-on-exec, blocking unless
 // `nonblocking`. Error timeout (EAGAIN) when the listener is non-blocking and nothing is pending.

@@ -17,8 +17,8 @@
 #include <vector>
 
 using namespace flowguard::test;
-using flowguard::capture::features::Profile;
 using flowguard::capture::features::csv_header;
+using flowguard::capture::features::Profile;
 
 namespace {
 
@@ -123,9 +123,9 @@ TEST_CASE("flowguard-capture writes the reference CSV for both profiles", "[app]
     const auto& udp6 = rows[0][1] == "10.0.0.1" ? rows[1] : rows[0];
     CHECK(tcp[0] == "10.0.0.1-10.0.0.2-40000-80-6");
     CHECK(tcp[6] == "2020-09-13 12:26:40");
-    CHECK(tcp[7] == "600");            // Flow Duration
-    CHECK(tcp[10] == "4.0");           // Total Length of Fwd Packet: padding trimmed
-    CHECK(tcp[73] == "1000");          // FWD Init Win Bytes
+    CHECK(tcp[7] == "600");    // Flow Duration
+    CHECK(tcp[10] == "4.0");   // Total Length of Fwd Packet: padding trimmed
+    CHECK(tcp[73] == "1000");  // FWD Init Win Bytes
     CHECK(tcp[88] == "NeedManualLabel");
     CHECK(udp6[0] == "2001:db8::1-2001:db8::53-5353-53-17");
     CHECK(udp6[10] == "30.0");
@@ -148,10 +148,10 @@ TEST_CASE("flowguard-capture writes the reference CSV for both profiles", "[app]
     const auto& tcp = rows[0];
     REQUIRE(tcp.size() == 85);
     CHECK(tcp[6] == "13/09/2020 12:26:40");
-    CHECK(tcp[8] == "3");               // Total Fwd Packets
+    CHECK(tcp[8] == "3");  // Total Fwd Packets
     CHECK(tcp[9] == "2");
-    CHECK(tcp[10] == "18.0");           // 6 + 6 padding bytes of the ACKs, 4 data + 2 padding
-    CHECK(rows[1][1] == "10.0.0.1");    // the teardown rest, opened by the client's FIN
+    CHECK(tcp[10] == "18.0");         // 6 + 6 padding bytes of the ACKs, 4 data + 2 padding
+    CHECK(rows[1][1] == "10.0.0.1");  // the teardown rest, opened by the client's FIN
     CHECK(rows[1][8] == "1");
     CHECK(tcp[84] == "BENIGN");
   }
@@ -163,7 +163,7 @@ TEST_CASE("flowguard-capture exit codes", "[app]") {
   write_pcap(pcap, sample_traffic());
   CHECK(run("--version", dir.file("log")) == 0);
   CHECK(slurp(dir.file("log")).find("flowguard-capture") != std::string::npos);
-  CHECK(run("", dir.file("log")) == 2);                                   // no input
+  CHECK(run("", dir.file("log")) == 2);  // no input
   CHECK(run("-r " + pcap + " --profile nope --no-server", dir.file("log")) == 2);
   CHECK(run("-r " + pcap + " -i lo --no-server", dir.file("log")) == 2);  // both inputs
   CHECK(run("-r " + dir.file("missing.pcap") + " --no-server", dir.file("log")) == 1);
@@ -171,7 +171,8 @@ TEST_CASE("flowguard-capture exit codes", "[app]") {
   CHECK(run("-r " + pcap + " --no-server --csv " + dir.file("no/such/dir.csv"), dir.file("log")) == 1);
 }
 
-TEST_CASE("flowguard-capture --decode reference writes the reference's pseudo-flows", "[app][csv][reference]") {
+TEST_CASE("flowguard-capture --decode reference writes the reference's pseudo-flows",
+          "[app][csv][reference]") {
   // Two broadcast ARP requests (which the reference turns into 8.6.0.1 -> 8.0.6.4 packets) and a SYN.
   std::vector<TestPacket> pk;
   for (std::uint32_t us : {0u, 250u}) {

@@ -57,8 +57,12 @@ void* operator new(std::size_t n) { return counted_alloc(n); }
 void* operator new[](std::size_t n) { return counted_alloc(n); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return std::malloc(n == 0 ? 1 : n); }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return std::malloc(n == 0 ? 1 : n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_aligned_alloc(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_aligned_alloc(n, static_cast<std::size_t>(a));
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
@@ -196,7 +200,8 @@ TEST_CASE("decode -> flow engine -> CSV writer and server link allocates nothing
     if (status != ReadStatus::packet) break;
     ++packets;
     if (t_counting) ++counted_packets;
-    if (decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, decoded, counters) == DecodeStatus::decoded)
+    if (decode_packet(link_type, raw.data, raw.ts_us, raw.wirelen, decoded, counters) ==
+        DecodeStatus::decoded)
       engine->on_packet(decoded);
   }
   engine->finish();  // end of input: every open flow through both sinks, still counted

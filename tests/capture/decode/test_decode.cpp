@@ -55,8 +55,12 @@ void require_decoded(const Decoded& d) {
 }  // namespace
 
 TEST_CASE("Ethernet/IPv4/TCP: addresses, ports, flags, window, offsets", "[decode]") {
-  const auto frame = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(40000, 80, syn | ack, 29200)
-                         .payload(100).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 6)
+                         .tcp(40000, 80, syn | ack, 29200)
+                         .payload(100)
+                         .build();
   const auto d = decode(link_type::ethernet, frame);
   require_decoded(d);
   const auto& p = d.packet;
@@ -85,9 +89,11 @@ TEST_CASE("Ethernet/IPv4/TCP: addresses, ports, flags, window, offsets", "[decod
   CHECK(corrected_payload_len(p) == 100);
 }
 
-TEST_CASE("Ethernet padding: counted by cicids2017, trimmed by corrected only for plain Ethernet II", "[decode]") {
+TEST_CASE("Ethernet padding: counted by cicids2017, trimmed by corrected only for plain Ethernet II",
+          "[decode]") {
   // Pure ACK: 54 bytes, padded to the 60-byte Ethernet minimum.
-  const auto plain = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(1, 2, ack, 100).pad_to(60).build();
+  const auto plain =
+      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(1, 2, ack, 100).pad_to(60).build();
   const auto p = decode(link_type::ethernet, plain);
   require_decoded(p);
   CHECK(p.packet.ethernet_ii_before_ip);
@@ -96,8 +102,13 @@ TEST_CASE("Ethernet padding: counted by cicids2017, trimmed by corrected only fo
   CHECK(corrected_payload_len(p.packet) == 0);
 
   // Same segment after an 802.1Q tag, padded to 64: the reference does not trim after VLAN.
-  const auto tagged = FrameBuilder{}.ethernet(0x8100).vlan(42, 0x0800).ipv4(host_a, host_b, 6)
-                          .tcp(1, 2, ack, 100).pad_to(64).build();
+  const auto tagged = FrameBuilder{}
+                          .ethernet(0x8100)
+                          .vlan(42, 0x0800)
+                          .ipv4(host_a, host_b, 6)
+                          .tcp(1, 2, ack, 100)
+                          .pad_to(64)
+                          .build();
   const auto t = decode(link_type::ethernet, tagged);
   require_decoded(t);
   CHECK_FALSE(t.packet.ethernet_ii_before_ip);
@@ -110,8 +121,14 @@ TEST_CASE("Ethernet padding: counted by cicids2017, trimmed by corrected only fo
 
 TEST_CASE("VLAN stacks: 802.1ad, QinQ 0x9100, triple tags report the outermost id", "[decode]") {
   for (std::uint16_t outer_tpid : {std::uint16_t{0x88A8}, std::uint16_t{0x9100}, std::uint16_t{0x8100}}) {
-    const auto frame = FrameBuilder{}.ethernet(outer_tpid).vlan(100, 0x8100).vlan(200, 0x0800)
-                           .ipv4(host_a, host_b, 17).udp(5353, 53).payload(10).build();
+    const auto frame = FrameBuilder{}
+                           .ethernet(outer_tpid)
+                           .vlan(100, 0x8100)
+                           .vlan(200, 0x0800)
+                           .ipv4(host_a, host_b, 17)
+                           .udp(5353, 53)
+                           .payload(10)
+                           .build();
     const auto d = decode(link_type::ethernet, frame);
     require_decoded(d);
     CHECK(d.packet.vlan_id == 100);
@@ -120,8 +137,14 @@ TEST_CASE("VLAN stacks: 802.1ad, QinQ 0x9100, triple tags report the outermost i
     CHECK(d.packet.dst_port == 53);
     CHECK_FALSE(d.packet.ethernet_ii_before_ip);
   }
-  const auto triple = FrameBuilder{}.ethernet(0x88A8).vlan(7, 0x8100).vlan(8, 0x8100).vlan(9, 0x86DD)
-                          .ipv6(six_a, six_b, 17).udp(1, 2).build();
+  const auto triple = FrameBuilder{}
+                          .ethernet(0x88A8)
+                          .vlan(7, 0x8100)
+                          .vlan(8, 0x8100)
+                          .vlan(9, 0x86DD)
+                          .ipv6(six_a, six_b, 17)
+                          .udp(1, 2)
+                          .build();
   const auto d = decode(link_type::ethernet, triple);
   require_decoded(d);
   CHECK(d.packet.vlan_id == 7);
@@ -130,25 +153,45 @@ TEST_CASE("VLAN stacks: 802.1ad, QinQ 0x9100, triple tags report the outermost i
 }
 
 TEST_CASE("MPLS, PPPoE and LLC/SNAP carry IP", "[decode]") {
-  const auto mpls = FrameBuilder{}.ethernet(0x8847).raw({0x00, 0x01, 0x00, 0x40}).raw({0x00, 0x02, 0x01, 0x40})
-                        .ipv4(host_a, host_b, 17).udp(1, 2).build();
+  const auto mpls = FrameBuilder{}
+                        .ethernet(0x8847)
+                        .raw({0x00, 0x01, 0x00, 0x40})
+                        .raw({0x00, 0x02, 0x01, 0x40})
+                        .ipv4(host_a, host_b, 17)
+                        .udp(1, 2)
+                        .build();
   const auto m = decode(link_type::ethernet, mpls);
   require_decoded(m);
   CHECK(m.packet.ip_offset == 22);
   CHECK_FALSE(m.packet.ethernet_ii_before_ip);
 
-  const auto pppoe = FrameBuilder{}.ethernet(0x8864).raw({0x11, 0x00, 0x00, 0x01, 0x00, 0x00}).be16(0x0021)
-                         .ipv4(host_a, host_b, 6).tcp(1, 2, syn, 10).build();
+  const auto pppoe = FrameBuilder{}
+                         .ethernet(0x8864)
+                         .raw({0x11, 0x00, 0x00, 0x01, 0x00, 0x00})
+                         .be16(0x0021)
+                         .ipv4(host_a, host_b, 6)
+                         .tcp(1, 2, syn, 10)
+                         .build();
   const auto pp = decode(link_type::ethernet, pppoe);
   require_decoded(pp);
   CHECK(pp.packet.ip_offset == 22);
   CHECK(pp.packet.tcp_flags == syn);
 
-  const auto lcp = FrameBuilder{}.ethernet(0x8864).raw({0x11, 0x00, 0x00, 0x01, 0x00, 0x00}).be16(0xC021).zeros(10).build();
+  const auto lcp = FrameBuilder{}
+                       .ethernet(0x8864)
+                       .raw({0x11, 0x00, 0x00, 0x01, 0x00, 0x00})
+                       .be16(0xC021)
+                       .zeros(10)
+                       .build();
   CHECK(decode(link_type::ethernet, lcp).result.reason == DecodeReason::non_ip_other);
 
-  const auto snap = FrameBuilder{}.ethernet(0).raw({0xAA, 0xAA, 0x03, 0, 0, 0}).be16(0x0800)
-                        .ipv4(host_a, host_b, 17).udp(1, 2).build();
+  const auto snap = FrameBuilder{}
+                        .ethernet(0)
+                        .raw({0xAA, 0xAA, 0x03, 0, 0, 0})
+                        .be16(0x0800)
+                        .ipv4(host_a, host_b, 17)
+                        .udp(1, 2)
+                        .build();
   const auto s = decode(link_type::ethernet, snap);
   require_decoded(s);
   CHECK(s.packet.ip_offset == 22);
@@ -222,7 +265,8 @@ TEST_CASE("Link types: SLL, SLL2, raw IP, NULL/LOOP in both byte orders, NFLOG",
           require_decoded(d6);
           CHECK(d6.packet.src.family == 6);
         }
-        CHECK(decode(lt, FrameBuilder{}.null_af(7, le).raw(ip).build()).result.status == DecodeStatus::not_ip);
+        CHECK(decode(lt, FrameBuilder{}.null_af(7, le).raw(ip).build()).result.status ==
+              DecodeStatus::not_ip);
       }
     }
   }
@@ -243,8 +287,12 @@ TEST_CASE("Link types: SLL, SLL2, raw IP, NULL/LOOP in both byte orders, NFLOG",
 }
 
 TEST_CASE("IPv4 options move the transport header", "[decode]") {
-  const auto frame = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(8))
-                         .tcp(1234, 443, ack, 1000, 8, 1).payload(5).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(8))
+                         .tcp(1234, 443, ack, 1000, 8, 1)
+                         .payload(5)
+                         .build();
   const auto d = decode(link_type::ethernet, frame);
   require_decoded(d);
   CHECK(d.packet.ip_header_len == 32);
@@ -254,8 +302,12 @@ TEST_CASE("IPv4 options move the transport header", "[decode]") {
 }
 
 TEST_CASE("IPv4 fragments: the first decodes L4, later ones are IP-level", "[decode]") {
-  const auto first = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(0x2000))
-                         .udp(5000, 6000).payload(1472).build();
+  const auto first = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(0x2000))
+                         .udp(5000, 6000)
+                         .payload(1472)
+                         .build();
   const auto f = decode(link_type::ethernet, first);
   require_decoded(f);
   CHECK(f.packet.ip_more_fragments);
@@ -263,8 +315,11 @@ TEST_CASE("IPv4 fragments: the first decodes L4, later ones are IP-level", "[dec
   CHECK(f.packet.dst_port == 6000);
   CHECK(f.packet.l4_header_len == 8);
 
-  const auto later = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(185))
-                         .payload(100).build();
+  const auto later = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(185))
+                         .payload(100)
+                         .build();
   const auto l = decode(link_type::ethernet, later);
   require_decoded(l);
   CHECK(l.result.reason == DecodeReason::ip_fragment_later);
@@ -277,8 +332,16 @@ TEST_CASE("IPv4 fragments: the first decodes L4, later ones are IP-level", "[dec
 }
 
 TEST_CASE("IPv6 extension headers, AH, ESP, no-next-header", "[decode]") {
-  const auto frame = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(60, 0).ipv6_ext(43, 1)
-                         .ipv6_ext(51, 0).ipv6_ah(135, 4).ipv6_ext(6, 0).tcp(1, 2, syn, 64).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x86DD)
+                         .ipv6(six_a, six_b, 0)
+                         .ipv6_ext(60, 0)
+                         .ipv6_ext(43, 1)
+                         .ipv6_ext(51, 0)
+                         .ipv6_ah(135, 4)
+                         .ipv6_ext(6, 0)
+                         .tcp(1, 2, syn, 64)
+                         .build();
   const auto d = decode(link_type::ethernet, frame);
   require_decoded(d);
   CHECK(d.packet.ip_protocol == 6);
@@ -288,7 +351,8 @@ TEST_CASE("IPv6 extension headers, AH, ESP, no-next-header", "[decode]") {
   CHECK(d.packet.tcp_flags == syn);
   CHECK(d.packet.ethernet_ii_before_ip);
 
-  const auto esp = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(50, 0).be32(0x100).payload(40).build();
+  const auto esp =
+      FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(50, 0).be32(0x100).payload(40).build();
   const auto e = decode(link_type::ethernet, esp);
   require_decoded(e);
   CHECK(e.packet.ip_protocol == 50);
@@ -305,8 +369,13 @@ TEST_CASE("IPv6 extension headers, AH, ESP, no-next-header", "[decode]") {
 }
 
 TEST_CASE("IPv6 fragments: first decodes L4, later is IP-level", "[decode]") {
-  const auto first = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 44).ipv6_fragment(17, 0, true)
-                         .udp(53, 5353).payload(200).build();
+  const auto first = FrameBuilder{}
+                         .ethernet(0x86DD)
+                         .ipv6(six_a, six_b, 44)
+                         .ipv6_fragment(17, 0, true)
+                         .udp(53, 5353)
+                         .payload(200)
+                         .build();
   const auto f = decode(link_type::ethernet, first);
   require_decoded(f);
   CHECK(f.packet.ip_more_fragments);
@@ -315,8 +384,13 @@ TEST_CASE("IPv6 fragments: first decodes L4, later is IP-level", "[decode]") {
   CHECK(f.packet.src_port == 53);
   CHECK(f.packet.l4_offset == 14 + 48);
 
-  const auto later = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(44, 0)
-                         .ipv6_fragment(17, 26, false).payload(100).build();
+  const auto later = FrameBuilder{}
+                         .ethernet(0x86DD)
+                         .ipv6(six_a, six_b, 0)
+                         .ipv6_ext(44, 0)
+                         .ipv6_fragment(17, 26, false)
+                         .payload(100)
+                         .build();
   const auto l = decode(link_type::ethernet, later);
   require_decoded(l);
   CHECK(l.packet.ip_fragment_later);
@@ -324,8 +398,12 @@ TEST_CASE("IPv6 fragments: first decodes L4, later is IP-level", "[decode]") {
   CHECK(l.packet.l4_header_len == 0);
   CHECK(l.packet.src_port == 0);
 
-  const auto atomic = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 44).ipv6_fragment(6, 0, false)
-                          .tcp(80, 1025, ack, 9).build();
+  const auto atomic = FrameBuilder{}
+                          .ethernet(0x86DD)
+                          .ipv6(six_a, six_b, 44)
+                          .ipv6_fragment(6, 0, false)
+                          .tcp(80, 1025, ack, 9)
+                          .build();
   const auto a = decode(link_type::ethernet, atomic);
   require_decoded(a);
   CHECK_FALSE(a.packet.ip_more_fragments);
@@ -334,8 +412,13 @@ TEST_CASE("IPv6 fragments: first decodes L4, later is IP-level", "[decode]") {
 
 TEST_CASE("Tunnels 4in4, 6in4, 4in6, 6in6 are followed to the inner packet", "[decode]") {
   const V4 outer_a{198, 51, 100, 1}, outer_b{198, 51, 100, 2};
-  const auto in4 = FrameBuilder{}.ethernet(0x0800).ipv4(outer_a, outer_b, 4).ipv4(host_a, host_b, 6)
-                       .tcp(1111, 2222, syn, 3).pad_to(60).build();
+  const auto in4 = FrameBuilder{}
+                       .ethernet(0x0800)
+                       .ipv4(outer_a, outer_b, 4)
+                       .ipv4(host_a, host_b, 6)
+                       .tcp(1111, 2222, syn, 3)
+                       .pad_to(60)
+                       .build();
   const auto a = decode(link_type::ethernet, in4);
   require_decoded(a);
   CHECK(a.packet.src == addr4(host_a));
@@ -347,24 +430,34 @@ TEST_CASE("Tunnels 4in4, 6in4, 4in6, 6in6 are followed to the inner packet", "[d
   CHECK(a.packet.src_port == 1111);
   CHECK_FALSE(a.packet.ethernet_ii_before_ip);
 
-  const auto six_in_four = FrameBuilder{}.ethernet(0x0800).ipv4(outer_a, outer_b, 41).ipv6(six_a, six_b, 17)
-                               .udp(9, 10).payload(4).build();
+  const auto six_in_four = FrameBuilder{}
+                               .ethernet(0x0800)
+                               .ipv4(outer_a, outer_b, 41)
+                               .ipv6(six_a, six_b, 17)
+                               .udp(9, 10)
+                               .payload(4)
+                               .build();
   const auto b = decode(link_type::ethernet, six_in_four);
   require_decoded(b);
   CHECK(b.packet.src == addr6(six_a));
   CHECK(b.packet.l4_offset == 14 + 20 + 40);
   CHECK(cicids2017_payload_len(b.packet) == 4);
 
-  const auto four_in_six = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 4).ipv4(host_c, host_d, 1)
-                               .icmp(8, 0).build();
+  const auto four_in_six =
+      FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 4).ipv4(host_c, host_d, 1).icmp(8, 0).build();
   const auto c = decode(link_type::ethernet, four_in_six);
   require_decoded(c);
   CHECK(c.packet.src == addr4(host_c));
   CHECK(c.packet.ip_protocol == 1);
   CHECK(c.packet.icmp_type == 8);
 
-  const auto six_in_six = FrameBuilder{}.ethernet(0x86DD).ipv6(six_b, six_a, 0).ipv6_ext(41, 0)
-                              .ipv6(six_a, six_b, 6).tcp(7, 8, ack, 1).build();
+  const auto six_in_six = FrameBuilder{}
+                              .ethernet(0x86DD)
+                              .ipv6(six_b, six_a, 0)
+                              .ipv6_ext(41, 0)
+                              .ipv6(six_a, six_b, 6)
+                              .tcp(7, 8, ack, 1)
+                              .build();
   const auto d = decode(link_type::ethernet, six_in_six);
   require_decoded(d);
   CHECK(d.packet.src == addr6(six_a));
@@ -380,7 +473,8 @@ TEST_CASE("Tunnels 4in4, 6in4, 4in6, 6in6 are followed to the inner packet", "[d
 }
 
 TEST_CASE("UDP, ICMP and ICMPv6", "[decode]") {
-  const auto udp = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17).udp(33000, 53).payload(30).build();
+  const auto udp =
+      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17).udp(33000, 53).payload(30).build();
   const auto u = decode(link_type::ethernet, udp);
   require_decoded(u);
   CHECK(u.packet.l4_header_len == 8);
@@ -411,8 +505,14 @@ TEST_CASE("UDP, ICMP and ICMPv6", "[decode]") {
 
 TEST_CASE("ICMP errors record the quoted TCP/UDP header", "[decode]") {
   // Port unreachable quoting the UDP datagram host_b -> host_c:4444 (original total length 300).
-  const auto unreach = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(3, 3)
-                           .ipv4(host_b, host_c, 17, Ipv4Options{}.total(300)).udp(5555, 4444).payload(20).build();
+  const auto unreach = FrameBuilder{}
+                           .ethernet(0x0800)
+                           .ipv4(host_a, host_b, 1)
+                           .icmp(3, 3)
+                           .ipv4(host_b, host_c, 17, Ipv4Options{}.total(300))
+                           .udp(5555, 4444)
+                           .payload(20)
+                           .build();
   const auto u = decode(link_type::ethernet, unreach);
   require_decoded(u);
   CHECK(u.packet.icmp_type == 3);
@@ -426,8 +526,13 @@ TEST_CASE("ICMP errors record the quoted TCP/UDP header", "[decode]") {
   CHECK(u.packet.quoted.l4_header_len == 8);
 
   // Parameter problem (12) quoting a TCP segment with options.
-  const auto param = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(12, 0)
-                         .ipv4(host_b, host_c, 6, Ipv4Options{}.total(60)).tcp(80, 9999, syn | ack, 1234, 6, 2).build();
+  const auto param = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 1)
+                         .icmp(12, 0)
+                         .ipv4(host_b, host_c, 6, Ipv4Options{}.total(60))
+                         .tcp(80, 9999, syn | ack, 1234, 6, 2)
+                         .build();
   const auto t = decode(link_type::ethernet, param);
   require_decoded(t);
   REQUIRE(t.packet.quoted.present);
@@ -437,28 +542,48 @@ TEST_CASE("ICMP errors record the quoted TCP/UDP header", "[decode]") {
   CHECK(t.packet.quoted.l4_header_len == 24);
 
   // RFC 792 minimum quote: 8 bytes of TCP are not a readable header.
-  const auto short_quote = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(3, 1)
-                               .ipv4(host_b, host_c, 6, Ipv4Options{}.total(60)).raw({0, 80, 0, 81, 0, 0, 0, 1}).build();
+  const auto short_quote = FrameBuilder{}
+                               .ethernet(0x0800)
+                               .ipv4(host_a, host_b, 1)
+                               .icmp(3, 1)
+                               .ipv4(host_b, host_c, 6, Ipv4Options{}.total(60))
+                               .raw({0, 80, 0, 81, 0, 0, 0, 1})
+                               .build();
   const auto s = decode(link_type::ethernet, short_quote);
   require_decoded(s);
   CHECK_FALSE(s.packet.quoted.present);
 
   // A quoted non-first fragment has no transport header.
-  const auto frag = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(3, 3)
-                        .ipv4(host_b, host_c, 17, Ipv4Options{}.fragment(10).total(300)).udp(1, 2).build();
+  const auto frag = FrameBuilder{}
+                        .ethernet(0x0800)
+                        .ipv4(host_a, host_b, 1)
+                        .icmp(3, 3)
+                        .ipv4(host_b, host_c, 17, Ipv4Options{}.fragment(10).total(300))
+                        .udp(1, 2)
+                        .build();
   const auto fr = decode(link_type::ethernet, frag);
   require_decoded(fr);
   CHECK_FALSE(fr.packet.quoted.present);
   CHECK_FALSE(fr.packet.quoted.first_fragment);
 
   // Time exceeded (11) is not read as a quoted packet by the reference.
-  const auto ttl = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(11, 0)
-                       .ipv4(host_b, host_c, 17, Ipv4Options{}.total(300)).udp(1, 2).build();
+  const auto ttl = FrameBuilder{}
+                       .ethernet(0x0800)
+                       .ipv4(host_a, host_b, 1)
+                       .icmp(11, 0)
+                       .ipv4(host_b, host_c, 17, Ipv4Options{}.total(300))
+                       .udp(1, 2)
+                       .build();
   CHECK_FALSE(decode(link_type::ethernet, ttl).packet.quoted.present);
 
   // ICMPv6 destination unreachable quoting IPv6/UDP.
-  const auto unreach6 = FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 58).icmp(1, 4)
-                            .ipv6(six_b, six_a, 17, 100).udp(7000, 8000).build();
+  const auto unreach6 = FrameBuilder{}
+                            .ethernet(0x86DD)
+                            .ipv6(six_a, six_b, 58)
+                            .icmp(1, 4)
+                            .ipv6(six_b, six_a, 17, 100)
+                            .udp(7000, 8000)
+                            .build();
   const auto u6 = decode(link_type::ethernet, unreach6);
   require_decoded(u6);
   REQUIRE(u6.packet.quoted.present);
@@ -472,17 +597,25 @@ TEST_CASE("Malformed headers are rejected with their reason", "[decode]") {
   };
   CHECK(decode(link_type::ethernet, base(Ipv4Options{}.ihl(4))).result.reason == DecodeReason::bad_ihl);
   CHECK(decode(link_type::ethernet, base(Ipv4Options{}.ihl(0))).result.reason == DecodeReason::bad_ihl);
-  CHECK(decode(link_type::ethernet, base(Ipv4Options{}.ip_version(6))).result.reason == DecodeReason::bad_ip_version);
-  CHECK(decode(link_type::ethernet, base(Ipv4Options{}.total(19))).result.reason == DecodeReason::ip_total_len_too_small);
+  CHECK(decode(link_type::ethernet, base(Ipv4Options{}.ip_version(6))).result.reason ==
+        DecodeReason::bad_ip_version);
+  CHECK(decode(link_type::ethernet, base(Ipv4Options{}.total(19))).result.reason ==
+        DecodeReason::ip_total_len_too_small);
   // Total length says the datagram ends inside the TCP header although more bytes were captured.
-  CHECK(decode(link_type::ethernet, base(Ipv4Options{}.total(30))).result.reason == DecodeReason::ip_total_len_too_small);
+  CHECK(decode(link_type::ethernet, base(Ipv4Options{}.total(30))).result.reason ==
+        DecodeReason::ip_total_len_too_small);
 
-  const auto bad_offset = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(1, 2, ack, 3, 4).zeros(8).build();
+  const auto bad_offset =
+      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(1, 2, ack, 3, 4).zeros(8).build();
   CHECK(decode(link_type::ethernet, bad_offset).result.reason == DecodeReason::bad_tcp_offset);
 
   // IPv4 total length 0 (TSO capture): decoded, the frame length bounds the packet.
-  const auto tso = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.total(0)).tcp(1, 2, ack, 3)
-                       .payload(3000).build();
+  const auto tso = FrameBuilder{}
+                       .ethernet(0x0800)
+                       .ipv4(host_a, host_b, 6, Ipv4Options{}.total(0))
+                       .tcp(1, 2, ack, 3)
+                       .payload(3000)
+                       .build();
   const auto t = decode(link_type::ethernet, tso);
   require_decoded(t);
   CHECK(t.result.reason == DecodeReason::ip_total_len_zero);
@@ -515,7 +648,8 @@ TEST_CASE("TCP options cut by snaplen follow the reference's usability rule", "[
   }
 }
 
-TEST_CASE("Truncation at every length: no crash, a truncation reason, full decode once headers fit", "[decode]") {
+TEST_CASE("Truncation at every length: no crash, a truncation reason, full decode once headers fit",
+          "[decode]") {
   struct Case {
     const char* name;
     int link_type;
@@ -524,21 +658,45 @@ TEST_CASE("Truncation at every length: no crash, a truncation reason, full decod
   };
   const std::vector<Case> cases{
       {"eth/ipv4/tcp+opts", link_type::ethernet,
-       FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(6)).tcp(1, 2, syn, 3, 6, 1).payload(9).build(),
+       FrameBuilder{}
+           .ethernet(0x0800)
+           .ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(6))
+           .tcp(1, 2, syn, 3, 6, 1)
+           .payload(9)
+           .build(),
        14 + 24 + 21},
       {"qinq/ipv4/udp", link_type::ethernet,
-       FrameBuilder{}.ethernet(0x88A8).vlan(1, 0x8100).vlan(2, 0x0800).ipv4(host_a, host_b, 17).udp(1, 2).payload(5).build(),
+       FrameBuilder{}
+           .ethernet(0x88A8)
+           .vlan(1, 0x8100)
+           .vlan(2, 0x0800)
+           .ipv4(host_a, host_b, 17)
+           .udp(1, 2)
+           .payload(5)
+           .build(),
        22 + 20 + 8},
       {"eth/ipv6/ext/frag/tcp", link_type::ethernet,
-       FrameBuilder{}.ethernet(0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(44, 1).ipv6_fragment(6, 0, true)
-           .tcp(1, 2, ack, 3).payload(7).build(),
+       FrameBuilder{}
+           .ethernet(0x86DD)
+           .ipv6(six_a, six_b, 0)
+           .ipv6_ext(44, 1)
+           .ipv6_fragment(6, 0, true)
+           .tcp(1, 2, ack, 3)
+           .payload(7)
+           .build(),
        14 + 40 + 16 + 8 + 20},
       {"sll2/4in6/icmp-error", link_type::linux_sll2,
-       FrameBuilder{}.sll2(0x86DD).ipv6(six_a, six_b, 4).ipv4(host_a, host_b, 1).icmp(3, 3)
-           .ipv4(host_b, host_c, 17, Ipv4Options{}.total(100)).udp(1, 2).build(),
+       FrameBuilder{}
+           .sll2(0x86DD)
+           .ipv6(six_a, six_b, 4)
+           .ipv4(host_a, host_b, 1)
+           .icmp(3, 3)
+           .ipv4(host_b, host_c, 17, Ipv4Options{}.total(100))
+           .udp(1, 2)
+           .build(),
        20 + 40 + 20 + 4},
-      {"null/ipv4/udp", link_type::null, FrameBuilder{}.null_af(2, true).ipv4(host_a, host_b, 17).udp(1, 2).build(),
-       4 + 20 + 8},
+      {"null/ipv4/udp", link_type::null,
+       FrameBuilder{}.null_af(2, true).ipv4(host_a, host_b, 17).udp(1, 2).build(), 4 + 20 + 8},
       {"nflog/ipv4/tcp", link_type::nflog,
        nflog_frame(2, FrameBuilder{}.ipv4(host_a, host_b, 6).tcp(1, 2, ack, 3).build()), 16 + 40},
   };
@@ -552,7 +710,8 @@ TEST_CASE("Truncation at every length: no crash, a truncation reason, full decod
       std::unique_ptr<std::byte[]> copy{new std::byte[len == 0 ? 1 : len]};
       std::copy_n(c.frame.begin(), len, copy.get());
       DecodedPacket p;
-      const auto status = decode_packet(c.link_type, std::span<const std::byte>{copy.get(), len}, 0, 0, p, counters);
+      const auto status =
+          decode_packet(c.link_type, std::span<const std::byte>{copy.get(), len}, 0, 0, p, counters);
       if (len < c.headers_end) {
         // NFLOG cut exactly between TLVs is a log entry without a packet: not IP rather than malformed.
         if (c.link_type == link_type::nflog && status == DecodeStatus::not_ip) continue;
@@ -569,7 +728,8 @@ TEST_CASE("Truncation at every length: no crash, a truncation reason, full decod
       CHECK(corrected_payload_len(p) <= cicids2017_payload_len(p));
     }
     CHECK(counters.packets == c.frame.size() + 1);
-    CHECK(counters.packets == counters.decoded + counters.malformed + counters.not_ip + counters.unsupported_link_type);
+    CHECK(counters.packets ==
+          counters.decoded + counters.malformed + counters.not_ip + counters.unsupported_link_type);
     CHECK(counters.malformed > 0);
     if (c.link_type != link_type::nflog) CHECK(counters.not_ip == 0);
   }
@@ -611,18 +771,48 @@ TEST_CASE("Mutated frames: any bytes under any link type decode safely and consi
   // under every link type. The sanitizer build turns any out-of-bounds read into a failure; here the
   // decoded results must be self-consistent.
   const std::vector<Bytes> seeds{
-      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(6)).tcp(1, 2, syn, 3, 7, 1).payload(20).build(),
-      FrameBuilder{}.ethernet(0x8100).vlan(3, 0x86DD).ipv6(six_a, six_b, 0).ipv6_ext(44, 0).ipv6_fragment(17, 0, true)
-          .udp(1, 2).payload(9).build(),
-      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(3, 3).ipv4(host_b, host_c, 6, Ipv4Options{}.total(80))
-          .tcp(4, 5, ack, 6).build(),
-      FrameBuilder{}.sll2(0x86DD).ipv6(six_a, six_b, 58).icmp(1, 0).ipv6(six_b, six_a, 6, 60).tcp(1, 2, ack, 3).build(),
-      FrameBuilder{}.null_af(2, true).ipv4(host_a, host_b, 41).ipv6(six_a, six_b, 4).ipv4(host_c, host_d, 17).udp(8, 9).build(),
+      FrameBuilder{}
+          .ethernet(0x0800)
+          .ipv4(host_a, host_b, 6, Ipv4Options{}.ihl(6))
+          .tcp(1, 2, syn, 3, 7, 1)
+          .payload(20)
+          .build(),
+      FrameBuilder{}
+          .ethernet(0x8100)
+          .vlan(3, 0x86DD)
+          .ipv6(six_a, six_b, 0)
+          .ipv6_ext(44, 0)
+          .ipv6_fragment(17, 0, true)
+          .udp(1, 2)
+          .payload(9)
+          .build(),
+      FrameBuilder{}
+          .ethernet(0x0800)
+          .ipv4(host_a, host_b, 1)
+          .icmp(3, 3)
+          .ipv4(host_b, host_c, 6, Ipv4Options{}.total(80))
+          .tcp(4, 5, ack, 6)
+          .build(),
+      FrameBuilder{}
+          .sll2(0x86DD)
+          .ipv6(six_a, six_b, 58)
+          .icmp(1, 0)
+          .ipv6(six_b, six_a, 6, 60)
+          .tcp(1, 2, ack, 3)
+          .build(),
+      FrameBuilder{}
+          .null_af(2, true)
+          .ipv4(host_a, host_b, 41)
+          .ipv6(six_a, six_b, 4)
+          .ipv4(host_c, host_d, 17)
+          .udp(8, 9)
+          .build(),
       nflog_frame(2, FrameBuilder{}.ipv4(host_a, host_b, 17).udp(1, 2).payload(7).build()),
       FrameBuilder{}.ethernet(0x8847).raw({0, 1, 1, 64}).ipv4(host_a, host_b, 6).tcp(1, 2, syn, 3).build(),
   };
-  const int link_types[] = {link_type::ethernet, link_type::linux_sll, link_type::linux_sll2, link_type::raw,
-                            link_type::null,     link_type::loop,      link_type::nflog,      link_type::ipv6};
+  const int link_types[] = {link_type::ethernet, link_type::linux_sll, link_type::linux_sll2,
+                            link_type::raw,      link_type::null,      link_type::loop,
+                            link_type::nflog,    link_type::ipv6};
   std::uint64_t state = 0x9E3779B97F4A7C15ull;
   const auto rnd = [&state]() {
     state ^= state << 13;
@@ -641,7 +831,8 @@ TEST_CASE("Mutated frames: any bytes under any link type decode safely and consi
     std::copy_n(frame.begin(), len, copy.get());
     for (int lt : link_types) {
       DecodedPacket p;
-      if (decode_packet(lt, std::span<const std::byte>{copy.get(), len}, 0, 0, p, counters) != DecodeStatus::decoded) {
+      if (decode_packet(lt, std::span<const std::byte>{copy.get(), len}, 0, 0, p, counters) !=
+          DecodeStatus::decoded) {
         continue;
       }
       ++decoded;
@@ -659,7 +850,8 @@ TEST_CASE("Mutated frames: any bytes under any link type decode safely and consi
     }
   }
   CHECK(counters.packets == 30000u * std::size(link_types));
-  CHECK(counters.packets == counters.decoded + counters.malformed + counters.not_ip + counters.unsupported_link_type);
+  CHECK(counters.packets ==
+        counters.decoded + counters.malformed + counters.not_ip + counters.unsupported_link_type);
   CHECK(decoded == counters.decoded);
   CHECK(counters.decoded > 10000);  // mutations mostly hit payload bytes: many frames still decode
   CHECK(counters.malformed > 1000);

@@ -26,7 +26,8 @@ fs::path shared_dir() {
 std::string missing_shared() {
   const auto dir = shared_dir();
   if (!dir.empty() && fs::is_directory(dir / "data" / "pcaps" / "edge")) return {};
-  std::string why = "shared data not found (set FLOWGUARD_SHARED_DIR to the directory holding data/pcaps/edge); ";
+  std::string why =
+      "shared data not found (set FLOWGUARD_SHARED_DIR to the directory holding data/pcaps/edge); ";
   why += "looked in '";
   why += dir.string();
   why += "'";
@@ -59,7 +60,8 @@ Summary decode_file(const fs::path& path) {
       break;
     }
     REQUIRE(raw.data.size() == raw.caplen);
-    if (decode_packet(s.link_type, raw.data, raw.ts_us, raw.wirelen, p, s.counters) != DecodeStatus::decoded) continue;
+    if (decode_packet(s.link_type, raw.data, raw.ts_us, raw.wirelen, p, s.counters) != DecodeStatus::decoded)
+      continue;
     REQUIRE(p.ts_us == raw.ts_us);
     REQUIRE(p.caplen == raw.caplen);
     REQUIRE((p.src.family == 4 || p.src.family == 6));

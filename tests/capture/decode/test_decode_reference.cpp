@@ -62,9 +62,16 @@ Bytes with_dst_mac(Bytes frame, std::initializer_list<std::uint8_t> mac) {
 // 00:00 so that pass 2 reads a zero fragment offset from it (bytes 6-7).
 Bytes arp_frame(std::initializer_list<std::uint8_t> dst_mac, bool padded) {
   FrameBuilder b;
-  b.raw({0, 0, 0, 0, 0, 0}).raw({0x00, 0x00, 0x5e, 0x00, 0x53, 0x01}).be16(0x0806).be16(1).be16(0x0800).u8(6).u8(4).be16(1);      // htype, ptype, hlen, plen, op
-  b.raw({0x02, 0, 0, 0, 0, 0x01}).raw({10, 0, 0, 1});               // sender
-  b.raw({0, 0, 0, 0, 0, 0}).raw({10, 0, 0, 2});                     // target
+  b.raw({0, 0, 0, 0, 0, 0})
+      .raw({0x00, 0x00, 0x5e, 0x00, 0x53, 0x01})
+      .be16(0x0806)
+      .be16(1)
+      .be16(0x0800)
+      .u8(6)
+      .u8(4)
+      .be16(1);                                        // htype, ptype, hlen, plen, op
+  b.raw({0x02, 0, 0, 0, 0, 0x01}).raw({10, 0, 0, 1});  // sender
+  b.raw({0, 0, 0, 0, 0, 0}).raw({10, 0, 0, 2});        // target
   if (padded) b.pad_to(60);
   return with_dst_mac(b.build(), dst_mac);
 }
@@ -77,8 +84,8 @@ const char* name(ReferenceBuild b) { return b == ReferenceBuild::corrected ? "co
 }  // namespace
 
 TEST_CASE("reference: plain Ethernet/IPv4/TCP, padding counted by cicids2017 only", "[decode][reference]") {
-  const auto frame = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(40000, 80, ack, 501).pad_to(60)
-                         .build();
+  const auto frame =
+      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(40000, 80, ack, 501).pad_to(60).build();
   REQUIRE(frame.size() == 60);
   for (auto build : both) {
     INFO(name(build));
@@ -98,7 +105,8 @@ TEST_CASE("reference: plain Ethernet/IPv4/TCP, padding counted by cicids2017 onl
   }
 }
 
-TEST_CASE("reference: ARP becomes the pseudo-IPv4 packet 8.6.0.1 -> 8.0.6.4 through pass 2", "[decode][reference]") {
+TEST_CASE("reference: ARP becomes the pseudo-IPv4 packet 8.6.0.1 -> 8.0.6.4 through pass 2",
+          "[decode][reference]") {
   for (bool padded : {true, false}) {
     const auto frame = arp_frame({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, padded);
     for (auto build : both) {
@@ -186,8 +194,12 @@ TEST_CASE("reference: IPv6 frames are 134.221.96.x pseudo packets or dropped by 
 
 TEST_CASE("reference: IPv4 inside IPv6 is decoded as the inner IPv4 in pass 1", "[decode][reference]") {
   const V6 s6 = v6({0x2001, 0xdb8, 0, 0, 0, 0, 0, 1}), d6 = v6({0x2001, 0xdb8, 0, 0, 0, 0, 0, 2});
-  const auto frame = FrameBuilder{}.ethernet(0x86DD).ipv6(s6, d6, 4).ipv4(host_c, host_d, 6)
-                         .tcp(1234, 443, syn, 64240).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x86DD)
+                         .ipv6(s6, d6, 4)
+                         .ipv4(host_c, host_d, 6)
+                         .tcp(1234, 443, syn, 64240)
+                         .build();
   for (auto build : both) {
     INFO(name(build));
     const auto r = scan(build, frame);
@@ -206,8 +218,13 @@ TEST_CASE("reference: IHL below 5 makes the packet unusable (U1, U2)", "[decode]
     INFO(name(build));
     for (std::uint8_t ihl : {0, 1, 4}) {
       INFO("ihl " << int(ihl));
-      const auto frame = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17, Ipv4Options{}.ihl(ihl))
-                             .zeros(20).udp(1, 2).payload(4).build();
+      const auto frame = FrameBuilder{}
+                             .ethernet(0x0800)
+                             .ipv4(host_a, host_b, 17, Ipv4Options{}.ihl(ihl))
+                             .zeros(20)
+                             .udp(1, 2)
+                             .payload(4)
+                             .build();
       // Pass 2 reads the MAC 02:.. as IHL 2: unusable too.
       const auto r = scan(build, frame);
       CHECK(r.result.status == DecodeStatus::not_ip);
@@ -218,8 +235,12 @@ TEST_CASE("reference: IHL below 5 makes the packet unusable (U1, U2)", "[decode]
 
 TEST_CASE("reference: TCP header rules (U4) and recorded header length", "[decode][reference]") {
   const auto base = [](std::uint8_t data_offset, std::uint8_t first_option) {
-    return FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(1000, 2000, ack, 77, data_offset, first_option)
-        .payload(30).build();
+    return FrameBuilder{}
+        .ethernet(0x0800)
+        .ipv4(host_a, host_b, 6)
+        .tcp(1000, 2000, ack, 77, data_offset, first_option)
+        .payload(30)
+        .build();
   };
   for (auto build : both) {
     INFO(name(build));
@@ -257,10 +278,21 @@ TEST_CASE("reference: TCP header rules (U4) and recorded header length", "[decod
 }
 
 TEST_CASE("reference: VLAN-tagged frames keep their padding in both builds", "[decode][reference]") {
-  const auto frame = FrameBuilder{}.ethernet(0x8100).vlan(42, 0x0800).ipv4(host_a, host_b, 6)
-                         .tcp(40000, 80, ack, 501).pad_to(64).build();
-  const auto qinq = FrameBuilder{}.ethernet(0x88A8).vlan(7, 0x8100).vlan(42, 0x0800).ipv4(host_a, host_b, 17)
-                        .udp(53, 53).pad_to(64).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x8100)
+                         .vlan(42, 0x0800)
+                         .ipv4(host_a, host_b, 6)
+                         .tcp(40000, 80, ack, 501)
+                         .pad_to(64)
+                         .build();
+  const auto qinq = FrameBuilder{}
+                        .ethernet(0x88A8)
+                        .vlan(7, 0x8100)
+                        .vlan(42, 0x0800)
+                        .ipv4(host_a, host_b, 17)
+                        .udp(53, 53)
+                        .pad_to(64)
+                        .build();
   for (auto build : both) {
     INFO(name(build));
     const auto r = scan(build, frame);
@@ -276,8 +308,12 @@ TEST_CASE("reference: VLAN-tagged frames keep their padding in both builds", "[d
 
 TEST_CASE("reference: IP total length 0 (TSO capture) trims nothing in corrected, everything in cicids2017",
           "[decode][reference]") {
-  const auto frame = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.total(0))
-                         .tcp(40000, 80, ack, 501).payload(100).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 6, Ipv4Options{}.total(0))
+                         .tcp(40000, 80, ack, 501)
+                         .payload(100)
+                         .build();
   const auto r1500 = scan(ReferenceBuild::corrected, frame);
   REQUIRE(r1500.result.status == DecodeStatus::decoded);
   CHECK(r1500.as.protocol == 6);
@@ -291,8 +327,12 @@ TEST_CASE("reference: IP total length 0 (TSO capture) trims nothing in corrected
 
 TEST_CASE("reference: a short total length ends the scan at the IP header", "[decode][reference]") {
   // total length 10 < IHL*4: trimmed to 10 bytes after Ethernet, the 20-byte header stays untruncated.
-  const auto frame = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6, Ipv4Options{}.total(10))
-                         .tcp(40000, 80, ack, 501).payload(10).build();
+  const auto frame = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 6, Ipv4Options{}.total(10))
+                         .tcp(40000, 80, ack, 501)
+                         .payload(10)
+                         .build();
   for (auto build : both) {
     INFO(name(build));
     const auto r = scan(build, frame);
@@ -320,8 +360,14 @@ TEST_CASE("reference: raw-IP captures are decoded by pass 2 (link type ignored)"
 
 TEST_CASE("reference: ICMP errors quote IPv4 (UDP/TCP packets in cicids2017, ICMP in corrected)",
           "[decode][reference]") {
-  const auto udp_error = FrameBuilder{}.ethernet(0x0800).ipv4(host_b, host_a, 1).icmp(3, 3)
-                             .ipv4(host_a, host_b, 17).udp(40000, 53).payload(4).build();
+  const auto udp_error = FrameBuilder{}
+                             .ethernet(0x0800)
+                             .ipv4(host_b, host_a, 1)
+                             .icmp(3, 3)
+                             .ipv4(host_a, host_b, 17)
+                             .udp(40000, 53)
+                             .payload(4)
+                             .build();
   const auto r1425 = scan(ReferenceBuild::cicids2017, udp_error);
   REQUIRE(r1425.result.status == DecodeStatus::decoded);
   CHECK(r1425.packet.src == addr4(host_b));  // outer addresses, quoted ports
@@ -338,8 +384,13 @@ TEST_CASE("reference: ICMP errors quote IPv4 (UDP/TCP packets in cicids2017, ICM
   CHECK(r1500.as.payload == 0);
 
   // Quoted TCP: flags and window of the quoted header in cicids2017.
-  const auto tcp_error = FrameBuilder{}.ethernet(0x0800).ipv4(host_b, host_a, 1).icmp(3, 1)
-                             .ipv4(host_a, host_b, 6).tcp(40000, 22, syn, 1024).build();
+  const auto tcp_error = FrameBuilder{}
+                             .ethernet(0x0800)
+                             .ipv4(host_b, host_a, 1)
+                             .icmp(3, 1)
+                             .ipv4(host_a, host_b, 6)
+                             .tcp(40000, 22, syn, 1024)
+                             .build();
   const auto t = scan(ReferenceBuild::cicids2017, tcp_error);
   REQUIRE(t.result.status == DecodeStatus::decoded);
   CHECK(t.as.protocol == 6);
@@ -349,8 +400,13 @@ TEST_CASE("reference: ICMP errors quote IPv4 (UDP/TCP packets in cicids2017, ICM
 
   // A quoted TCP header with unreadable options is selected (and discards the packet) only in
   // cicids2017; corrected selects ICMP first and never applies U4.
-  const auto cut = FrameBuilder{}.ethernet(0x0800).ipv4(host_b, host_a, 1).icmp(3, 1)
-                       .ipv4(host_a, host_b, 6).tcp(40000, 22, syn, 1024, 8, 2).build();
+  const auto cut = FrameBuilder{}
+                       .ethernet(0x0800)
+                       .ipv4(host_b, host_a, 1)
+                       .icmp(3, 1)
+                       .ipv4(host_a, host_b, 6)
+                       .tcp(40000, 22, syn, 1024, 8, 2)
+                       .build();
   const std::size_t cut_len = 14 + 20 + 8 + 20 + 20;
   CHECK(scan(ReferenceBuild::cicids2017, cut, cut_len).result.status == DecodeStatus::not_ip);
   const auto c = scan(ReferenceBuild::corrected, cut, cut_len);
@@ -367,10 +423,17 @@ TEST_CASE("reference: ICMP errors quote IPv4 (UDP/TCP packets in cicids2017, ICM
 }
 
 TEST_CASE("reference: non-first fragments carry no ports, first fragments do", "[decode][reference]") {
-  const auto later = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(185))
-                         .payload(80).build();
-  const auto first = FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(0x2000))
-                         .udp(53, 4000).payload(72).build();
+  const auto later = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(185))
+                         .payload(80)
+                         .build();
+  const auto first = FrameBuilder{}
+                         .ethernet(0x0800)
+                         .ipv4(host_a, host_b, 17, Ipv4Options{}.fragment(0x2000))
+                         .udp(53, 4000)
+                         .payload(72)
+                         .build();
   for (auto build : both) {
     INFO(name(build));
     const auto l = scan(build, later);
@@ -387,10 +450,22 @@ TEST_CASE("reference: non-first fragments carry no ports, first fragments do", "
 TEST_CASE("reference: any bytes of any length are safe and counted once", "[decode][reference]") {
   std::mt19937 rng(12345);
   const std::vector<Bytes> seeds = {
-      FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 1).icmp(3, 3).ipv4(host_a, host_b, 6)
-          .tcp(1, 2, ack, 3, 15).build(),
-      FrameBuilder{}.ethernet(0x8100).vlan(1, 0x86DD).ipv6(v6({1}), v6({2}), 0).ipv6_ext(4, 3).ipv4(host_a, host_b, 4)
-          .ipv4(host_c, host_d, 17).udp(1, 2).build(),
+      FrameBuilder{}
+          .ethernet(0x0800)
+          .ipv4(host_a, host_b, 1)
+          .icmp(3, 3)
+          .ipv4(host_a, host_b, 6)
+          .tcp(1, 2, ack, 3, 15)
+          .build(),
+      FrameBuilder{}
+          .ethernet(0x8100)
+          .vlan(1, 0x86DD)
+          .ipv6(v6({1}), v6({2}), 0)
+          .ipv6_ext(4, 3)
+          .ipv4(host_a, host_b, 4)
+          .ipv4(host_c, host_d, 17)
+          .udp(1, 2)
+          .build(),
       arp_frame({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, false),
   };
   DecodeCounters counters;
@@ -408,7 +483,8 @@ TEST_CASE("reference: any bytes of any length are safe and counted once", "[deco
           std::copy(mutated.begin(), mutated.end(), copy.get());
           DecodedPacket p;
           ++frames;
-          if (decode_reference(build, {copy.get(), mutated.size()}, 0, 0, p, counters) == DecodeStatus::decoded) {
+          if (decode_reference(build, {copy.get(), mutated.size()}, 0, 0, p, counters) ==
+              DecodeStatus::decoded) {
             CHECK(p.l4_offset + p.l4_header_len <= mutated.size());
             CHECK(p.ip_offset + 20 <= mutated.size());
           }

@@ -67,11 +67,13 @@ TEST_CASE("renewals are rate limited and the cap is counted", "[blocks]") {
   BlockManager m(dry(), allow({}));
   m.start();
   CHECK(m.apply(verdict("10.0.0.5", VerdictAction::block)) == BlockOutcome::dry_run);
-  for (int i = 0; i < 50; ++i) CHECK(m.apply(verdict("10.0.0.5", VerdictAction::block)) == BlockOutcome::dry_run_listed);
+  for (int i = 0; i < 50; ++i)
+    CHECK(m.apply(verdict("10.0.0.5", VerdictAction::block)) == BlockOutcome::dry_run_listed);
   CHECK_FALSE(is_enforced(BlockOutcome::dry_run_listed));  // dry-run never claims a kernel block
   CHECK(m.counters().renew_suppressed == 50);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  CHECK(m.apply(verdict("10.0.0.5", VerdictAction::block)) == BlockOutcome::dry_run_listed);  // renewed (dry-run)
+  CHECK(m.apply(verdict("10.0.0.5", VerdictAction::block)) ==
+        BlockOutcome::dry_run_listed);  // renewed (dry-run)
   CHECK(m.counters().renewed == 1);
   CHECK(m.apply(verdict("10.0.0.6", VerdictAction::block)) == BlockOutcome::dry_run);
   CHECK(m.apply(verdict("2001:db8::6", VerdictAction::block)) == BlockOutcome::dry_run);

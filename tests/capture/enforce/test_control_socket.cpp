@@ -220,7 +220,8 @@ TEST_CASE("control socket: a bad frame closes only that connection", "[control]"
   CHECK(good.call(list_req()).ok());
 }
 
-TEST_CASE("control socket path in use by a live agent is a start-up error - a stale one is replaced", "[control]") {
+TEST_CASE("control socket path in use by a live agent is a start-up error - a stale one is replaced",
+          "[control]") {
   TempDir dir;
   {
     auto first = Enforcement::create(dry_options(dir), "1");
@@ -261,7 +262,8 @@ TEST_CASE("enforcement writes EVE alerts and events for the verdicts it sees", "
   CHECK(std::filesystem::file_size(dir / "events.db") > 0);
 }
 
-TEST_CASE("a flood of block verdicts from one source gives one block and folded alerts (dry-run)", "[eve][blocks]") {
+TEST_CASE("a flood of block verdicts from one source gives one block and folded alerts (dry-run)",
+          "[eve][blocks]") {
   TempDir dir;
   auto e = Enforcement::create(dry_options(dir), "1");
   for (int i = 0; i < 1000; ++i) {

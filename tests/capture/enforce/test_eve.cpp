@@ -83,8 +83,10 @@ TEST_CASE("an EVE alert carries Suricata's field names and flowguard's extras", 
   CHECK(g["reason"] == "score above block threshold");
   CHECK(g["enforcement"] == "blocked");
   CHECK(g["block"] == true);
-  CHECK(eve_alert(v, AlertContext{BlockOutcome::dry_run, EnforceMode::dry_run, 0})["flowguard"]["block"] == true);
-  CHECK(eve_alert(v, AlertContext{BlockOutcome::allowlisted, EnforceMode::nftables, 0})["flowguard"]["block"] == false);
+  CHECK(eve_alert(v, AlertContext{BlockOutcome::dry_run, EnforceMode::dry_run, 0})["flowguard"]["block"] ==
+        true);
+  CHECK(eve_alert(v, AlertContext{BlockOutcome::allowlisted, EnforceMode::nftables,
+                                  0})["flowguard"]["block"] == false);
   CHECK(g["suppressed"] == 3);
   REQUIRE(g["top_features"].size() == 2);
   CHECK(g["top_features"][0]["name"] == "Flow Duration");
@@ -128,7 +130,8 @@ TEST_CASE("console line is one concise human sentence", "[eve]") {
         "ALERT PortScan 0.98 10.0.0.5:51234 -> 10.0.0.9:22 tcp model cnn-lstm v1 [NOT BLOCKED: allowlisted] "
         "(+4 similar)");
   const FlowVerdict v6 = verdict("2001:db8::5", VerdictAction::alert, "DDoS", 0.61f);
-  CHECK(console_line(v6, AlertContext{}) == "ALERT DDoS 0.61 [2001:db8::5]:51234 -> [2001:db8::9]:22 tcp model cnn-lstm v1");
+  CHECK(console_line(v6, AlertContext{}) ==
+        "ALERT DDoS 0.61 [2001:db8::5]:51234 -> [2001:db8::9]:22 tcp model cnn-lstm v1");
 }
 
 TEST_CASE("alert writer appends EVE lines and folds a flood per (source, class)", "[eve]") {
@@ -148,8 +151,10 @@ TEST_CASE("alert writer appends EVE lines and folds a flood per (source, class)"
     v.last_ts_us = 1'700'000'001'000'000;
     CHECK(w.emit(v, BlockOutcome::none, EnforceMode::dry_run));  // a second later: 99 folded into it
     // Another class from the same source and the same class from another source are separate.
-    CHECK(w.emit(verdict("10.0.0.5", VerdictAction::alert, "PortScan"), BlockOutcome::none, EnforceMode::dry_run));
-    CHECK(w.emit(verdict("10.0.0.6", VerdictAction::alert, "DDoS"), BlockOutcome::none, EnforceMode::dry_run));
+    CHECK(w.emit(verdict("10.0.0.5", VerdictAction::alert, "PortScan"), BlockOutcome::none,
+                 EnforceMode::dry_run));
+    CHECK(
+        w.emit(verdict("10.0.0.6", VerdictAction::alert, "DDoS"), BlockOutcome::none, EnforceMode::dry_run));
     // A verdict that newly blocks is never folded.
     FlowVerdict b = verdict("10.0.0.5", VerdictAction::block, "DDoS");
     b.last_ts_us = 1'700'000'001'000'001;

@@ -45,7 +45,8 @@ class Reader {
 };
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -91,11 +92,13 @@ TEST_CASE("event store writes alerts, blocks and unblocks to a real SQLite file 
     CHECK(r.one("PRAGMA journal_mode") == "wal");
     CHECK(r.one("SELECT COUNT(*) FROM alerts") == "200");
     CHECK(r.one("SELECT COUNT(*) FROM alerts WHERE src_ip = '10.0.0.5'") == "100");
-    const auto a = r.rows("SELECT src_ip, src_port, dest_ip, dest_port, proto, class, action, enforcement, eve "
-                          "FROM alerts ORDER BY ts_us LIMIT 1");
-    CHECK(a[0] == std::vector<std::string>{"10.0.0.6", "40000", "10.0.0.9", "80", "TCP", "DDoS", "block", "blocked",
-                                           R"({"event_type":"alert"})"});
-    const auto b = r.rows("SELECT address, reason, manual, outcome, expires_ms - ts_ms FROM blocks ORDER BY ts_ms");
+    const auto a = r.rows(
+        "SELECT src_ip, src_port, dest_ip, dest_port, proto, class, action, enforcement, eve "
+        "FROM alerts ORDER BY ts_us LIMIT 1");
+    CHECK(a[0] == std::vector<std::string>{"10.0.0.6", "40000", "10.0.0.9", "80", "TCP", "DDoS", "block",
+                                           "blocked", R"({"event_type":"alert"})"});
+    const auto b =
+        r.rows("SELECT address, reason, manual, outcome, expires_ms - ts_ms FROM blocks ORDER BY ts_ms");
     REQUIRE(b.size() == 2);
     CHECK(b[0] == std::vector<std::string>{"10.0.0.5", "DDoS", "0", "blocked", "600000"});
     CHECK(b[1] == std::vector<std::string>{"2001:db8::7", "manual", "1", "dry-run", "59999"});
@@ -158,7 +161,8 @@ TEST_CASE("event store refuses a path it cannot open", "[store]") {
                     Catch::Contains("missing/dir/events.db"));
 }
 
-TEST_CASE("folded alerts are folded in EVE only: the event store keeps a row for every alert verdict", "[store][eve]") {
+TEST_CASE("folded alerts are folded in EVE only: the event store keeps a row for every alert verdict",
+          "[store][eve]") {
   TempDir dir;
   const std::string db = dir / "events.db";
   const std::string eve = dir / "eve.json";

@@ -57,9 +57,9 @@ bool can_use_netns() {
   return ok;
 }
 
-#define REQUIRE_NETNS()                                                                        \
-  if (!can_use_netns()) {                                                                      \
-    FLOWGUARD_SKIP("needs root, ip netns and nft (CTest label netns; runs as root in CI)");     \
+#define REQUIRE_NETNS()                                                                     \
+  if (!can_use_netns()) {                                                                   \
+    FLOWGUARD_SKIP("needs root, ip netns and nft (CTest label netns; runs as root in CI)"); \
   }
 
 // Two namespaces and a veth pair, deleted on scope exit.
@@ -170,8 +170,7 @@ class Socket {
 
 // One source in the peer namespace sending to the receiver in the fw namespace.
 struct Path {
-  Path(const Topology& t, int family, const char* src, const char* dst)
-      : family_(family), dst_(dst) {
+  Path(const Topology& t, int family, const char* src, const char* dst) : family_(family), dst_(dst) {
     {
       InNamespace in(t.fw_ns());
       receiver = std::make_unique<Socket>(family, dst, 0);
@@ -400,7 +399,8 @@ TEST_CASE("dry-run decides and logs the same but leaves the kernel untouched", "
 
 #include <fstream>
 
-TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EVE, in a namespace", "[netns]") {
+TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EVE, in a namespace",
+          "[netns]") {
   REQUIRE_NETNS();
   TempDir dir;
   Topology t;
@@ -417,14 +417,16 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   o.events_path = dir / "events.db";
   o.quiet_alerts = true;
   auto e = Enforcement::create(o, "netns-test");
-  const std::string ctl = std::string(FLOWGUARD_CTL_PATH) + " --capture-socket " + (dir / "capture.ctl") + " ";
+  const std::string ctl =
+      std::string(FLOWGUARD_CTL_PATH) + " --capture-socket " + (dir / "capture.ctl") + " ";
 
   // A model verdict blocks 10.203.0.2; the alert says so.
   e->on_verdict(verdict("10.203.0.2", VerdictAction::block, "DDoS"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(attacker.delivered() == 0);
   // The operator blocks 10.203.0.3 by hand with the real flowguardctl.
-  CHECK(run(ctl + "block 10.203.0.3 --ttl 300 --reason 'ticket 1'").find("blocked 10.203.0.3") != std::string::npos);
+  CHECK(run(ctl + "block 10.203.0.3 --ttl 300 --reason 'ticket 1'").find("blocked 10.203.0.3") !=
+        std::string::npos);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(other.delivered() == 0);
   CHECK(t.elements("blocked4") == Elements{"10.203.0.2", "10.203.0.3"});

@@ -37,7 +37,8 @@ inline IpAddress addr(const char* text) {
   return *a;
 }
 
-inline FlowVerdict verdict(const char* src, VerdictAction action, const char* cls = "PortScan", float score = 0.97f) {
+inline FlowVerdict verdict(const char* src, VerdictAction action, const char* cls = "PortScan",
+                           float score = 0.97f) {
   FlowVerdict v;
   v.flow_id = 42;
   v.src = addr(src);

@@ -78,7 +78,8 @@ TEST_CASE("cicids2017 Q1: Ethernet padding counts as TCP payload", "[profile][ci
   CHECK(f(rows[0], "act_data_pkt_fwd") == 0);  // Q12: the first packet is never counted
 }
 
-TEST_CASE("cicids2017 Q3: ICMP errors quoting UDP become UDP, other ICMP is protocol 0", "[profile][cicids2017]") {
+TEST_CASE("cicids2017 Q3: ICMP errors quoting UDP become UDP, other ICMP is protocol 0",
+          "[profile][cicids2017]") {
   Run run;
   auto err = icmp(t0, ip4(10, 0, 0, 9), client.ip, 3, 3, 40);  // 82-byte frame
   err.quoted.present = true;
@@ -97,7 +98,7 @@ TEST_CASE("cicids2017 Q3: ICMP errors quoting UDP become UDP, other ICMP is prot
       saw_udp = true;
       CHECK(r.report.src_port == 60594);
       CHECK(r.report.dst_port == 53);
-      CHECK(r.report.src == ip4(10, 0, 0, 9));  // outer addresses
+      CHECK(r.report.src == ip4(10, 0, 0, 9));             // outer addresses
       CHECK(f(r, "Total Length of Fwd Packets") == 24.0);  // 2 x (82 - 62 - 8), Q1 arithmetic
     } else {
       saw_other = true;
@@ -111,12 +112,14 @@ TEST_CASE("cicids2017 Q3: ICMP errors quoting UDP become UDP, other ICMP is prot
   CHECK(saw_other);
 }
 
-TEST_CASE("cicids2017 Q4/Q5/Q8: FIN closes at once, the teardown rest is a new flow, flags of first packet only",
-          "[profile][cicids2017]") {
+TEST_CASE(
+    "cicids2017 Q4/Q5/Q8: FIN closes at once, the teardown rest is a new flow, flags of first packet only",
+    "[profile][cicids2017]") {
   Run run;
   const Endpoint a{ip4(10, 0, 0, 1), 40000}, b{ip4(10, 0, 0, 2), 80};
   run << tcp(t0, a, b, flag::syn, 0, 1000) << tcp(t0 + 10, b, a, flag::syn | flag::ack, 0, 2000)
-      << tcp(t0 + 20, a, b, flag::ack | flag::psh, 100, 1001) << tcp(t0 + 30, a, b, flag::fin | flag::ack, 0, 1002)
+      << tcp(t0 + 20, a, b, flag::ack | flag::psh, 100, 1001)
+      << tcp(t0 + 30, a, b, flag::fin | flag::ack, 0, 1002)
       << tcp(t0 + 40, b, a, flag::fin | flag::ack, 0, 2001) << tcp(t0 + 50, a, b, flag::ack, 0, 1003)
       << tcp(t0 + 60, b, a, flag::rst, 0, 0);  // RST does nothing to the lifecycle
   const auto rows = run.finish();
@@ -136,8 +139,8 @@ TEST_CASE("cicids2017 Q4/Q5/Q8: FIN closes at once, the teardown rest is a new f
   CHECK(f(first, "act_data_pkt_fwd") == 2);  // the data packet and the FIN: 6 padding bytes count (Q1)
   // The second FIN opened a new flow (first packet FIN+ACK: under "URG" and "ACK"); ACK and RST joined.
   const Record& rest = rows[1];
-  CHECK(rest.report.src == b.ip);  // opened by b's FIN
-  CHECK(f(rest, "Total Fwd Packets") == 2);   // b's FIN and RST
+  CHECK(rest.report.src == b.ip);            // opened by b's FIN
+  CHECK(f(rest, "Total Fwd Packets") == 2);  // b's FIN and RST
   CHECK(f(rest, "Total Backward Packets") == 1);
   CHECK(f(rest, "URG Flag Count") == 1);
   CHECK(f(rest, "ACK Flag Count") == 1);
@@ -151,7 +154,8 @@ TEST_CASE("cicids2017 Q6: timeout split inherits the orientation and books the f
   const Endpoint a{ip4(10, 0, 0, 1), 40000}, b{ip4(10, 0, 0, 2), 80};
   run << tcp(t0, a, b, flag::ack, 10, 111) << tcp(t0 + 1000, b, a, flag::ack, 10, 222);
   // Exactly +120 s is not a split (strict '>'), +120 s + 1 µs is.
-  run << tcp(t0 + 120 * sec, b, a, flag::ack, 10, 333) << tcp(t0 + 120 * sec + 1, b, a, flag::psh | flag::ack, 5, 444)
+  run << tcp(t0 + 120 * sec, b, a, flag::ack, 10, 333)
+      << tcp(t0 + 120 * sec + 1, b, a, flag::psh | flag::ack, 5, 444)
       << tcp(t0 + 120 * sec + 2, b, a, flag::ack, 0, 555);
   const auto rows = run.finish();
   REQUIRE(rows.size() == 2);
@@ -160,8 +164,8 @@ TEST_CASE("cicids2017 Q6: timeout split inherits the orientation and books the f
   const Record& split = rows[1];
   CHECK(split.report.src == a.ip);  // inherited, although the first packet came from b
   CHECK(split.report.src_port == 40000);
-  CHECK(f(split, "Total Fwd Packets") == 1);      // the b->a packet, booked forward
-  CHECK(f(split, "Total Backward Packets") == 1); // the next b->a packet is backward (src != flow src)
+  CHECK(f(split, "Total Fwd Packets") == 1);       // the b->a packet, booked forward
+  CHECK(f(split, "Total Backward Packets") == 1);  // the next b->a packet is backward (src != flow src)
   CHECK(f(split, "Init_Win_bytes_forward") == 444);
   CHECK(f(split, "Fwd PSH Flags") == 1);
   CHECK(f(split, "Init_Win_bytes_backward") == 555);
@@ -178,7 +182,8 @@ TEST_CASE("cicids2017 Q10/Q11: subflow at tiny timestamps, Down/Up long division
   CHECK(f(rows[0], "Down/Up Ratio") == 1.0);  // 3 / 2 in long division
 }
 
-TEST_CASE("cicids2017 Q13: 12-hour timestamp without AM/PM, duplicated header column", "[profile][cicids2017][csv]") {
+TEST_CASE("cicids2017 Q13: 12-hour timestamp without AM/PM, duplicated header column",
+          "[profile][cicids2017][csv]") {
   Run run;
   const std::int64_t half_past_midnight = 1'795'221'005LL * sec + 123;  // 2026-11-21 00:30:05 UTC
   const Endpoint a{ip4(147, 32, 84, 165), 1000}, b{ip4(10, 0, 0, 2), 2000};
@@ -189,6 +194,8 @@ TEST_CASE("cicids2017 Q13: 12-hour timestamp without AM/PM, duplicated header co
   r.features = rows[0].features;
   r.feature_integral = rows[0].integral;
   const std::string line = flowguard::capture::output::CsvWriter::format_row(r, P);
-  CHECK(line.rfind("147.32.84.165-10.0.0.2-1000-2000-17,147.32.84.165,1000,10.0.0.2,2000,17,21/11/2026 12:30:05,5,", 0) == 0);
+  CHECK(line.rfind(
+            "147.32.84.165-10.0.0.2-1000-2000-17,147.32.84.165,1000,10.0.0.2,2000,17,21/11/2026 12:30:05,5,",
+            0) == 0);
   CHECK(line.substr(line.size() - 7) == ",BOTNET");
 }

@@ -86,7 +86,8 @@ TEST_CASE("corrected C2: payload trimmed to the IP total length, padding kept af
   CHECK(f(rows[0], "Total Length of Fwd Packet") == 0.0 + 6.0 + 100.0);
 }
 
-TEST_CASE("corrected C1: ICMP is protocol 1, split only when type and code both differ", "[profile][corrected]") {
+TEST_CASE("corrected C1: ICMP is protocol 1, split only when type and code both differ",
+          "[profile][corrected]") {
   Run run;
   run << icmp(t0, client.ip, server.ip, 8, 0) << icmp(t0 + 10, server.ip, client.ip, 0, 0)
       << icmp(t0 + 20, server.ip, client.ip, 3, 3) << icmp(t0 + 30, client.ip, server.ip, 3, 1);
@@ -108,14 +109,17 @@ TEST_CASE("corrected C1: ICMP is protocol 1, split only when type and code both 
   CHECK(f(rows[1], "Total Bwd packets") == 1);
 }
 
-TEST_CASE("corrected C3/C7/C8: FIN/FIN/ACK then SYN starts a new flow - first-packet flags", "[profile][corrected]") {
+TEST_CASE("corrected C3/C7/C8: FIN/FIN/ACK then SYN starts a new flow - first-packet flags",
+          "[profile][corrected]") {
   Run run;
   run << tcp(t0, a, b, flag::syn | flag::rst, 0, 1000)  // odd first packet: its RST is not in the RST columns
-      << tcp(t0 + 10, b, a, flag::syn | flag::ack, 0, 2000) << tcp(t0 + 20, a, b, flag::ack | flag::psh, 100, 1001)
-      << tcp(t0 + 30, a, b, flag::fin | flag::ack, 0, 1002) << tcp(t0 + 40, b, a, flag::fin | flag::ack, 0, 2001)
-      << tcp(t0 + 50, a, b, flag::ack, 0, 1003)             // FIN2 -> READY
-      << tcp(t0 + 60, a, b, flag::ack, 0, 1004)             // READY keeps absorbing non-SYN packets
-      << tcp(t0 + 1000, b, a, flag::syn, 0, 3000);          // new flow, b's orientation, same Flow ID
+      << tcp(t0 + 10, b, a, flag::syn | flag::ack, 0, 2000)
+      << tcp(t0 + 20, a, b, flag::ack | flag::psh, 100, 1001)
+      << tcp(t0 + 30, a, b, flag::fin | flag::ack, 0, 1002)
+      << tcp(t0 + 40, b, a, flag::fin | flag::ack, 0, 2001)
+      << tcp(t0 + 50, a, b, flag::ack, 0, 1003)     // FIN2 -> READY
+      << tcp(t0 + 60, a, b, flag::ack, 0, 1004)     // READY keeps absorbing non-SYN packets
+      << tcp(t0 + 1000, b, a, flag::syn, 0, 3000);  // new flow, b's orientation, same Flow ID
   const auto rows = run.finish();
   REQUIRE(rows.size() == 2);
   const Record& first = rows[0];
@@ -143,8 +147,8 @@ TEST_CASE("corrected C3: SYN+ACK after teardown and TCP timeout inherit the orie
           "[profile][corrected]") {
   Run run;
   run << tcp(t0, a, b, flag::ack, 10, 100) << tcp(t0 + 5, b, a, flag::rst, 0, 0)  // RST -> READY
-      << tcp(t0 + 100, b, a, flag::syn | flag::ack, 0, 555)                      // inherits, cum = 5 + 95
-      << tcp(t0 + 100 + 121 * sec, b, a, flag::ack, 0, 666);                     // TCP timeout: inherits again
+      << tcp(t0 + 100, b, a, flag::syn | flag::ack, 0, 555)                       // inherits, cum = 5 + 95
+      << tcp(t0 + 100 + 121 * sec, b, a, flag::ack, 0, 666);  // TCP timeout: inherits again
   const auto rows = run.finish();
   REQUIRE(rows.size() == 3);
   CHECK(f(rows[0], "Total TCP Flow Time") == 5);
@@ -197,9 +201,9 @@ TEST_CASE("corrected 5.6: bulk of four forward packets within a second", "[profi
 TEST_CASE("corrected 3.4: active and idle periods", "[profile][corrected]") {
   Run run;
   run << udp(t0, client, server, 1) << udp(t0 + 1 * sec, client, server, 1)
-      << udp(t0 + 7 * sec, client, server, 1)       // gap 6 s > 5 s: active 1 s, idle 6 s
-      << udp(t0 + 7 * sec + 500, client, server, 1) // a 500 µs active period, closed by the next gap
-      << udp(t0 + 20 * sec, client, server, 1);     // idle 13 s - 500 µs; the last period stays open
+      << udp(t0 + 7 * sec, client, server, 1)        // gap 6 s > 5 s: active 1 s, idle 6 s
+      << udp(t0 + 7 * sec + 500, client, server, 1)  // a 500 µs active period, closed by the next gap
+      << udp(t0 + 20 * sec, client, server, 1);      // idle 13 s - 500 µs; the last period stays open
   const auto rows = run.finish();
   REQUIRE(rows.size() == 1);
   CHECK(f(rows[0], "Active Mean") == (1e6 + 500) / 2);

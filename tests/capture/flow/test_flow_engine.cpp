@@ -134,7 +134,8 @@ TEST_CASE("engine: a full table evicts the least recently seen flow and counts i
   }
 }
 
-TEST_CASE("engine: the sweep emits flows idle longer than the timeout before the end of input", "[flow][engine]") {
+TEST_CASE("engine: the sweep emits flows idle longer than the timeout before the end of input",
+          "[flow][engine]") {
   CollectingSink sink;
   EngineConfig c;
   c.hash_seed = 3;
@@ -293,7 +294,8 @@ TEST_CASE("building and destroying flow tables of odd sizes returns all their ad
     REQUIRE(table.capacity() == 1000 + i * 37);
   }
   const Mappings after = mappings();
-  INFO("mappings " << before.count << " -> " << after.count << ", bytes " << before.bytes << " -> " << after.bytes);
+  INFO("mappings " << before.count << " -> " << after.count << ", bytes " << before.bytes << " -> "
+                   << after.bytes);
   CHECK(after.count <= before.count + 2);
   CHECK(after.bytes <= before.bytes + (std::size_t{4} << 20));  // a leak would be ~200 * 2 * 1 MiB on average
 }

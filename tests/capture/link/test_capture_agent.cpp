@@ -19,7 +19,8 @@ namespace {
 // A model over the agent's real feature list: "Attack" when the first feature (Flow Duration, in
 // microseconds) exceeds 1e7, i.e. long flows alert; everything else is benign.
 void save_profile_model(const std::string& path) {
-  const auto names = flowguard::capture::features::feature_names(flowguard::capture::features::Profile::corrected);
+  const auto names =
+      flowguard::capture::features::feature_names(flowguard::capture::features::Profile::corrected);
   const auto nf = static_cast<std::int64_t>(names.size());
   torch::jit::Module m("ProfileLinear");
   auto w = torch::zeros({nf, 2});
@@ -50,16 +51,18 @@ std::uint64_t stat(const std::string& path, const std::string& key) {
   const auto doc = nlohmann::json::parse(in);
   for (const auto& m : doc.at("metrics")) {
     // Counters and gauges carry "value", histograms their observation "count".
-    if (m.value("key", "") == key) return m.contains("value") ? m.at("value").get<std::uint64_t>()
-                                                               : m.at("count").get<std::uint64_t>();
+    if (m.value("key", "") == key)
+      return m.contains("value") ? m.at("value").get<std::uint64_t>() : m.at("count").get<std::uint64_t>();
   }
   return ~0ull;
 }
 
 }  // namespace
 
-TEST_CASE("flowguard-capture streams every flow of a capture file to flowguard-infer and gets every verdict") {
-  const char* shared = std::getenv("FLOWGUARD_SHARED_DIR") ? std::getenv("FLOWGUARD_SHARED_DIR") : FG_SHARED_DIR;
+TEST_CASE(
+    "flowguard-capture streams every flow of a capture file to flowguard-infer and gets every verdict") {
+  const char* shared =
+      std::getenv("FLOWGUARD_SHARED_DIR") ? std::getenv("FLOWGUARD_SHARED_DIR") : FG_SHARED_DIR;
   const std::string pcap = std::string(shared ? shared : "") + "/data/parity/cicflowmeter-test/test.pcap";
   if (!shared || !fs::exists(pcap)) {
     FLOWGUARD_SKIP(pcap << " not found (the shared data set is absent; set FLOWGUARD_SHARED_DIR)");

@@ -36,12 +36,12 @@ TEST_CASE("unicast conversations are judged") {
 }
 
 TEST_CASE("multicast, broadcast and unspecified-source flows are out of scope") {
-  CHECK_FALSE(in_default_judge_scope(flow("0.0.0.0", "224.0.0.22")));          // IGMP report
-  CHECK_FALSE(in_default_judge_scope(flow("10.0.0.1", "239.255.255.250")));    // SSDP
-  CHECK_FALSE(in_default_judge_scope(flow("0.0.0.0", "255.255.255.255")));     // DHCP discover
+  CHECK_FALSE(in_default_judge_scope(flow("0.0.0.0", "224.0.0.22")));        // IGMP report
+  CHECK_FALSE(in_default_judge_scope(flow("10.0.0.1", "239.255.255.250")));  // SSDP
+  CHECK_FALSE(in_default_judge_scope(flow("0.0.0.0", "255.255.255.255")));   // DHCP discover
   CHECK_FALSE(in_default_judge_scope(flow("10.0.0.1", "255.255.255.255")));
-  CHECK_FALSE(in_default_judge_scope(flow("::", "ff02::1:ff00:10")));          // DAD neighbour solicitation
-  CHECK_FALSE(in_default_judge_scope(flow("2001:db8::20", "ff02::1:ff00:10"))); // neighbour solicitation
-  CHECK_FALSE(in_default_judge_scope(flow("224.0.0.251", "10.0.0.1")));        // reversed orientation
+  CHECK_FALSE(in_default_judge_scope(flow("::", "ff02::1:ff00:10")));            // DAD neighbour solicitation
+  CHECK_FALSE(in_default_judge_scope(flow("2001:db8::20", "ff02::1:ff00:10")));  // neighbour solicitation
+  CHECK_FALSE(in_default_judge_scope(flow("224.0.0.251", "10.0.0.1")));          // reversed orientation
   CHECK_FALSE(in_default_judge_scope(flow("0.0.0.0", "10.0.0.1")));
 }

@@ -53,7 +53,8 @@ LinkSchema schema(std::size_t n = 4) { return {"corrected", feature_names(n)}; }
 struct Flow {
   std::vector<double> features;
   FlowReport report;
-  Flow(std::uint64_t id, double f0, RecordKind kind = RecordKind::final_record, std::size_t n = 4) : features(n, 0.0) {
+  Flow(std::uint64_t id, double f0, RecordKind kind = RecordKind::final_record, std::size_t n = 4)
+      : features(n, 0.0) {
     features[0] = f0;
     report.flow_id = id;
     report.src.family = 4;
@@ -269,7 +270,8 @@ struct StalledPeer {
   }
 };
 
-TEST_CASE("a stalled server fills the bounded queue: records are dropped and counted, never queued without bound") {
+TEST_CASE(
+    "a stalled server fills the bounded queue: records are dropped and counted, never queued without bound") {
   TempDir d;
   const auto path = d.file("stalled.sock");
   StalledPeer peer(path);
@@ -373,7 +375,9 @@ TEST_CASE("wait mode: a stop request ends the wait without giving up") {
   link.stop();
 }
 
-TEST_CASE("wait mode: records queued while the server is away and those in flight on a lost connection are judged after the reconnect") {
+TEST_CASE(
+    "wait mode: records queued while the server is away and those in flight on a lost connection are judged "
+    "after the reconnect") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   const auto path = d.file("infer.sock");
@@ -416,7 +420,8 @@ TEST_CASE("the link survives flowguard-infer being killed with SIGKILL and resta
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   const auto sock = d.file("infer.sock");
-  const std::vector<std::string> args{FG_INFER_BIN, "--model", d.file("a.pt"), "--socket", sock, "--max-batch", "16"};
+  const std::vector<std::string> args{FG_INFER_BIN,  "--model", d.file("a.pt"), "--socket", sock,
+                                      "--max-batch", "16"};
   auto server = std::make_unique<Process>(args, d.file("1.log"));
   CollectingSink sink;
   ServerLink link(options(sock), schema(), &sink);

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-using flowguard::capture::features::Profile;
 using flowguard::capture::features::csv_header;
 using flowguard::capture::features::feature_names;
+using flowguard::capture::features::Profile;
 using namespace flowguard::capture::output;
 
 namespace {
@@ -109,7 +109,8 @@ TEST_CASE("corrected feature names are the training data's columns", "[csv][feat
   std::getline(in, header);
   if (!header.empty() && header.back() == '\r') header.pop_back();
   const auto cols = split(header);
-  // id, Flow ID, Src IP, Src Port, Dst IP, Dst Port, Protocol, Timestamp, <features>, Label, Attempted Category
+  // id, Flow ID, Src IP, Src Port, Dst IP, Dst Port, Protocol, Timestamp, <features>, Label, Attempted
+  // Category
   const auto names = feature_names(Profile::corrected);
   REQUIRE(cols.size() == 1 + 7 + names.size() + 2);
   for (std::size_t i = 0; i < names.size(); ++i) CHECK(names[i] == cols[8 + i]);

@@ -69,10 +69,14 @@ int main(int argc, char** argv) {
     RawPacket raw;
     for (long call = 0; call < max_calls && timeouts < 3; ++call) {
       const auto st = src->next(raw);
-      if (st == ReadStatus::timeout) ++timeouts;
-      else if (st == ReadStatus::packet) ++packets;
-      else if (st == ReadStatus::stopped) return fail("stopped before a timeout");
-      else return fail("read error: " + src->last_error());
+      if (st == ReadStatus::timeout)
+        ++timeouts;
+      else if (st == ReadStatus::packet)
+        ++packets;
+      else if (st == ReadStatus::stopped)
+        return fail("stopped before a timeout");
+      else
+        return fail("read error: " + src->last_error());
     }
     std::printf("live_probe: quiet %s immediate=%d: %ld timeouts, %ld packets\n", o.interface.c_str(),
                 o.immediate ? 1 : 0, timeouts, packets);
@@ -110,19 +114,23 @@ int main(int argc, char** argv) {
     if (st == ReadStatus::stopped) break;
     if (st == ReadStatus::error) return fail(src->last_error());
     if (st != ReadStatus::packet) return fail("unexpected read status");
-    if (decode_packet(src->link_type(), raw.data, raw.ts_us, raw.wirelen, p, counters) != DecodeStatus::decoded) continue;
+    if (decode_packet(src->link_type(), raw.data, raw.ts_us, raw.wirelen, p, counters) !=
+        DecodeStatus::decoded)
+      continue;
     if (!p.ethernet_ii_before_ip) return fail("veth frame not seen as plain Ethernet II");
     if (p.src == a && p.dst == b && p.ip_protocol == 17 && p.dst_port == 9999 && p.l4_header_len == 8) ++udp;
     if (p.src == a && p.dst == b && p.ip_protocol == 1 && p.icmp_type == 8) ++icmp;
   }
   const auto stats = src->stats();
-  std::printf("live_probe: udp=%ld icmp=%ld packets=%llu decoded=%llu not_ip=%llu malformed=%llu kernel_received=%llu "
-              "kernel_dropped=%llu\n",
-              udp, icmp, static_cast<unsigned long long>(counters.packets),
-              static_cast<unsigned long long>(counters.decoded), static_cast<unsigned long long>(counters.not_ip),
-              static_cast<unsigned long long>(counters.malformed),
-              static_cast<unsigned long long>(stats.kernel_received),
-              static_cast<unsigned long long>(stats.kernel_dropped));
+  std::printf(
+      "live_probe: udp=%ld icmp=%ld packets=%llu decoded=%llu not_ip=%llu malformed=%llu "
+      "kernel_received=%llu "
+      "kernel_dropped=%llu\n",
+      udp, icmp, static_cast<unsigned long long>(counters.packets),
+      static_cast<unsigned long long>(counters.decoded), static_cast<unsigned long long>(counters.not_ip),
+      static_cast<unsigned long long>(counters.malformed),
+      static_cast<unsigned long long>(stats.kernel_received),
+      static_cast<unsigned long long>(stats.kernel_dropped));
   if (udp < want_udp || icmp < want_icmp) return fail("did not capture everything that was sent");
   if (!stats.kernel_stats_valid || stats.kernel_received < static_cast<std::uint64_t>(udp + icmp)) {
     return fail("kernel statistics missing or too small");

@@ -21,7 +21,12 @@ Bytes udp_frame(std::uint16_t dport, std::size_t payload = 10) {
   return FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 17).udp(40000, dport).payload(payload).build();
 }
 Bytes tcp_frame(std::uint16_t dport) {
-  return FrameBuilder{}.ethernet(0x0800).ipv4(host_a, host_b, 6).tcp(40001, dport, tcp_flag::syn, 1024).pad_to(60).build();
+  return FrameBuilder{}
+      .ethernet(0x0800)
+      .ipv4(host_a, host_b, 6)
+      .tcp(40001, dport, tcp_flag::syn, 1024)
+      .pad_to(60)
+      .build();
 }
 
 FileOptions file(const std::string& path, std::string bpf = {}, Pace pace = Pace::max, double speed = 1.0) {
@@ -98,7 +103,8 @@ TEST_CASE("nanosecond pcap timestamps are truncated to microseconds", "[source]"
 TEST_CASE("pcapng: nanosecond if_tsresol truncates, if_tsoffset adds seconds", "[source]") {
   TempDir dir;
   const std::vector<TestPacket> packets{{50, 123456789, udp_frame(7), 0}, {51, 1, tcp_frame(8), 0}};
-  write_pcapng(dir.file("ns.pcapng"), packets, {.link_type = 1, .tsresol = 9, .tsoffset = 1000, .snaplen = 0});
+  write_pcapng(dir.file("ns.pcapng"), packets,
+               {.link_type = 1, .tsresol = 9, .tsoffset = 1000, .snaplen = 0});
   auto src = PacketSource::open_file(file(dir.file("ns.pcapng")));
   CHECK(src->link_type() == link_type::ethernet);
   const auto r = read_all(*src);
@@ -119,8 +125,10 @@ TEST_CASE("the link type of the file reaches the decoder (raw IP, SLL2, NULL)", 
   TempDir dir;
   const auto ip = FrameBuilder{}.ipv4(host_c, host_d, 6).tcp(5, 6, tcp_flag::ack, 7).build();
   write_pcap(dir.file("raw.pcap"), {{1, 0, ip, 0}}, {.link_type = 101});
-  write_pcap(dir.file("sll2.pcap"), {{1, 0, FrameBuilder{}.sll2(0x0800).raw(ip).build(), 0}}, {.link_type = 276});
-  write_pcap(dir.file("null.pcap"), {{1, 0, FrameBuilder{}.null_af(2, true).raw(ip).build(), 0}}, {.link_type = 0});
+  write_pcap(dir.file("sll2.pcap"), {{1, 0, FrameBuilder{}.sll2(0x0800).raw(ip).build(), 0}},
+             {.link_type = 276});
+  write_pcap(dir.file("null.pcap"), {{1, 0, FrameBuilder{}.null_af(2, true).raw(ip).build(), 0}},
+             {.link_type = 0});
   for (const char* name : {"raw.pcap", "sll2.pcap", "null.pcap"}) {
     INFO(name);
     auto src = PacketSource::open_file(file(dir.file(name)));
@@ -164,8 +172,10 @@ TEST_CASE("files written by libpcap's own dumper read back", "[source]") {
 
 TEST_CASE("a BPF filter selects packets, an invalid one fails at open with the reason", "[source]") {
   TempDir dir;
-  write_pcap(dir.file("mix.pcap"),
-             {{1, 0, udp_frame(53), 0}, {2, 0, tcp_frame(80), 0}, {3, 0, udp_frame(54), 0}, {4, 0, tcp_frame(443), 0}});
+  write_pcap(dir.file("mix.pcap"), {{1, 0, udp_frame(53), 0},
+                                    {2, 0, tcp_frame(80), 0},
+                                    {3, 0, udp_frame(54), 0},
+                                    {4, 0, tcp_frame(443), 0}});
   auto tcp_only = PacketSource::open_file(file(dir.file("mix.pcap"), "tcp"));
   const auto r = read_all(*tcp_only);
   REQUIRE(r.meta.size() == 2);
@@ -202,9 +212,13 @@ TEST_CASE("open errors say which file and why", "[source]") {
     junk << "this is not a capture file at all";
   }
   CHECK_THROWS_AS(PacketSource::open_file(file(dir.file("junk.pcap"))), SourceError);
-  CHECK_THROWS_AS(PacketSource::open_file(file(dir.file("x"), "", Pace::realtime, 0)),
+  CHECK_THROWS_AS(PacketSource::open_file(file(dir.file("x"), "", Pace::realtime, 0)), SourceError);
+  CHECK_THROWS_AS(PacketSource::open_live([] {
+                    LiveOptions o;
+                    o.interface = "fg-no-such-if0";
+                    return o;
+                  }()),
                   SourceError);
-  CHECK_THROWS_AS(PacketSource::open_live([] { LiveOptions o; o.interface = "fg-no-such-if0"; return o; }()), SourceError);
 }
 
 TEST_CASE("a corrupt record is a read error, not a crash, and earlier packets survive", "[source]") {
@@ -238,7 +252,8 @@ TEST_CASE("a corrupt record is a read error, not a crash, and earlier packets su
 TEST_CASE("realtime replay reproduces the capture's gaps (scaled), max pace does not wait", "[source]") {
   TempDir dir;
   // Gaps of 150 ms and 150 ms: 300 ms of capture time.
-  write_pcap(dir.file("gaps.pcap"), {{10, 0, udp_frame(1), 0}, {10, 150000, udp_frame(2), 0}, {10, 300000, udp_frame(3), 0}});
+  write_pcap(dir.file("gaps.pcap"),
+             {{10, 0, udp_frame(1), 0}, {10, 150000, udp_frame(2), 0}, {10, 300000, udp_frame(3), 0}});
   using clock = std::chrono::steady_clock;
 
   auto realtime = PacketSource::open_file(file(dir.file("gaps.pcap"), "", Pace::realtime, 2.0));

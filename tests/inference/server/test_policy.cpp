@@ -93,7 +93,8 @@ TEST_CASE("bad policy files are refused with the key named") {
   CHECK_THROWS_WITH(Policy::from_yaml("classes: {DoS: nuke}\n"), Catch::Contains("unknown action 'nuke'"));
   CHECK_THROWS_WITH(Policy::from_yaml("min_block_score: 3\n"), Catch::Contains("min_block_score"));
   CHECK_THROWS_WITH(Policy::from_yaml("[1, 2"), Catch::Contains("not valid YAML"));
-  CHECK_THROWS_WITH(Policy::from_yaml_file("/nonexistent/policy.yaml"), Catch::Contains("cannot read policy file"));
+  CHECK_THROWS_WITH(Policy::from_yaml_file("/nonexistent/policy.yaml"),
+                    Catch::Contains("cannot read policy file"));
 }
 
 TEST_CASE("handshake accepts the exact schema and names every difference otherwise") {
@@ -130,7 +131,8 @@ TEST_CASE("handshake accepts the exact schema and names every difference otherwi
 }
 
 TEST_CASE("policy rules naming classes the model does not have are reported") {
-  const auto p = Policy::from_yaml("classes: {Portscan: alert, PortScan: alert}\nnever_block: [Botnet, Bot]\n");
+  const auto p =
+      Policy::from_yaml("classes: {Portscan: alert, PortScan: alert}\nnever_block: [Botnet, Bot]\n");
   const std::vector<std::string> model_classes{"BENIGN", "Portscan", "Botnet", "DDoS"};
   const auto unknown = p.unknown_classes(model_classes);
   CHECK(unknown == std::vector<std::string>{"PortScan", "Bot"});

@@ -14,7 +14,8 @@ namespace v1 = flowguard::v1;
 
 namespace {
 
-std::vector<std::string> infer_args(const TempDir& /*dir*/, const std::string& model, const std::string& sock) {
+std::vector<std::string> infer_args(const TempDir& /*dir*/, const std::string& model,
+                                    const std::string& sock) {
   return {FG_INFER_BIN, "--model", model, "--socket", sock, "--max-batch", "16"};
 }
 
@@ -76,7 +77,8 @@ TEST_CASE("a bad model at start-up exits 1 with the reason", "[long]") {
   CHECK_FALSE(fs::exists(d.file("s.sock")));
 }
 
-TEST_CASE("a second server on a live socket refuses to start and a stale socket left by a kill is reused", "[long]") {
+TEST_CASE("a second server on a live socket refuses to start and a stale socket left by a kill is reused",
+          "[long]") {
   TempDir d;
   const auto model = d.file("m.pt"), sock = d.file("infer.sock");
   save_linear_model(model, "A");
@@ -145,7 +147,8 @@ TEST_CASE("flowguardctl against a real server and against an absent socket", "[l
   CHECK(rc == 1);
   CHECK(out.find("cannot connect to flowguard-infer at " + absent +
                  ": No such file or directory — is the server running?") != std::string::npos);
-  std::tie(rc, out) = run_command({FG_CTL_BIN, "--capture-socket", absent, "block", "10.0.0.1", "--ttl", "60"});
+  std::tie(rc, out) =
+      run_command({FG_CTL_BIN, "--capture-socket", absent, "block", "10.0.0.1", "--ttl", "60"});
   CHECK(rc == 1);
   CHECK(out.find("cannot connect to flowguard-capture at " + absent) != std::string::npos);
   // A block request sent to the inference server's socket is answered, not served.
@@ -154,8 +157,9 @@ TEST_CASE("flowguardctl against a real server and against an absent socket", "[l
   CHECK(out.find("served by the capture agent") != std::string::npos);
 }
 
-TEST_CASE("flowguardctl stats renders a live server's registry: readable, and Prometheus text promtool accepts",
-          "[long]") {
+TEST_CASE(
+    "flowguardctl stats renders a live server's registry: readable, and Prometheus text promtool accepts",
+    "[long]") {
   TempDir d;
   const auto model = d.file("m.pt"), sock = d.file("infer.sock");
   save_linear_model(model, "A");
@@ -177,9 +181,7 @@ TEST_CASE("flowguardctl stats renders a live server's registry: readable, and Pr
   CHECK(out.find("flowguard_infer_verdicts_total{action=\"block\"} 5\n") != std::string::npos);
   CHECK(out.find("flowguard_infer_inference_seconds_count 1\n") != std::string::npos);
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) FLOWGUARD_SKIP("promtool not installed");
-  {
-    std::ofstream(d.file("metrics.txt")) << out;
-  }
+  { std::ofstream(d.file("metrics.txt")) << out; }
   std::tie(rc, out) = run_command({"/bin/sh", "-c", "promtool check metrics < " + d.file("metrics.txt")});
   INFO(out);
   CHECK(rc == 0);

@@ -308,7 +308,8 @@ TEST_CASE("hot swap under continuous load: versions change, no verdict is lost",
     }
     if (!m->has_verdicts()) return false;
     const auto& vb = m->verdicts();
-    if (vb.verdicts_size() != static_cast<int>(kFlows) || version_of.count(vb.batch_seq())) complete_batches = false;
+    if (vb.verdicts_size() != static_cast<int>(kFlows) || version_of.count(vb.batch_seq()))
+      complete_batches = false;
     const auto ver = vb.verdicts(0).model_version();
     for (const auto& v : vb.verdicts()) {
       if (v.model_version() != ver) mixed_batch = true;
@@ -319,16 +320,19 @@ TEST_CASE("hot swap under continuous load: versions change, no verdict is lost",
     if (ver == "B") ++answered_b;
     return true;
   };
-  while (answered.load() < 30 && read_one()) {}
+  while (answered.load() < 30 && read_one()) {
+  }
   REQUIRE(answered.load() >= 30);
   // Reload through the control socket while the sender keeps going.
   swapper = std::thread([&] { reloaded = control_reload(srv.control(), d.file("b.pt")).ok(); });
-  while (answered_b.load() < 30 && read_one()) {}
+  while (answered_b.load() < 30 && read_one()) {
+  }
   swapper.join();
   stop_sending = true;
   sender.join();
   REQUIRE_FALSE(send_failed.load());
-  while (answered.load() < sent.load() && read_one()) {}
+  while (answered.load() < sent.load() && read_one()) {
+  }
 
   CHECK(reloaded);
   CHECK(saw_model_changed);
@@ -339,8 +343,10 @@ TEST_CASE("hot swap under continuous load: versions change, no verdict is lost",
   // Every batch answered once; A before the swap, B after, never A again once B served.
   bool seen_b = false, a_after_b = false;
   for (const auto& [seq, ver] : version_of) {
-    if (ver == "B") seen_b = true;
-    else if (seen_b) a_after_b = true;
+    if (ver == "B")
+      seen_b = true;
+    else if (seen_b)
+      a_after_b = true;
     CHECK((ver == "A" || ver == "B"));
   }
   CHECK(seen_b);
@@ -399,7 +405,8 @@ TEST_CASE("a watched directory serves a bundle renamed into the directory and ig
   TempDir d;
   fs::create_directories(d.path / "models");
   save_linear_model(d.file("a.pt"), "A");
-  InProcessServer srv(d.file("a.pt"), [&](inf::ServerOptions& o) { o.watch_dir = (d.path / "models").string(); });
+  InProcessServer srv(d.file("a.pt"),
+                      [&](inf::ServerOptions& o) { o.watch_dir = (d.path / "models").string(); });
   AgentClient c(srv.socket());
   REQUIRE(c.hello(feature_names(4))->accepted());
   // save_bundle writes "<name>.tmp.<pid>" in the same directory and renames it: an atomic appearance.
@@ -492,19 +499,23 @@ TEST_CASE("socket files: mode 0660, stale file replaced, live server or non-sock
 
   CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, path), Catch::Contains("already listening"));
   write_garbage(d.file("plain"));
-  CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, d.file("plain")), Catch::Contains("not a socket"));
+  CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, d.file("plain")),
+                    Catch::Contains("not a socket"));
   srv.stop();
   CHECK_FALSE(fs::exists(path));
   CHECK_FALSE(fs::exists(inf::default_control_path(path)));
   CHECK(inf::default_control_path("/run/flowguard/infer.sock") == "/run/flowguard/infer.ctl");
 }
 
-TEST_CASE("a socket path too long for sockaddr_un is the same clear error for the server and flowguardctl's client") {
+TEST_CASE(
+    "a socket path too long for sockaddr_un is the same clear error for the server and flowguardctl's "
+    "client") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   const std::string long_path = d.file(std::string(120, 's') + ".sock");
   const std::string expected = "path '" + long_path + "' is too long for a Unix socket";
-  CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, long_path), Catch::Contains("agent socket " + expected));
+  CHECK_THROWS_WITH(InProcessServer(d.file("a.pt"), {}, {}, long_path),
+                    Catch::Contains("agent socket " + expected));
   v1::ControlRequest req;
   req.mutable_status();
   CHECK_THROWS_WITH(control(long_path, req), Catch::Contains(expected) && Catch::Contains("107 bytes max"));

@@ -82,7 +82,8 @@ std::optional<v1::ServerMessage> AgentClient::read(std::chrono::milliseconds tim
       }
     }
     const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+            .count();
     if (left <= 0) return std::nullopt;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
@@ -96,7 +97,8 @@ std::optional<v1::ServerMessage> AgentClient::read(std::chrono::milliseconds tim
 std::optional<v1::VerdictBatch> AgentClient::read_verdicts(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto m = read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    auto m = read(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
     if (!m) return std::nullopt;
     if (m->has_verdicts()) return m->verdicts();
   }
@@ -107,7 +109,8 @@ bool AgentClient::wait_closed(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+            .count();
     if (left <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
@@ -118,8 +121,8 @@ bool AgentClient::wait_closed(std::chrono::milliseconds timeout) {
   }
 }
 
-std::optional<v1::HelloAck> AgentClient::hello(const std::vector<std::string>& names, const std::string& profile,
-                                               const std::string& agent) {
+std::optional<v1::HelloAck> AgentClient::hello(const std::vector<std::string>& names,
+                                               const std::string& profile, const std::string& agent) {
   v1::AgentMessage m;
   auto* h = m.mutable_hello();
   h->set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
@@ -133,7 +136,8 @@ std::optional<v1::HelloAck> AgentClient::hello(const std::vector<std::string>& n
   return r->hello_ack();
 }
 
-bool AgentClient::send_flows(std::uint64_t seq, std::uint64_t first, std::size_t n, const std::vector<float>& row) {
+bool AgentClient::send_flows(std::uint64_t seq, std::uint64_t first, std::size_t n,
+                             const std::vector<float>& row) {
   v1::AgentMessage m;
   auto* b = m.mutable_flows();
   b->set_batch_seq(seq);

@@ -58,7 +58,8 @@ class AgentClient {
                                                const std::string& profile = "corrected",
                                                const std::string& agent = "test-agent");
   // A FlowBatch with `n` flows whose feature rows are all `row`.
-  bool send_flows(std::uint64_t seq, std::uint64_t first_flow_id, std::size_t n, const std::vector<float>& row);
+  bool send_flows(std::uint64_t seq, std::uint64_t first_flow_id, std::size_t n,
+                  const std::vector<float>& row);
 
  private:
   int fd_ = -1;

@@ -50,8 +50,8 @@ torch::jit::Module linear(std::size_t nf, std::int64_t out_classes, const std::s
 
 }  // namespace
 
-void save_linear_model(const std::string& path, const std::string& version, std::size_t nf, const std::string& name,
-                       const std::string& profile) {
+void save_linear_model(const std::string& path, const std::string& version, std::size_t nf,
+                       const std::string& name, const std::string& profile) {
   flowguard::models::save_bundle(linear(nf, 3), manifest(name, version, nf, profile), path);
 }
 

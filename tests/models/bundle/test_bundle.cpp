@@ -62,7 +62,8 @@ TEST_CASE("manifest JSON round-trips and rejects inconsistent content") {
   CHECK(back.training_json.find("\"rows\":10") != std::string::npos);
 
   CHECK_THROWS_WITH(Manifest::from_json("{"), Catch::Contains("not valid JSON"));
-  CHECK_THROWS_WITH(Manifest::from_json(R"({"format":"flowguard-model/1"})"), Catch::Contains("missing field 'name'"));
+  CHECK_THROWS_WITH(Manifest::from_json(R"({"format":"flowguard-model/1"})"),
+                    Catch::Contains("missing field 'name'"));
   auto bad = m;
   bad.benign_class = "NOPE";
   CHECK_THROWS_WITH(Manifest::from_json(bad.to_json()), Catch::Contains("benign_class 'NOPE'"));

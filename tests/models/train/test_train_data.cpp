@@ -67,7 +67,7 @@ TEST_CASE("profiles list the contract's feature names in order") {
 TEST_CASE("timestamps of both CIC layouts parse to epoch seconds") {
   CHECK(parse_timestamp("2017-07-06 12:39:06.818901") == Approx(1499344746.818901).epsilon(1e-12));
   CHECK(parse_timestamp("1970-01-01 00:00:00") == 0.0);
-  CHECK(parse_timestamp("6/7/2017 12:39") == Approx(1499344740.0));       // d/m/y
+  CHECK(parse_timestamp("6/7/2017 12:39") == Approx(1499344740.0));  // d/m/y
   CHECK(parse_timestamp("6/7/2017 1:05:30 PM") == Approx(1499346330.0));
   CHECK(std::isnan(parse_timestamp("yesterday")));
   CHECK(std::isnan(parse_timestamp("2017-13-01 00:00:00")));
@@ -90,8 +90,8 @@ TEST_CASE("corrected layout: NaN, Infinity and negative durations are kept and c
         cells.push_back(row.substr(start, i - start));
         start = i + 1;
       }
-    cells[8] = "-5";           // Flow Duration
-    cells[8 + 13] = "NaN";     // Flow Bytes/s
+    cells[8] = "-5";             // Flow Duration
+    cells[8 + 13] = "NaN";       // Flow Bytes/s
     cells[8 + 14] = "Infinity";  // Flow Packets/s
     std::string joined;
     for (std::size_t i = 0; i < cells.size(); ++i) joined += (i ? "," : "") + cells[i];
@@ -158,7 +158,8 @@ TEST_CASE("original MachineLearningCVE layout: no identifiers, starts with Desti
   {
     std::ofstream out(path);
     std::string h = " Destination Port";
-    for (auto f : cicids2017_features()) h += ", " + (f == "Fwd Header Length.1" ? std::string("Fwd Header Length") : f);
+    for (auto f : cicids2017_features())
+      h += ", " + (f == "Fwd Header Length.1" ? std::string("Fwd Header Length") : f);
     out << h << ", Label\n";
     for (int i = 0; i < 4; ++i) {
       std::string r = "80";
@@ -181,11 +182,14 @@ TEST_CASE("NSL-KDD: no header, categorical columns one-hot, unknown categories c
   const auto path = dir.file("KDDTest+.txt");
   {
     std::ofstream out(path);
-    out << "0,tcp,http,SF,215,45076,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,0.00,0,0,"
+    out << "0,tcp,http,SF,215,45076,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,0.00,0,"
+           "0,"
            "0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,normal,21\n";
-    out << "0,icmp,ecr_i,SF,1032,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,511,511,0.00,0.00,0.00,0.00,1.00,0.00,0.00,255,"
+    out << "0,icmp,ecr_i,SF,1032,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,511,511,0.00,0.00,0.00,0.00,1.00,0.00,0."
+           "00,255,"
            "255,1.00,0.00,1.00,0.00,0.00,0.00,0.00,0.00,smurf,21\n";
-    out << "2,udp,brand_new_service,SF,1,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,0.00,"
+    out << "2,udp,brand_new_service,SF,1,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,"
+           "0.00,"
            "1,1,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,normal,15\n";
   }
   const Dataset d = load_dataset({path});
@@ -276,7 +280,8 @@ TEST_CASE("audit finds constant and duplicate columns, duplicate rows and train/
   d.feature_names = {"a", "b", "c", "d"};
   d.class_names = {"BENIGN", "X"};
   // a varies, b constant, c == a, d varies; rows 0 and 1 identical; row 4 duplicates row 0 with label X.
-  const float rows[6][4] = {{1, 5, 1, 0}, {1, 5, 1, 0}, {2, 5, 2, NAN}, {3, 5, 3, 1}, {1, 5, 1, 0}, {4, 5, 4, INFINITY}};
+  const float rows[6][4] = {{1, 5, 1, 0}, {1, 5, 1, 0}, {2, 5, 2, NAN},
+                            {3, 5, 3, 1}, {1, 5, 1, 0}, {4, 5, 4, INFINITY}};
   const std::int32_t labels[6] = {0, 0, 0, 1, 1, 1};
   for (int i = 0; i < 6; ++i) {
     d.x.insert(d.x.end(), rows[i], rows[i] + 4);
@@ -332,7 +337,7 @@ TEST_CASE("metrics from a hand-computed confusion matrix") {
   CHECK(e.macro_f1 == Approx((0.8 + 12.0 / 17 + 10.0 / 13) / 3));
   CHECK(e.weighted_f1 == Approx((10 * 0.8 + 10 * 12.0 / 17 + 5 * 10.0 / 13) / 25));
   CHECK(e.macro_f1_major == Approx((0.8 + 12.0 / 17) / 2));
-  CHECK(e.benign_fpr == Approx(0.2));       // 2 of 10 benign flagged
+  CHECK(e.benign_fpr == Approx(0.2));           // 2 of 10 benign flagged
   CHECK(e.attack_recall == Approx(13.0 / 15));  // 2 of 15 attacks predicted benign
 }
 

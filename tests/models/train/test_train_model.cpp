@@ -79,8 +79,10 @@ TEST_CASE("every architecture learns separable synthetic classes") {
       CHECK(result.history.size() >= 1);
       CHECK(result.best_epoch >= 1);
       // rf is one XGBoost round of parallel trees: nothing to compare across rounds.
-      if (arch == "rf") CHECK(result.history.size() == 1);
-      else CHECK(result.history.back().train_loss < result.history.front().train_loss);
+      if (arch == "rf")
+        CHECK(result.history.size() == 1);
+      else
+        CHECK(result.history.back().train_loss < result.history.front().train_loss);
     }
   }
 }
@@ -106,7 +108,8 @@ TEST_CASE("the same seed gives identical weights and outputs, another seed does 
   CHECK(all_equal);
   CHECK(any_differs);
   CHECK(predict_proba(a.module, p.test) == predict_proba(b.module, p.test));
-  for (std::size_t i = 0; i < a.history.size(); ++i) CHECK(a.history[i].train_loss == b.history[i].train_loss);
+  for (std::size_t i = 0; i < a.history.size(); ++i)
+    CHECK(a.history[i].train_loss == b.history[i].train_loss);
 }
 
 TEST_CASE("scaling is fitted on training rows and embedded in the module") {
@@ -194,7 +197,8 @@ TEST_CASE("train command: exported bundle reproduces the trained module, evaluat
   CHECK(html.find("Data audit") != std::string::npos);
   std::ifstream json_in(o.json);
   const auto metrics = nlohmann::json::parse(json_in);
-  CHECK(metrics["evaluations"]["test (time split)"]["accuracy"].get<double>() == Approx(outcome.test.accuracy));
+  CHECK(metrics["evaluations"]["test (time split)"]["accuracy"].get<double>() ==
+        Approx(outcome.test.accuracy));
   CHECK(metrics["audit"]["rows_kept"] == 300);
 
   // evaluate on the test subset recomputes the same split and the same numbers.
@@ -284,8 +288,9 @@ TEST_CASE("a model refuses data of another feature profile") {
   std::ostringstream log;
   run_train(o, log);
   const auto kdd = dir.file("kdd.txt");
-  std::ofstream(kdd) << "0,tcp,http,SF,215,45076,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,"
-                        "0.00,0,0,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,normal,21\n";
+  std::ofstream(kdd)
+      << "0,tcp,http,SF,215,45076,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,"
+         "0.00,0,0,0.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,normal,21\n";
   PredictOptions pr;
   pr.model = o.out;
   pr.data = {kdd};

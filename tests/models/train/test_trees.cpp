@@ -88,11 +88,13 @@ TEST_CASE("gbdt and rf compile to TorchScript that matches XGBoost under every s
     std::vector<float> all = test.x;
     all.insert(all.end(), rows.begin(), rows.end());
     // The C++ reference walk agrees with XGBoost too (guards the parser itself).
-    const auto ref = xgboost_predict(trained.xgboost_json, all.data(), all.size() / kF, kF, XgbOutput::kMargin);
+    const auto ref =
+        xgboost_predict(trained.xgboost_json, all.data(), all.size() / kF, kF, XgbOutput::kMargin);
     double walk = 0;
     for (std::size_t r = 0; r < all.size() / kF; ++r) {
       const auto m = e.margins(all.data() + r * kF);
-      for (std::size_t c = 0; c < 4; ++c) walk = std::max(walk, static_cast<double>(std::fabs(m[c] - ref[r * 4 + c])));
+      for (std::size_t c = 0; c < 4; ++c)
+        walk = std::max(walk, static_cast<double>(std::fabs(m[c] - ref[r * 4 + c])));
     }
     CHECK(walk < 1e-5);
     for (auto s : {TreeStrategy::kGemm, TreeStrategy::kTreeTraversal, TreeStrategy::kPerfectTreeTraversal}) {
@@ -135,8 +137,10 @@ TEST_CASE("the compiled trees learn the synthetic classes and use missing values
   const auto ref_nan = xgboost_predict(trained.xgboost_json, x.data(), 1, kF, XgbOutput::kMargin);
   const auto ref_zero = xgboost_predict(trained.xgboost_json, zero.data(), 1, kF, XgbOutput::kMargin);
   c10::InferenceMode guard;
-  auto got = trained.module.forward({torch::from_blob(x.data(), {1, static_cast<std::int64_t>(kF)})}).toTensor();
-  for (std::size_t c = 0; c < 4; ++c) CHECK(got[0][static_cast<std::int64_t>(c)].item<float>() == Approx(ref_nan[c]).margin(1e-5));
+  auto got =
+      trained.module.forward({torch::from_blob(x.data(), {1, static_cast<std::int64_t>(kF)})}).toTensor();
+  for (std::size_t c = 0; c < 4; ++c)
+    CHECK(got[0][static_cast<std::int64_t>(c)].item<float>() == Approx(ref_nan[c]).margin(1e-5));
   bool differs = false;
   for (std::size_t c = 0; c < 4; ++c) differs |= std::fabs(ref_nan[c] - ref_zero[c]) > 1e-3;
   CHECK(differs);  // the test is meaningful: NaN is not routed like 0 here
@@ -175,8 +179,8 @@ TEST_CASE("strategy choice follows depth, and a forest of lone leaves compiles t
     for (int i = 0; i < depth; ++i) {
       const int n = static_cast<int>(t.left.size());
       const bool last = i + 1 == depth;
-      t.left.push_back(n + 2);    // next split (or, at the end, a leaf)
-      t.right.push_back(n + 1);   // leaf
+      t.left.push_back(n + 2);   // next split (or, at the end, a leaf)
+      t.right.push_back(n + 1);  // leaf
       t.feature.push_back(i % 2);
       t.threshold.push_back(static_cast<float>(i));
       t.value.push_back(0);
@@ -231,7 +235,7 @@ TEST_CASE("strategy choice follows depth, and a forest of lone leaves compiles t
     TreeEnsemble c = e;
     c.trees = {chain(depth)};
     CHECK(c.max_depth() == depth);
-    CHECK(choose_strategy(c) == (depth <= 3 ? TreeStrategy::kGemm
+    CHECK(choose_strategy(c) == (depth <= 3   ? TreeStrategy::kGemm
                                  : depth == 4 ? TreeStrategy::kPerfectTreeTraversal  // 31 slots for 9 nodes
                                               : TreeStrategy::kTreeTraversal));
     // Every strategy walks the chain like the reference walk.
@@ -240,7 +244,8 @@ TEST_CASE("strategy choice follows depth, and a forest of lone leaves compiles t
       for (float b : {-5.0f, 0.0f, 3.0f, 6.0f, 9.0f, 20.0f}) x.insert(x.end(), {a, b});
     for (auto s : {TreeStrategy::kGemm, TreeStrategy::kTreeTraversal, TreeStrategy::kPerfectTreeTraversal}) {
       auto cm = compile_ensemble(c, s);
-      auto out = cm.forward({torch::from_blob(x.data(), {static_cast<std::int64_t>(x.size() / 2), 2})}).toTensor();
+      auto out =
+          cm.forward({torch::from_blob(x.data(), {static_cast<std::int64_t>(x.size() / 2), 2})}).toTensor();
       for (std::size_t r = 0; r < x.size() / 2; ++r) {
         const auto ref = c.margins(x.data() + 2 * r);
         CHECK(out[static_cast<std::int64_t>(r)][0].item<float>() == ref[0]);
@@ -309,7 +314,8 @@ TEST_CASE("a tree bundle served by the real inference server gives the module's 
   const Dataset data = load_dataset({csv}, lo);
   const std::size_t nf = data.n_features();
 
-  fgtest::InProcessServer srv(o.out, [](flowguard::inference::ServerOptions& so) { so.batch.explain_top = 3; });
+  fgtest::InProcessServer srv(o.out,
+                              [](flowguard::inference::ServerOptions& so) { so.batch.explain_top = 3; });
   fgtest::AgentClient client(srv.socket());
   REQUIRE(client.hello(data.feature_names, data.profile)->accepted());
   std::size_t attacks_explained = 0, checked = 0;
@@ -322,7 +328,8 @@ TEST_CASE("a tree bundle served by the real inference server gives the module's 
     REQUIRE(vb->verdicts_size() == 1);
     const auto& v = vb->verdicts(0);
     c10::InferenceMode guard;
-    auto logits = bundle.module.forward({torch::from_blob(row.data(), {1, static_cast<std::int64_t>(nf)})}).toTensor();
+    auto logits =
+        bundle.module.forward({torch::from_blob(row.data(), {1, static_cast<std::int64_t>(nf)})}).toTensor();
     auto p = torch::softmax(logits, 1);
     const auto cls = p.argmax(1).item<std::int64_t>();
     CHECK(v.class_index() == static_cast<std::uint32_t>(cls));
@@ -330,9 +337,9 @@ TEST_CASE("a tree bundle served by the real inference server gives the module's 
     ++checked;
     if (v.action() != v1::ACTION_ALLOW) {
       REQUIRE(v.top_features_size() > 0);
-      auto ex = bundle.module.get_method("explain")(
-                                  {torch::from_blob(row.data(), {1, static_cast<std::int64_t>(nf)}),
-                                   torch::tensor({cls}, torch::kInt64)})
+      auto ex = bundle.module
+                    .get_method("explain")({torch::from_blob(row.data(), {1, static_cast<std::int64_t>(nf)}),
+                                            torch::tensor({cls}, torch::kInt64)})
                     .toTensor();
       // The strongest feature the server names is the strongest Saabas contribution.
       const auto top = ex.narrow(1, 0, static_cast<std::int64_t>(nf)).abs().argmax(1).item<std::int64_t>();

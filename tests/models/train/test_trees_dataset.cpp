@@ -56,9 +56,9 @@ int main(int argc, char** argv) {
     const auto out = run_train(o, log);
     std::cout << log.str();
     const auto& t = out.test;
-    expect(t.macro_f1_major >= c.min_macro_f1_major,
-           c.arch + " macro-F1 (major classes) " + std::to_string(t.macro_f1_major) + " >= " +
-               std::to_string(c.min_macro_f1_major));
+    expect(t.macro_f1_major >= c.min_macro_f1_major, c.arch + " macro-F1 (major classes) " +
+                                                         std::to_string(t.macro_f1_major) +
+                                                         " >= " + std::to_string(c.min_macro_f1_major));
     expect(t.benign_fpr <= 0.02, c.arch + " arg-max benign FPR " + std::to_string(t.benign_fpr) + " <= 2%");
     expect(out.trained.compile_max_abs_diff <= 1e-5,
            c.arch + " validation margins vs XGBoost " + sci(out.trained.compile_max_abs_diff));
@@ -73,13 +73,14 @@ int main(int argc, char** argv) {
     auto x = test.x;
     const auto edges = trees_fixtures::edge_rows(e, test.x, test.n_features());
     x.insert(x.end(), edges.begin(), edges.end());
-    const auto d = trees_fixtures::compare_with_xgboost(bundle.module, out.trained.xgboost_json, x, test.n_features(),
-                                                        all.class_names.size());
+    const auto d = trees_fixtures::compare_with_xgboost(bundle.module, out.trained.xgboost_json, x,
+                                                        test.n_features(), all.class_names.size());
     const std::string where = c.arch + " on " + std::to_string(d.rows) + " rows: ";
     expect(d.margin < 1e-5, where + "margins vs XGBoost " + sci(d.margin));
     expect(d.probability < 1e-5, where + "probabilities vs XGBoost " + sci(d.probability));
     expect(d.class_mismatches == 0, where + std::to_string(d.class_mismatches) + " class mismatches");
-    expect(d.explain_vs_xgboost < 1e-5, where + "Saabas vs XGBoost approx_contribs " + sci(d.explain_vs_xgboost));
+    expect(d.explain_vs_xgboost < 1e-5,
+           where + "Saabas vs XGBoost approx_contribs " + sci(d.explain_vs_xgboost));
     expect(d.explain_sum < 1e-5, where + "contributions + bias - margin " + sci(d.explain_sum));
   }
   std::filesystem::remove_all(tmp);

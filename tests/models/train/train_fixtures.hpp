@@ -65,7 +65,8 @@ inline void write_synthetic_csv(const std::string& path, std::size_t rows_per_cl
   for (std::size_t i = 0; i < rows_per_class; ++i)
     for (int c = 0; c < 3; ++c)
       out << corrected_row(id++, synthetic_classes()[static_cast<std::size_t>(c)], c, rng,
-                           static_cast<int>(i % 3600)) << "\n";
+                           static_cast<int>(i % 3600))
+          << "\n";
 }
 
 }  // namespace fixtures

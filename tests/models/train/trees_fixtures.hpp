@@ -70,12 +70,14 @@ inline Disagreement compare_with_xgboost(torch::jit::Module& module, const std::
   d.rows = rows;
   using flowguard::train::XgbOutput;
   const auto margin = flowguard::train::xgboost_predict(model_json, x.data(), rows, nf, XgbOutput::kMargin);
-  const auto proba = flowguard::train::xgboost_predict(model_json, x.data(), rows, nf, XgbOutput::kProbability);
+  const auto proba =
+      flowguard::train::xgboost_predict(model_json, x.data(), rows, nf, XgbOutput::kProbability);
   const auto contrib =
       flowguard::train::xgboost_predict(model_json, x.data(), rows, nf, XgbOutput::kApproxContributions);
   c10::InferenceMode guard;
-  auto input = torch::from_blob(const_cast<float*>(x.data()),
-                                {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(nf)}, torch::kFloat32);
+  auto input =
+      torch::from_blob(const_cast<float*>(x.data()),
+                       {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(nf)}, torch::kFloat32);
   auto logits = module.forward({input}).toTensor().contiguous();
   auto p = torch::softmax(logits, 1).contiguous();
   auto cls = logits.argmax(1).contiguous();
@@ -89,7 +91,8 @@ inline Disagreement compare_with_xgboost(torch::jit::Module& module, const std::
     for (std::size_t c = 0; c < k; ++c) {
       const double ref = margin[r * k + c];
       d.margin = std::max(d.margin, std::fabs(lg[r * k + c] - ref) / std::max(1.0, std::fabs(ref)));
-      d.probability = std::max(d.probability, static_cast<double>(std::fabs(pp[r * k + c] - proba[r * k + c])));
+      d.probability =
+          std::max(d.probability, static_cast<double>(std::fabs(pp[r * k + c] - proba[r * k + c])));
       if (proba[r * k + c] > proba[r * k + ref_best]) ref_best = c;
     }
     const auto c = static_cast<std::size_t>(cc[r]);
@@ -99,7 +102,8 @@ inline Disagreement compare_with_xgboost(torch::jit::Module& module, const std::
     for (std::size_t f = 0; f <= nf; ++f) {
       const double got = ex[r * (nf + 1) + f], ref = contrib[(r * k + c) * (nf + 1) + f];
       sum += got;
-      d.explain_vs_xgboost = std::max(d.explain_vs_xgboost, std::fabs(got - ref) / std::max(1.0, std::fabs(ref)));
+      d.explain_vs_xgboost =
+          std::max(d.explain_vs_xgboost, std::fabs(got - ref) / std::max(1.0, std::fabs(ref)));
     }
     const double m = lg[r * k + c];
     d.explain_sum = std::max(d.explain_sum, std::fabs(sum - m) / std::max(1.0, std::fabs(m)));
