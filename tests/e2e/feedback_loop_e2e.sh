@@ -40,16 +40,32 @@ server=$!
 for _ in $(seq 1 300); do [ -S "$work/infer.sock" ] && break; kill -0 "$server" 2>/dev/null || fail "server exited"; sleep 0.1; done
 [ -S "$work/infer.sock" ] || fail "server socket did not appear"
 
+# An event store as an agent before operator feedback left it (schema version 1, one alert): the agent
+# migrates it in place; the old alert stays, can be marked, and is skipped by the export (no features).
+sqlite3 "$work/events.db" <<'SQL'
+CREATE TABLE alerts (id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, flow_id INTEGER NOT NULL,
+  src_ip TEXT NOT NULL, src_port INTEGER NOT NULL, dest_ip TEXT NOT NULL, dest_port INTEGER NOT NULL,
+  proto TEXT NOT NULL, class TEXT NOT NULL, score REAL NOT NULL, threshold REAL NOT NULL,
+  action TEXT NOT NULL, enforcement TEXT NOT NULL, model TEXT NOT NULL, model_version TEXT NOT NULL,
+  reason TEXT NOT NULL, eve TEXT NOT NULL);
+INSERT INTO alerts VALUES (1, 1700000000000000, 9, '192.0.2.50', 5555, '10.200.0.10', 80, 'TCP', 'DDoS', 0.99,
+  0.9, 'alert', 'dry-run', 'old-model', '1', 'r', '{}');
+SQL
+
 # 1. A replay stores every alert with its features (flows of this profile end at the active timeout or at
 #    the end of the input, so the verdicts come when the file ends and this agent exits).
 timeout 600 "$capture" -r "$pcap" --socket "$work/infer.sock" --enforce dry-run --no-host-allowlist \
   --state-dir none --control-socket none --events "$work/events.db" --events-retention-days 0 \
   --quiet-alerts >"$work/capture.log" 2>&1 || fail "replay exited $?"
-last=$(q "$work/events.db" "SELECT COUNT(*) FROM alerts")
+grep -q "migrated to schema version 2" "$work/capture.log" || fail "the old event store was not migrated"
+[ "$(q "$work/events.db" "SELECT src_ip||' '||class||' '||(features IS NULL) FROM alerts WHERE id=1")" = "192.0.2.50 DDoS 1" ] \
+  || fail "the old alert did not survive the migration"
+[ "$(q "$work/events.db" "PRAGMA user_version")" = 2 ] || fail "user_version not 2 after the migration"
+last=$(q "$work/events.db" "SELECT COUNT(*) FROM alerts WHERE id > 1")
 echo "alerts stored: $last, with features: $(q "$work/events.db" "SELECT COUNT(features) FROM alerts")"
 [ "$last" -gt 5000 ] || fail "too few alerts stored: $last"
-[ "$(q "$work/events.db" "SELECT COUNT(*) FROM alerts WHERE features IS NULL")" = 0 ] || fail "alerts without features"
-[ "$(q "$work/events.db" "SELECT length(features) FROM alerts LIMIT 1")" = $((81 * 4)) ] || fail "feature blob is not 81 float32"
+[ "$(q "$work/events.db" "SELECT COUNT(*) FROM alerts WHERE features IS NULL AND id > 1")" = 0 ] || fail "alerts without features"
+[ "$(q "$work/events.db" "SELECT length(features) FROM alerts WHERE id > 1 LIMIT 1")" = $((81 * 4)) ] || fail "feature blob is not 81 float32"
 
 # The running agent that owns this event store and its control socket: it reads a FIFO we hold open
 # (a pcap header, then nothing), so it stays up, connected to the server, like a live agent.
@@ -81,6 +97,8 @@ grep -q "marked 1 alert(s) as false positive (BENIGN): $id" "$work/mark.txt" || 
 [ "$(q "$work/events.db" "SELECT alert_id||'|'||label||'|'||note||'|'||operator FROM feedback")" = "$id|BENIGN|our own health check|e2e" ] \
   || fail "feedback row: $(q "$work/events.db" "SELECT * FROM feedback")"
 [ "$(q "$work/events.db" "SELECT COUNT(*) FROM alerts WHERE id=$id")" = 1 ] || fail "the marked alert was deleted"
+"$ctl" --capture-socket "$work/capture.ctl" mark-fp --alert 1 >"$work/mark-old.txt" 2>&1 || fail "marking the old alert: $(cat "$work/mark-old.txt")"
+grep -q "1 of them were stored without features" "$work/mark-old.txt" || fail "old alert: $(cat "$work/mark-old.txt")"
 exec 3>&-
 feeder_open=0
 wait "$agent" || fail "agent exited $?"
@@ -90,6 +108,7 @@ agent=
 "$train" export-feedback --events "$work/events.db" --out "$work/fp.csv" >"$work/export.log" 2>&1 \
   || fail "export-feedback: $(cat "$work/export.log")"
 cat "$work/export.log"
+grep -q "1 marked alert(s) have no stored features" "$work/export.log" || fail "export did not count the old alert"
 [ "$(wc -l <"$work/fp.csv")" = 2 ] || fail "fp.csv should hold a header and one row: $(cat "$work/fp.csv")"
 python3 - "$work/fp.csv" "$sport" "$id" <<'PY' || fail "fp.csv is not the marked flow as a BENIGN row"
 import csv, sys
