@@ -58,6 +58,14 @@ void mark(enforce::EventStore& store, std::int64_t id) {
   REQUIRE(store.mark_false_positive(r));
 }
 
+// A store holding one alert (features ramp(1)) written under `schema`, marked when `marked`.
+void store_one_alert(const std::string& db, const enforce::FeatureSchema& schema, bool marked) {
+  enforce::EventStore store(enforce::EventStoreOptions{db, 0, 64, 8}, schema);
+  REQUIRE(store.record(alert("10.0.0.5", 40001, ramp(1.f))));
+  store.flush();
+  if (marked) mark(store, 1);
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -119,14 +127,9 @@ TEST_CASE("export-feedback refuses a store whose feature names differ from the t
           "[feedback]") {
   TempDir dir;
   const std::string db = dir.file("events.db");
-  {
-    auto schema = corrected_schema(false);
-    schema.feature_names[2] = "Total Bwd Packets (renamed)";
-    enforce::EventStore store(enforce::EventStoreOptions{db, 0, 64, 8}, schema);
-    REQUIRE(store.record(alert("10.0.0.5", 40001, ramp(1.f))));
-    store.flush();
-    mark(store, 1);
-  }
+  auto schema = corrected_schema(false);
+  schema.feature_names[2] = "Total Bwd Packets (renamed)";
+  store_one_alert(db, schema, true);
   ExportFeedbackOptions o;
   o.events = db;
   o.out = dir.file("fp.csv");
@@ -152,23 +155,14 @@ TEST_CASE("export-feedback explains an event store without feedback or without m
   }
   CHECK_THROWS_WITH(export_feedback(o, log), Catch::Contains("has no feedback tables"));
   o.events = dir.file("events.db");
-  {
-    enforce::EventStore store(enforce::EventStoreOptions{o.events, 0, 64, 8}, corrected_schema(false));
-    REQUIRE(store.record(alert("10.0.0.5", 40001, ramp(1.f))));
-    store.flush();
-  }
+  store_one_alert(o.events, corrected_schema(false), false);
   CHECK_THROWS_WITH(export_feedback(o, log), Catch::Contains("no alert marked BENIGN with stored features"));
 }
 
 TEST_CASE("extra benign rows (train --extra-benign) join the training split repeated and are checked first", "[feedback]") {
   TempDir dir;
   const std::string db = dir.file("events.db");
-  {
-    enforce::EventStore store(enforce::EventStoreOptions{db, 0, 64, 8}, corrected_schema(false));
-    REQUIRE(store.record(alert("10.0.0.5", 40001, ramp(1.f))));
-    store.flush();
-    mark(store, 1);
-  }
+  store_one_alert(db, corrected_schema(false), true);
   ExportFeedbackOptions o;
   o.events = db;
   o.out = dir.file("fp.csv");
