@@ -265,7 +265,8 @@ ControlResult Enforcement::mark_false_positive(const flowguard::v1::MarkFalsePos
     // The address as the store writes it (canonical text), so another spelling of an IPv6 address or
     // an IPv4-mapped one still finds its alerts.
     const auto parsed = parse_address(r.address);
-    if (!parsed) return Error{ErrorCode::invalid_argument, "'" + r.address + "' is not an IPv4 or IPv6 address"};
+    if (!parsed)
+      return Error{ErrorCode::invalid_argument, "'" + r.address + "' is not an IPv4 or IPv6 address"};
     r.address = format_address(*parsed);
   }
   r.note = req.note();
@@ -281,8 +282,7 @@ ControlResult Enforcement::mark_false_positive(const flowguard::v1::MarkFalsePos
   };
   std::string msg = "marked " + std::to_string(out->marked.size()) + " alert(s) as false positive (BENIGN)";
   if (!out->marked.empty()) msg += ": " + ids(out->marked);
-  if (!out->already_marked.empty())
-    msg += "; already marked: " + ids(out->already_marked);
+  if (!out->already_marked.empty()) msg += "; already marked: " + ids(out->already_marked);
   if (out->without_features > 0)
     msg += "; " + std::to_string(out->without_features) +
            " of them were stored without features (older agent) and cannot be exported for training";

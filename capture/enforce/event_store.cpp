@@ -72,7 +72,8 @@ std::string encode_floats(const std::vector<float>& v) {
   std::string out(v.size() * 4, '\0');
   for (std::size_t i = 0; i < v.size(); ++i) {
     const auto u = std::bit_cast<std::uint32_t>(v[i]);
-    for (int b = 0; b < 4; ++b) out[i * 4 + static_cast<std::size_t>(b)] = static_cast<char>((u >> (8 * b)) & 0xFF);
+    for (int b = 0; b < 4; ++b)
+      out[i * 4 + static_cast<std::size_t>(b)] = static_cast<char>((u >> (8 * b)) & 0xFF);
   }
   return out;
 }
@@ -205,7 +206,8 @@ void EventStore::migrate() {
   std::vector<std::string> have;
   {
     Statement info(db_, "PRAGMA table_info(alerts)");
-    if (!info.ok()) throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + sqlite3_errmsg(db_));
+    if (!info.ok())
+      throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + sqlite3_errmsg(db_));
     while (info.next() == SQLITE_ROW) have.push_back(info.column_text(1));
   }
   for (const auto& [name, type] : kAlertColumnsV2) {
@@ -220,9 +222,10 @@ void EventStore::migrate() {
     migrated_ = true;
   }
   if (migrated_)
-    spdlog::info("event store {}: migrated to schema version {} (alerts keep their flow features now; "
-                 "older alerts have none)",
-                 options_.path, kSchemaVersion);
+    spdlog::info(
+        "event store {}: migrated to schema version {} (alerts keep their flow features now; "
+        "older alerts have none)",
+        options_.path, kSchemaVersion);
   exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }
 
@@ -234,12 +237,17 @@ std::int64_t EventStore::store_schema() {
   for (const auto& g : fs.groups)
     for (const auto& n : g.feature_names) group_names.push_back(g.name + "\t" + n);
   const std::string hash = feature_schema_hash(fs);
-  Statement ins(db_,
-                "INSERT OR IGNORE INTO feature_schemas (profile, feature_names, group_feature_names, names_hash) "
-                "VALUES (?1,?2,?3,?4)");
+  Statement ins(
+      db_,
+      "INSERT OR IGNORE INTO feature_schemas (profile, feature_names, group_feature_names, names_hash) "
+      "VALUES (?1,?2,?3,?4)");
   Statement sel(db_, "SELECT id FROM feature_schemas WHERE names_hash = ?1");
   if (!ins.ok() || !sel.ok() ||
-      !ins.bind(1, fs.profile).bind(2, join_lines(fs.feature_names)).bind(3, join_lines(group_names)).bind(4, hash).step())
+      !ins.bind(1, fs.profile)
+           .bind(2, join_lines(fs.feature_names))
+           .bind(3, join_lines(group_names))
+           .bind(4, hash)
+           .step())
     throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + sqlite3_errmsg(db_));
   sel.bind(1, hash);
   if (sel.next() != SQLITE_ROW)
@@ -273,7 +281,8 @@ Result<FeedbackOutcome> EventStore::mark_false_positive(const FeedbackRequest& r
                          : "SELECT a.id, f.id IS NOT NULL, a.features IS NULL FROM alerts a "
                            "LEFT JOIN feedback f ON f.alert_id = a.id AND f.label = ?2 WHERE a.src_ip = ?1 "
                            "ORDER BY a.id");
-  Statement add(db, "INSERT OR IGNORE INTO feedback (alert_id, label, note, operator, ts_ms) VALUES (?1,?2,?3,?4,?5)");
+  Statement add(
+      db, "INSERT OR IGNORE INTO feedback (alert_id, label, note, operator, ts_ms) VALUES (?1,?2,?3,?4,?5)");
   if (!find.ok() || !add.ok()) return fail("prepare");
   if (r.alert_id > 0)
     find.bind(1, r.alert_id);
@@ -293,7 +302,8 @@ Result<FeedbackOutcome> EventStore::mark_false_positive(const FeedbackRequest& r
   find.reset();
   if (todo.empty() && out.already_marked.empty()) {
     if (r.alert_id > 0)
-      return Error{ErrorCode::not_found, "no alert with id " + std::to_string(r.alert_id) + " in the event store " + options_.path};
+      return Error{ErrorCode::not_found,
+                   "no alert with id " + std::to_string(r.alert_id) + " in the event store " + options_.path};
     return Error{ErrorCode::not_found, "no alert from " + r.address + " in the event store " + options_.path};
   }
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("begin");
@@ -406,8 +416,8 @@ void EventStore::write_batch(std::deque<Event>& batch) {
     bool done = false;
     if (const auto* a = std::get_if<AlertEvent>(&e)) {
       // Features only with a schema that names them (and of its width); otherwise the row has none.
-      const bool keep = schema_id_ != 0 && !a->features.empty() &&
-                        a->features.size() == schema_.feature_names.size();
+      const bool keep =
+          schema_id_ != 0 && !a->features.empty() && a->features.size() == schema_.feature_names.size();
       std::size_t group_width = 0;
       for (const auto& g : schema_.groups) group_width += g.feature_names.size();
       const bool keep_groups = keep && !a->group_features.empty() && a->group_features.size() == group_width;

@@ -426,11 +426,13 @@ struct ServerLink::Impl {
     }
     const std::int64_t now_ns = steady_ns();
     const MatchResult r = match_verdicts(*entry, vb, [&](std::size_t at, const v1::Verdict& v) {
-      fv.features = entry->features.size() >= (at + 1) * entry->n_features
-                        ? std::span<const float>(entry->features).subspan(at * entry->n_features, entry->n_features)
-                        : std::span<const float>();
-      fv.group_features = std::span<const float>(entry->group_features)
-                              .subspan(entry->group_offsets[at], entry->group_offsets[at + 1] - entry->group_offsets[at]);
+      fv.features =
+          entry->features.size() >= (at + 1) * entry->n_features
+              ? std::span<const float>(entry->features).subspan(at * entry->n_features, entry->n_features)
+              : std::span<const float>();
+      fv.group_features =
+          std::span<const float>(entry->group_features)
+              .subspan(entry->group_offsets[at], entry->group_offsets[at + 1] - entry->group_offsets[at]);
       deliver(entry->metas[at], v, fv);
       if (latency)
         latency->observe(

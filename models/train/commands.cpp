@@ -197,8 +197,8 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
     elo.profile = data.profile;
     const Dataset extra = load_dataset(o.extra_benign, elo);
     extra_rows = add_extra_rows(train, extra, data.class_names[benign], o.extra_benign_repeat);
-    log << "added " << extra_rows << " operator-feedback row(s) labelled " << data.class_names[benign] << " x "
-        << o.extra_benign_repeat << " to the training split (--extra-benign)\n";
+    log << "added " << extra_rows << " operator-feedback row(s) labelled " << data.class_names[benign]
+        << " x " << o.extra_benign_repeat << " to the training split (--extra-benign)\n";
   }
 
   log << "training " << o.config.arch << " on " << train.rows() << " rows, validating on " << val.rows()
@@ -274,7 +274,8 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   training["rows"] = {{"train", train.rows()}, {"val", val.rows()}, {"test", test.rows()}};
   training["split"] = {{"kind", o.split}, {"seed", o.config.seed}, {"description", split.description}};
   if (!o.extra_benign.empty())
-    training["extra_benign"] = {{"files", o.extra_benign}, {"rows", extra_rows}, {"repeat", o.extra_benign_repeat}};
+    training["extra_benign"] = {
+        {"files", o.extra_benign}, {"rows", extra_rows}, {"repeat", o.extra_benign_repeat}};
   if (trees) {
     const auto& c = out.trained.compiled;
     training["input_pipeline"] =

@@ -36,7 +36,8 @@ std::vector<float> decode_floats(const void* data, int bytes) {
   const auto* p = static_cast<const unsigned char*>(data);
   for (std::size_t i = 0; i < out.size(); ++i) {
     std::uint32_t u = 0;
-    for (int b = 0; b < 4; ++b) u |= static_cast<std::uint32_t>(p[i * 4 + static_cast<std::size_t>(b)]) << (8 * b);
+    for (int b = 0; b < 4; ++b)
+      u |= static_cast<std::uint32_t>(p[i * 4 + static_cast<std::size_t>(b)]) << (8 * b);
     float f;
     static_assert(sizeof f == sizeof u);
     std::memcpy(&f, &u, sizeof f);
@@ -72,7 +73,8 @@ std::string timestamp(std::int64_t ts_us) {
   gmtime_r(&t, &tm);
   char buf[48];
   const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%06lld", static_cast<long long>(((ts_us % 1'000'000) + 1'000'000) % 1'000'000));
+  std::snprintf(buf + n, sizeof buf - n, ".%06lld",
+                static_cast<long long>(((ts_us % 1'000'000) + 1'000'000) % 1'000'000));
   return buf;
 }
 
@@ -111,7 +113,9 @@ class Query {
   ~Query() { sqlite3_finalize(st_); }
   Query(const Query&) = delete;
   Query& operator=(const Query&) = delete;
-  void bind(int i, const std::string& v) { sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void bind(int i, const std::string& v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   bool row() {
     const int rc = sqlite3_step(st_);
     if (rc == SQLITE_ROW) return true;
@@ -124,7 +128,9 @@ class Query {
     return t ? reinterpret_cast<const char*>(t) : "";
   }
   bool null(int c) { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
-  std::vector<float> floats(int c) { return decode_floats(sqlite3_column_blob(st_, c), sqlite3_column_bytes(st_, c)); }
+  std::vector<float> floats(int c) {
+    return decode_floats(sqlite3_column_blob(st_, c), sqlite3_column_bytes(st_, c));
+  }
 
  private:
   sqlite3* db_;
@@ -160,12 +166,15 @@ std::string describe_name_differences(const std::vector<std::string>& a, const s
 ExportFeedbackResult export_feedback(const ExportFeedbackOptions& o, std::ostream& log) {
   Db db(o.events);
   {
-    Query t(db.get(), "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('feedback','feature_schemas')",
-            "event store " + o.events);
+    Query t(
+        db.get(),
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('feedback','feature_schemas')",
+        "event store " + o.events);
     if (!t.row() || t.i64(0) != 2)
-      throw DataError("event store '" + o.events +
-                      "' has no feedback tables: it was written by an agent without operator feedback (open it "
-                      "once with a current flowguard-capture --events to migrate it), or it is not an event store");
+      throw DataError(
+          "event store '" + o.events +
+          "' has no feedback tables: it was written by an agent without operator feedback (open it "
+          "once with a current flowguard-capture --events to migrate it), or it is not an event store");
   }
 
   // Every schema that marked alerts point at, checked against the trainer's own feature names.
@@ -204,19 +213,21 @@ ExportFeedbackResult export_feedback(const ExportFeedbackOptions& o, std::ostrea
   }
   if (profile.empty() || !profiles.count(profile)) {
     throw DataError("no alert marked " + o.label + " with stored features" +
-                    (o.profile.empty() ? std::string() : " of profile '" + o.profile + "'") + " in '" + o.events +
-                    "' (mark one with flowguardctl mark-fp --alert ID)");
+                    (o.profile.empty() ? std::string() : " of profile '" + o.profile + "'") + " in '" +
+                    o.events + "' (mark one with flowguardctl mark-fp --alert ID)");
   }
   const auto* trainer_names = profile_features(profile);
   const auto parsed = capture::features::parse_profile(profile);
   if (trainer_names == nullptr || !parsed)
-    throw DataError("the marked alerts use feature profile '" + profile + "', which this flowguard-train does not know");
+    throw DataError("the marked alerts use feature profile '" + profile +
+                    "', which this flowguard-train does not know");
   // One layout per export: the columns must mean the same thing in every row.
   const StoredSchema* chosen = nullptr;
   for (const auto& [id, s] : schemas) {
     if (s.profile != profile) continue;
     if (s.features != *trainer_names)
-      throw DataError("the event store's '" + profile + "' feature names differ from this flowguard-train's: " +
+      throw DataError("the event store's '" + profile +
+                      "' feature names differ from this flowguard-train's: " +
                       describe_name_differences(s.features, *trainer_names) +
                       " (an agent of another version wrote them; export with a matching flowguard-train)");
     if (chosen != nullptr && chosen->group_columns != s.group_columns)
@@ -242,12 +253,13 @@ ExportFeedbackResult export_feedback(const ExportFeedbackOptions& o, std::ostrea
   if (!out) throw DataError("cannot write '" + o.out + "'");
   out << header << "\n";
 
-  Query q(db.get(),
-          "SELECT a.id, a.ts_us, a.src_ip, a.src_port, a.dest_ip, a.dest_port, a.proto, a.features, "
-          "a.group_features, a.schema_id, s.profile "
-          "FROM feedback f JOIN alerts a ON a.id = f.alert_id LEFT JOIN feature_schemas s ON s.id = a.schema_id "
-          "WHERE f.label = ?1 ORDER BY a.id",
-          "event store " + o.events);
+  Query q(
+      db.get(),
+      "SELECT a.id, a.ts_us, a.src_ip, a.src_port, a.dest_ip, a.dest_port, a.proto, a.features, "
+      "a.group_features, a.schema_id, s.profile "
+      "FROM feedback f JOIN alerts a ON a.id = f.alert_id LEFT JOIN feature_schemas s ON s.id = a.schema_id "
+      "WHERE f.label = ?1 ORDER BY a.id",
+      "event store " + o.events);
   q.bind(1, o.label);
   const std::size_t nf = trainer_names->size();
   while (q.row()) {
@@ -269,8 +281,8 @@ ExportFeedbackResult export_feedback(const ExportFeedbackOptions& o, std::ostrea
     const std::string src = q.text(2), dst = q.text(4);
     const int proto = protocol_number(q.text(6));
     const std::string sport = std::to_string(q.i64(3)), dport = std::to_string(q.i64(5));
-    out << quoted(src + "-" + dst + "-" + sport + "-" + dport + "-" + std::to_string(proto)) << ',' << src << ','
-        << sport << ',' << dst << ',' << dport << ',' << proto << ',' << timestamp(q.i64(1));
+    out << quoted(src + "-" + dst + "-" + sport + "-" + dport + "-" + std::to_string(proto)) << ',' << src
+        << ',' << sport << ',' << dst << ',' << dport << ',' << proto << ',' << timestamp(q.i64(1));
     for (float v : features) out << ',' << number(v);
     for (float v : group) out << ',' << number(v);
     out << ',' << quoted(o.label) << ',' << q.i64(0) << "\n";
@@ -278,21 +290,26 @@ ExportFeedbackResult export_feedback(const ExportFeedbackOptions& o, std::ostrea
   }
   out.flush();
   if (!out) throw DataError("error writing '" + o.out + "'");
-  log << "exported " << r.rows << " flow(s) marked " << o.label << " (profile " << profile << ", "
-      << nf << " features" << (r.group_columns.empty() ? std::string() : " + " + std::to_string(r.group_columns.size()) + " group features")
+  log << "exported " << r.rows << " flow(s) marked " << o.label << " (profile " << profile << ", " << nf
+      << " features"
+      << (r.group_columns.empty() ? std::string()
+                                  : " + " + std::to_string(r.group_columns.size()) + " group features")
       << ") to " << o.out;
-  if (r.skipped_no_features) log << "; " << r.skipped_no_features << " marked alert(s) have no stored features";
+  if (r.skipped_no_features)
+    log << "; " << r.skipped_no_features << " marked alert(s) have no stored features";
   if (r.skipped_other_profile) log << "; " << r.skipped_other_profile << " of another profile skipped";
   log << "\n";
-  if (r.rows == 0) throw DataError("nothing exported: no marked alert in '" + o.events + "' has stored features");
+  if (r.rows == 0)
+    throw DataError("nothing exported: no marked alert in '" + o.events + "' has stored features");
   return r;
 }
 
 std::size_t add_extra_rows(Dataset& into, const Dataset& extra, const std::string& required_label,
                            std::size_t repeat) {
   if (extra.feature_names != into.feature_names)
-    throw DataError("the extra rows' features (profile '" + extra.profile + "') differ from the training data's ('" +
-                    into.profile + "'): " + describe_name_differences(extra.feature_names, into.feature_names));
+    throw DataError("the extra rows' features (profile '" + extra.profile +
+                    "') differ from the training data's ('" + into.profile +
+                    "'): " + describe_name_differences(extra.feature_names, into.feature_names));
   const auto target = std::find(into.class_names.begin(), into.class_names.end(), required_label);
   if (target == into.class_names.end())
     throw DataError("class '" + required_label + "' is not among the training labels");

@@ -24,10 +24,10 @@ struct ExportFeedbackOptions {
 
 struct ExportFeedbackResult {
   std::string profile;
-  std::size_t rows = 0;                   // written
-  std::size_t skipped_no_features = 0;    // marked alerts stored before the agent kept features
-  std::size_t skipped_other_profile = 0;  // marked alerts of another profile than the one exported
-  std::vector<std::string> group_columns; // feature-group columns written before Label
+  std::size_t rows = 0;                    // written
+  std::size_t skipped_no_features = 0;     // marked alerts stored before the agent kept features
+  std::size_t skipped_other_profile = 0;   // marked alerts of another profile than the one exported
+  std::vector<std::string> group_columns;  // feature-group columns written before Label
 };
 
 // Throws DataError: unreadable store, no feedback table, feature names in the store that differ from
@@ -42,6 +42,7 @@ std::size_t add_extra_rows(Dataset& into, const Dataset& extra, const std::strin
                            std::size_t repeat);
 
 // "position 3: 'A' here, 'B' there; ..." for the first few differences of two name lists (empty when equal).
-std::string describe_name_differences(const std::vector<std::string>& here, const std::vector<std::string>& there);
+std::string describe_name_differences(const std::vector<std::string>& here,
+                                      const std::vector<std::string>& there);
 
 }  // namespace flowguard::train

@@ -41,7 +41,8 @@ class Reader {
       const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(st, 0));
       const int n = sqlite3_column_bytes(st, 0);
       for (int i = 0; i + 4 <= n; i += 4) {
-        const std::uint32_t u = p[i] | (p[i + 1] << 8) | (p[i + 2] << 16) | (static_cast<std::uint32_t>(p[i + 3]) << 24);
+        const std::uint32_t u =
+            p[i] | (p[i + 1] << 8) | (p[i + 2] << 16) | (static_cast<std::uint32_t>(p[i + 3]) << 24);
         float f;
         std::memcpy(&f, &u, 4);
         out.push_back(f);
@@ -63,7 +64,8 @@ class Reader {
 };
 
 FeatureSchema schema3() {
-  return FeatureSchema{"corrected", {"Flow Duration", "Total Fwd Packet", "Flow Bytes/s"},
+  return FeatureSchema{"corrected",
+                       {"Flow Duration", "Total Fwd Packet", "Flow Bytes/s"},
                        {{"host_context", {"hc_src_flows_1s", "hc_src_flows_10s"}}}};
 }
 
@@ -80,7 +82,8 @@ EnforceOptions options(const TempDir& dir) {
   return o;
 }
 
-v1::ControlRequest mark(std::int64_t id, const char* address = "", const char* note = "", const char* who = "") {
+v1::ControlRequest mark(std::int64_t id, const char* address = "", const char* note = "",
+                        const char* who = "") {
   v1::ControlRequest r;
   auto* m = r.mutable_mark_false_positive();
   m->set_alert_id(id);
@@ -109,7 +112,8 @@ INSERT INTO alerts VALUES (1, 1700000000000000, 5, '10.0.0.5', 40000, '10.0.0.9'
 
 }  // namespace
 
-TEST_CASE("alerts keep the flow's features and feature groups and a false positive is marked by id", "[feedback]") {
+TEST_CASE("alerts keep the flow's features and feature groups and a false positive is marked by id",
+          "[feedback]") {
   TempDir dir;
   auto e = Enforcement::create(options(dir), "test");
   const std::vector<float> features{250000.f, 3.f, std::numeric_limits<float>::infinity()};
@@ -133,7 +137,8 @@ TEST_CASE("alerts keep the flow's features and feature groups and a false positi
   CHECK(r.one("SELECT group_features IS NULL FROM alerts WHERE src_ip = '10.0.0.7'") == "1");
   CHECK(r.one("SELECT profile || '|' || replace(feature_names, char(10), ',') || '|' || "
               "replace(replace(group_feature_names, char(10), ','), char(9), '/') FROM feature_schemas") ==
-        "corrected|Flow Duration,Total Fwd Packet,Flow Bytes/s|host_context/hc_src_flows_1s,host_context/hc_src_flows_10s");
+        "corrected|Flow Duration,Total Fwd Packet,Flow "
+        "Bytes/s|host_context/hc_src_flows_1s,host_context/hc_src_flows_10s");
   CHECK(r.one("SELECT names_hash FROM feature_schemas") == feature_schema_hash(schema3()));
   FeatureSchema renamed = schema3();
   renamed.feature_names[2] = "Flow Packets/s";
@@ -165,7 +170,8 @@ TEST_CASE("alerts keep the flow's features and feature groups and a false positi
   CHECK(e->events()->feedback_rows() == 1);
 }
 
-TEST_CASE("mark-fp --block marks every alert from the blocked address and retention keeps them", "[feedback]") {
+TEST_CASE("mark-fp --block marks every alert from the blocked address and retention keeps them",
+          "[feedback]") {
   TempDir dir;
   {
     auto o = options(dir);
@@ -198,8 +204,9 @@ TEST_CASE("mark-fp --block marks every alert from the blocked address and retent
   CHECK(r.one("SELECT group_concat(id) FROM alerts") == "1,2,3");
 }
 
-TEST_CASE("an event store of an older agent is migrated in place and its old alerts are marked without features",
-          "[feedback][migration]") {
+TEST_CASE(
+    "an event store of an older agent is migrated in place and its old alerts are marked without features",
+    "[feedback][migration]") {
   TempDir dir;
   const std::string path = dir / "events.db";
   {
@@ -232,7 +239,8 @@ TEST_CASE("an event store of an older agent is migrated in place and its old ale
   }
   Reader r(path);
   CHECK(r.one("PRAGMA user_version") == "2");
-  CHECK(r.one("SELECT src_ip || ' ' || class FROM alerts WHERE id = 1") == "10.0.0.5 DDoS");  // old row intact
+  CHECK(r.one("SELECT src_ip || ' ' || class FROM alerts WHERE id = 1") ==
+        "10.0.0.5 DDoS");  // old row intact
   CHECK(r.one("SELECT features IS NULL FROM alerts WHERE id = 1") == "1");
   CHECK(r.floats("SELECT features FROM alerts WHERE id = 2") == std::vector<float>{7.f, 8.f, 9.f});
   CHECK(r.one("SELECT COUNT(*) FROM feedback") == "2");

@@ -100,7 +100,8 @@ TEST_CASE("export-feedback writes marked flows as BENIGN rows the trainer's load
   CHECK(r.rows == 2);
   CHECK(r.profile == "corrected");
   CHECK(r.group_columns == std::vector<std::string>{"hc_src_flows_1s", "hc_src_dst_ports_1s"});
-  CHECK(log.str().find("exported 2 flow(s) marked BENIGN (profile corrected, 81 features + 2 group features)") !=
+  CHECK(log.str().find(
+            "exported 2 flow(s) marked BENIGN (profile corrected, 81 features + 2 group features)") !=
         std::string::npos);
   const std::string text = slurp(o.out);
   CHECK(text.find(",Total TCP Flow Time,hc_src_flows_1s,hc_src_dst_ports_1s,Label,Feedback Alert ID\n") !=
@@ -138,7 +139,8 @@ TEST_CASE("export-feedback refuses a store whose feature names differ from the t
                     Catch::Contains("feature names differ from this flowguard-train's: position 3: "
                                     "'Total Bwd Packets (renamed)' vs 'Total Bwd packets'"));
   o.profile = "cicids2017";
-  CHECK_THROWS_WITH(export_feedback(o, log), Catch::Contains("no alert marked BENIGN with stored features of profile 'cicids2017'"));
+  CHECK_THROWS_WITH(export_feedback(o, log),
+                    Catch::Contains("no alert marked BENIGN with stored features of profile 'cicids2017'"));
 }
 
 TEST_CASE("export-feedback explains an event store without feedback or without marked alerts", "[feedback]") {
@@ -150,7 +152,8 @@ TEST_CASE("export-feedback explains an event store without feedback or without m
   {
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open(o.events.c_str(), &raw) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(raw, "CREATE TABLE alerts (id INTEGER PRIMARY KEY)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw, "CREATE TABLE alerts (id INTEGER PRIMARY KEY)", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
     sqlite3_close(raw);
   }
   CHECK_THROWS_WITH(export_feedback(o, log), Catch::Contains("has no feedback tables"));
@@ -159,7 +162,8 @@ TEST_CASE("export-feedback explains an event store without feedback or without m
   CHECK_THROWS_WITH(export_feedback(o, log), Catch::Contains("no alert marked BENIGN with stored features"));
 }
 
-TEST_CASE("extra benign rows (train --extra-benign) join the training split repeated and are checked first", "[feedback]") {
+TEST_CASE("extra benign rows (train --extra-benign) join the training split repeated and are checked first",
+          "[feedback]") {
   TempDir dir;
   const std::string db = dir.file("events.db");
   store_one_alert(db, corrected_schema(false), true);
@@ -174,7 +178,8 @@ TEST_CASE("extra benign rows (train --extra-benign) join the training split repe
   {
     std::ofstream f(dir.file("train.csv"));
     f << fixtures::corrected_header() << "\n";
-    for (int i = 0; i < 6; ++i) f << fixtures::corrected_row(i + 1, i % 2 ? "BENIGN" : "DoS", i % 2, rng, i) << "\n";
+    for (int i = 0; i < 6; ++i)
+      f << fixtures::corrected_row(i + 1, i % 2 ? "BENIGN" : "DoS", i % 2, rng, i) << "\n";
   }
   Dataset train = load_dataset({dir.file("train.csv")});
   const std::size_t before = train.rows();
