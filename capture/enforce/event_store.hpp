@@ -137,13 +137,12 @@ class EventStore {
   void migrate();
   std::int64_t store_schema();
 
-  std::mutex feedback_mutex_;  // the control thread's connection (opened on first use)
-  sqlite3* feedback_db_ = nullptr;
+  EventStoreOptions options_;
   FeatureSchema schema_;
   std::int64_t schema_id_ = 0;  // feature_schemas.id of schema_; 0: none
   bool migrated_ = false;
-
-  EventStoreOptions options_;
+  std::mutex feedback_mutex_;  // the control thread's connection (opened on first use)
+  sqlite3* feedback_db_ = nullptr;
   sqlite3* db_ = nullptr;
   std::mutex mutex_;
   std::condition_variable wake_, idle_;
