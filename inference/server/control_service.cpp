@@ -57,12 +57,6 @@ awaitable<v1::ControlResponse> ControlService::handle(const v1::ControlRequest& 
       resp.set_error(
           "block lists and false-positive marks are served by the capture agent (flowguard-capture), not by flowguard-infer");
       break;
-    case v1::ControlRequest::kMarkFalsePositive:
-      resp.set_ok(false);
-      resp.set_error(
-          "false positives are marked in the capture agent's event store (flowguard-capture), not by "
-          "flowguard-infer");
-      break;
     default:
       resp.set_ok(false);
       resp.set_error("empty or unknown control request");
