@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 #include <stdexcept>
 
 namespace flowguard::capture::enforce {
@@ -31,7 +33,12 @@ CREATE TABLE IF NOT EXISTS blocks (
   address TEXT NOT NULL,
   reason TEXT NOT NULL, model_version TEXT NOT NULL,
   expires_ms INTEGER NOT NULL, manual INTEGER NOT NULL,
-  outcome TEXT NOT NULL);
+  outcome TEXT NOT NULL,
+  rule TEXT NOT NULL DEFAULT '', evidence_flows INTEGER NOT NULL DEFAULT 0,
+  evidence_classes TEXT NOT NULL DEFAULT '', evidence_level REAL NOT NULL DEFAULT 0,
+  evidence_max_score REAL NOT NULL DEFAULT 0, window_start_us INTEGER NOT NULL DEFAULT 0,
+  window_end_us INTEGER NOT NULL DEFAULT 0, offence INTEGER NOT NULL DEFAULT 0,
+  block_seconds INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS blocks_ts ON blocks(ts_ms);
 CREATE INDEX IF NOT EXISTS blocks_address ON blocks(address, ts_ms);
 CREATE TABLE IF NOT EXISTS unblocks (
@@ -71,6 +78,12 @@ class Statement {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Read side (migration): steps to the next row; false at the end.
+  bool row() { return sqlite3_step(stmt_) == SQLITE_ROW; }
+  std::string text(int col) {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
   bool step() {
     const int rc = sqlite3_step(stmt_);
     sqlite3_reset(stmt_);
@@ -81,6 +94,12 @@ class Statement {
  private:
   sqlite3_stmt* stmt_ = nullptr;
 };
+
+std::string join_classes(const std::vector<std::string>& classes) {
+  std::string s;
+  for (const auto& c : classes) s += (s.empty() ? "" : ",") + c;
+  return s;
+}
 
 }  // namespace
 
@@ -101,6 +120,7 @@ EventStore::EventStore(EventStoreOptions options) : options_(std::move(options))
     sqlite3_close(db_);
     throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + why);
   }
+  migrate();
   apply_retention();
   writer_ = std::thread([this] { run(); });
 }
@@ -145,6 +165,39 @@ void EventStore::flush() {
   idle_.wait(lock, [&] { return committed_ >= target || !writer_.joinable(); });
 }
 
+void EventStore::migrate() {
+  // Block evidence columns (added with evidence-based blocking). CREATE TABLE IF NOT EXISTS keeps an
+  // existing table as it was, so add what it lacks; old rows read as "no evidence".
+  static constexpr std::pair<const char*, const char*> kBlockColumns[] = {
+      {"rule", "TEXT NOT NULL DEFAULT ''"},
+      {"evidence_flows", "INTEGER NOT NULL DEFAULT 0"},
+      {"evidence_classes", "TEXT NOT NULL DEFAULT ''"},
+      {"evidence_level", "REAL NOT NULL DEFAULT 0"},
+      {"evidence_max_score", "REAL NOT NULL DEFAULT 0"},
+      {"window_start_us", "INTEGER NOT NULL DEFAULT 0"},
+      {"window_end_us", "INTEGER NOT NULL DEFAULT 0"},
+      {"offence", "INTEGER NOT NULL DEFAULT 0"},
+      {"block_seconds", "INTEGER NOT NULL DEFAULT 0"},
+  };
+  std::vector<std::string> have;
+  {
+    Statement info(db_, "SELECT name FROM pragma_table_info('blocks')");
+    while (info.ok() && info.row()) have.push_back(info.text(0));
+  }
+  for (const auto& [name, type] : kBlockColumns) {
+    if (std::find(have.begin(), have.end(), name) != have.end()) continue;
+    const std::string sql = std::string("ALTER TABLE blocks ADD COLUMN ") + name + " " + type;
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      const std::string why = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw Exception(ErrorCode::io_error, "event store " + options_.path + ": cannot add column blocks." +
+                                               name + ": " + why);
+    }
+    spdlog::info("event store {}: added column blocks.{}", options_.path, name);
+  }
+}
+
 void EventStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -179,8 +232,10 @@ void EventStore::write_batch(std::deque<Event>& batch) {
       "threshold, action, enforcement, model, model_version, reason, eve) "
       "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
   Statement block(db_,
-                  "INSERT INTO blocks (ts_ms, address, reason, model_version, expires_ms, manual, outcome) "
-                  "VALUES (?1,?2,?3,?4,?5,?6,?7)");
+                  "INSERT INTO blocks (ts_ms, address, reason, model_version, expires_ms, manual, outcome, "
+                  "rule, evidence_flows, evidence_classes, evidence_level, evidence_max_score, "
+                  "window_start_us, window_end_us, offence, block_seconds) "
+                  "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
   Statement unblock(db_, "INSERT INTO unblocks (ts_ms, address, reason) VALUES (?1,?2,?3)");
   if (!alert.ok() || !block.ok() || !unblock.ok()) {
     errors_.fetch_add(batch.size());
@@ -217,6 +272,15 @@ void EventStore::write_batch(std::deque<Event>& batch) {
                  .bind(5, b->expires_ms)
                  .bind(6, std::int64_t{b->manual ? 1 : 0})
                  .bind(7, b->outcome)
+                 .bind(8, b->evidence.rule)
+                 .bind(9, std::int64_t{b->evidence.flows})
+                 .bind(10, join_classes(b->evidence.classes))
+                 .bind(11, double{b->evidence.level})
+                 .bind(12, double{b->evidence.max_score})
+                 .bind(13, b->evidence.window_start_us)
+                 .bind(14, b->evidence.window_end_us)
+                 .bind(15, std::int64_t{b->evidence.offence})
+                 .bind(16, std::int64_t{b->evidence.block_seconds})
                  .step();
     } else if (const auto* u = std::get_if<UnblockEvent>(&e)) {
       done = unblock.bind(1, u->ts_ms).bind(2, u->address).bind(3, u->reason).step();

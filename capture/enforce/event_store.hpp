@@ -4,6 +4,8 @@
 // a writer thread that drains a bounded queue in one transaction per batch: the verdict thread only
 // enqueues, and when the queue is full the event is dropped and counted, never waited for.
 
+#include "core/verdict.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -37,6 +39,7 @@ struct BlockEvent {
   std::int64_t expires_ms = 0;
   bool manual = false;
   std::string outcome;  // blocked | renewed | dry-run | blocked-but-allowlisted | cap-reached
+  BlockEvidence evidence;  // the server's evidence (rule empty: none, e.g. manual)
 };
 
 struct UnblockEvent {
@@ -83,6 +86,7 @@ class EventStore {
   void write_batch(std::deque<Event>& batch);
   void apply_retention();
   void exec(const char* sql);
+  void migrate();  // adds the columns newer versions write to a database an older version created
 
   EventStoreOptions options_;
   sqlite3* db_ = nullptr;
