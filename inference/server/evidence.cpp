@@ -53,8 +53,8 @@ const char* floor_text(const ScoreFloor& f, std::string& buf) {
 EvidenceConfig EvidenceConfig::defaults() {
   // Tuned on the lab's `train` captures with the shipped model (docs/lab.md): benign hosts raise a few
   // alerts a minute spread over classes (SSH-Patator on keep-alive HTTP, Portscan on refused ports,
-  // Infiltration on iperf3), at most 4 of one class within 15 s (a bucket level of at most 56 % of its
-  // rule's evidence); attackers raise tens to thousands. A class's bucket holds its own evidence, so a
+  // Infiltration on iperf3), at most 4 of one class within 15 s (bucket levels at most 2.0 of the 3
+  // a brute-force rule overflows at, 3.0 of scan's 7); attackers raise tens to thousands. A class's bucket holds its own evidence, so a
   // benign host's mixed alerts never add up across classes.
   using K = ScoreFloor::Kind;
   EvidenceConfig c;
@@ -67,7 +67,7 @@ EvidenceConfig EvidenceConfig::defaults() {
                 {{"hc_src_flows_1s", 50}}, 4),
       make_rule("slowdos", {"DoS Slowloris", "DoS Slowhttptest"}, 10, 60, {K::alert, 0},
                 {{"hc_src_open_flows", 50}}, 2),
-      make_rule("bruteforce", {"FTP-Patator", "SSH-Patator", "Web Attack - Brute Force"}, 4, 30,
+      make_rule("bruteforce", {"FTP-Patator", "SSH-Patator", "Web Attack - Brute Force"}, 4, 20,
                 {K::alert, 0}, {{"hc_src_flows_10s", 10}}, 1),
       make_rule("botnet", {"Botnet"}, 3, 60, {K::alert, 0}),
   };
@@ -295,7 +295,9 @@ EvidenceResult EvidenceTable::observe(const Observation& o) {
     r.rule = e->block_rule;
     return r;
   }
-  if (bucket->level + 1e-6f >= static_cast<float>(rule.evidence)) {
+  // The bucket holds evidence - 1 units; the flow that overflows it blocks (CrowdSec's capacity): K
+  // flows arriving before one unit has drained block at the K-th, a single-flow rule at the first.
+  if (bucket->level > static_cast<float>(rule.evidence - 1) + 1e-6f) {
     const bool repeat =
         e->last_block_us != 0 && now - e->last_block_us <= std::int64_t{config_.remember_s} * 1'000'000;
     e->offences = repeat ? static_cast<std::uint8_t>(std::min<int>(e->offences + 1, 255)) : 1;

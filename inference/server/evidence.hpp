@@ -4,9 +4,10 @@
 //
 // Per source address (a flow's initiator, never its responder) and per predicted class, a leaky bucket:
 // every counted alert adds 1 (plus a host-context bonus when the agent sends host context), the bucket
-// drains `evidence` units every `window` seconds of packet time, and a block needs the bucket to reach
-// `evidence`. So a rule {evidence: K, window: W} blocks a source that raises K alerts of one class
-// faster than K per W seconds; a source raising a few alerts now and then never fills its bucket.
+// drains `evidence` units every `window` seconds of packet time and holds `evidence - 1`: the flow that
+// overflows it blocks. So a rule {evidence: K, window: W} blocks a source at its K-th alert of one class
+// when they come faster than one per W/K seconds, later when they are spread out; a source raising a
+// few alerts now and then never fills its bucket.
 // A source blocked before (within `remember_seconds`) is blocked longer each time: base x factor^(n-1),
 // capped (fail2ban's bantime.increment).
 //
@@ -37,7 +38,7 @@ struct ScoreFloor {
 struct EvidenceRule {
   std::string name;
   std::vector<std::string> classes;  // empty for the default rule
-  double evidence = 5;               // bucket level that blocks (units: counted flows)
+  double evidence = 5;               // counted flows that block (the bucket holds evidence - 1)
   double window_s = 30;              // seconds of packet time to drain `evidence` units
   ScoreFloor min_score;              // flows below it are alerts that add no evidence
   // Host context (the agent's "host_context" feature group): a flow whose feature >= threshold (any
