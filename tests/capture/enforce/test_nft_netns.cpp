@@ -452,3 +452,40 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   CHECK(eve["flowguard"]["enforcement"] == "blocked");
 }
 #endif
+
+TEST_CASE("only a flow's initiator is dropped: the responder of a scan and a block naming no side stay "
+          "reachable", "[netns]") {
+  REQUIRE_NETNS();
+  Topology t;
+  Path scanner(t, AF_INET, "10.203.0.2", "10.203.0.1");
+  Path server(t, AF_INET, "10.203.0.3", "10.203.0.1");
+  InNamespace in(t.fw_ns());
+  BlockManager m(nft_options(), allow({}));
+  m.start();
+  // The agent saw the flow from the answering server's side first (src 10.203.0.3 = responder); the
+  // server names dst (the scanner, the initiator) as the side to block.
+  FlowVerdict v = verdict("10.203.0.3", VerdictAction::block, "PortScan");
+  v.dst = addr("10.203.0.2");
+  v.block_side = FlowSide::dst;
+  v.evidence.rule = "scan";
+  v.evidence.flows = 8;
+  v.evidence.offence = 1;
+  v.evidence.block_seconds = 30;
+  CHECK(m.apply(v) == BlockOutcome::blocked);
+  // A block naming no side, or the responder per the agent's own view, is refused.
+  FlowVerdict none = verdict("10.203.0.3", VerdictAction::block, "PortScan");
+  none.block_side = FlowSide::unspecified;
+  CHECK(m.apply(none) == BlockOutcome::responder);
+  FlowVerdict responder = verdict("10.203.0.3", VerdictAction::block, "PortScan");
+  responder.observed_initiator = FlowSide::dst;
+  responder.block_side = FlowSide::src;
+  CHECK(m.apply(responder) == BlockOutcome::responder);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(t.elements("blocked4") == Elements{"10.203.0.2"});
+  CHECK(scanner.delivered() == 0);
+  CHECK(server.delivered() == 20);
+  CHECK(m.counters().responder_refused == 2);
+  // The server's block duration (30 s) is the kernel element's timeout.
+  const std::string out = run("ip netns exec " + t.fw_ns() + " nft list set inet flowguard blocked4");
+  CHECK((out.find("timeout 30s") != std::string::npos || out.find("expires 2") != std::string::npos));
+}
