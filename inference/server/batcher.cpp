@@ -22,7 +22,14 @@ Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy,
       policy_(policy),
       metrics_(metrics),
       evidence_(policy.evidence, 0, EvidenceHooks{&metrics.evidence_evictions, &metrics.evidence_duplicates}) {
+  const auto context_names = policy_.evidence.context_names();
   for (std::size_t i = 0; i < policy_.evidence.rule_count(); ++i) {
+    auto& ctx = rule_context_.emplace_back();
+    for (const auto& [feature, threshold] : policy_.evidence.rule(i).context) {
+      const auto pos = static_cast<std::size_t>(
+          std::find(context_names.begin(), context_names.end(), feature) - context_names.begin());
+      if (pos < FlowMeta{}.context.size()) ctx.emplace_back(pos, threshold);
+    }
     const auto& name = policy_.evidence.rule(i).name;
     blocks_by_rule_.push_back(
         registry ? &registry->counter({"flowguard_infer_evidence_blocks_total",
@@ -168,11 +175,9 @@ void Batcher::decide_with_evidence(v1::Verdict& v, Decision& d, const Model& mod
   }
   // Host context: any listed feature at or above its threshold adds the rule's weight.
   double weight = 1;
-  if (rule.context_weight > 0 && !rule.context.empty()) {
-    const auto names = cfg.context_names();  // few; only for counted alerts
-    for (const auto& [name, threshold] : rule.context) {
-      const auto pos = static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
-      if (pos < meta->context.size() && meta->context[pos] >= threshold) {
+  if (rule.context_weight > 0) {
+    for (const auto& [pos, threshold] : rule_context_[ri]) {
+      if (meta->context[pos] >= threshold) {  // NaN (no host context) never is
         weight += rule.context_weight;
         break;
       }

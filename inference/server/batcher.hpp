@@ -90,6 +90,8 @@ class Batcher {
   ServeMetrics& metrics_;
   EvidenceTable evidence_;
   std::vector<metrics::Counter*> blocks_by_rule_;  // one per evidence rule (null without a registry)
+  // Per rule: (index into FlowMeta::context, threshold) of its host-context features, resolved once.
+  std::vector<std::vector<std::pair<std::size_t, double>>> rule_context_;
   std::atomic<std::size_t> queued_{0};
   std::mutex mu_;
   std::condition_variable cv_;
