@@ -62,7 +62,7 @@ EvidenceConfig EvidenceConfig::defaults() {
       // One flow is the whole attack: block on one flow as confident as the model's block threshold.
       make_rule("single", {"Heartbleed", "Web Attack - SQL Injection"}, 1, 60, {K::block, 0}),
       make_rule("scan", {"Portscan", "Infiltration - Portscan"}, 8, 60, {K::alert, 0},
-                {{"hc_src_dst_ports_1s", 10}}, 4),
+                {{"hc_src_dst_ports_1s", 10}, {"hc_src_dst_ports_10s", 20}}, 4),
       make_rule("flood", {"DDoS", "DoS Hulk", "DoS GoldenEye"}, 10, 10, {K::alert, 0},
                 {{"hc_src_flows_1s", 50}}, 4),
       make_rule("slowdos", {"DoS Slowloris", "DoS Slowhttptest"}, 10, 60, {K::alert, 0},
