@@ -180,7 +180,7 @@ FlowVerdict evidence_block(const char* src, FlowSide side, std::uint32_t block_s
 
 }  // namespace
 
-TEST_CASE("only the side the server names is blocked; a responder or no side is refused and counted",
+TEST_CASE("only the side the server names is blocked, a responder or no side is refused and counted",
           "[blocks]") {
   BlockManager m(dry(), allow({}));
   m.start();

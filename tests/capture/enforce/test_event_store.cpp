@@ -190,7 +190,7 @@ TEST_CASE("folded alerts are folded in EVE only: the event store keeps a row for
   CHECK(lines == 1);
 }
 
-TEST_CASE("block events carry the server's evidence; an older database gains the columns", "[store]") {
+TEST_CASE("block events carry the server's evidence, and an older database gains the columns", "[store]") {
   TempDir dir;
   const std::string path = dir / "old.db";
   {

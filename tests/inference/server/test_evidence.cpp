@@ -124,7 +124,7 @@ TEST_CASE("evidence: the bucket drains evidence/window per second of packet time
   CHECK(r.level == Approx(7));
 }
 
-TEST_CASE("evidence: one confident flow blocks under a single-flow rule; classes keep their own buckets") {
+TEST_CASE("evidence: one confident flow blocks under a single-flow rule, and classes keep their own buckets") {
   EvidenceTable t(config(), 9);
   const auto k = v4(0x0a000002);
   auto r = t.observe(obs(k, 10 * kS, 2, 3));
@@ -210,7 +210,7 @@ TEST_CASE("evidence: a million spoofed sources never grow the table past its cap
   CHECK(still->offence == 1);
 }
 
-TEST_CASE("evidence: IPv4-mapped IPv6 is the IPv4 source; other lengths are refused") {
+TEST_CASE("evidence: IPv4-mapped IPv6 is the IPv4 source, other lengths are refused") {
   const char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\xff', '\xff', 10, 0, 0, 1};
   CHECK(source_key(std::string_view(mapped, 16)) == v4(0x0a000001));
   CHECK_FALSE(source_key(std::string_view("abc", 3)).has_value());

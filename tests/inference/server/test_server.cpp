@@ -602,7 +602,7 @@ constexpr std::int64_t kSec = 1'000'000;
 
 }  // namespace
 
-TEST_CASE("evidence: a host with a few alerting flows is not blocked; a scanner is blocked after K flows") {
+TEST_CASE("evidence: a host with a few alerting flows is not blocked, a scanner is blocked after K flows") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   InProcessServer srv(d.file("a.pt"), {}, evidence_policy());
