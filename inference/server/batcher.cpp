@@ -192,6 +192,10 @@ void Batcher::decide_with_evidence(v1::Verdict& v, Decision& d, const Model& mod
   o.score = v.score();
   o.weight = weight;
   const EvidenceResult r = evidence_.observe(o);
+  if (!r.counted && !r.block) {  // a later record (snapshot/final) of a flow whose evidence is counted
+    metrics_.alerts_below_block.inc();
+    return finish(v1::ACTION_ALERT, d.reason + "; flow already counted as evidence");
+  }
 
   auto* ev = v.mutable_evidence();
   const auto& fired = cfg.rule(r.rule);

@@ -756,3 +756,23 @@ evidence:
   CHECK(v.action() == v1::ACTION_ALERT);
   CHECK(v.evidence().score_sum() == Approx(1));
 }
+
+TEST_CASE("evidence: the snapshot and the final record of one flow count once") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), {}, evidence_policy());
+  AgentClient c(srv.socket());
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  const auto scanner = ip4(10, 0, 0, 66), victim = ip4(10, 0, 0, 10);
+  // Flow 7 judged three times (two snapshots and its final record), flow 8 once: two flows of evidence.
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    auto v = judge(c, seq, 7, {{scanner, victim, kT0 + static_cast<std::int64_t>(seq) * 1000, v1::FLOW_SIDE_SRC}});
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].action() == v1::ACTION_ALERT);
+    if (seq > 1) CHECK(v[0].reason().find("already counted") != std::string::npos);
+  }
+  auto v = judge(c, 4, 8, {{scanner, victim, kT0 + 4000, v1::FLOW_SIDE_SRC}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].evidence().flows() == 2);
+  CHECK(srv.server->metrics().value("evidence_duplicate_records") == 2);
+}
