@@ -420,8 +420,16 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   const std::string ctl =
       std::string(FLOWGUARD_CTL_PATH) + " --capture-socket " + (dir / "capture.ctl") + " ";
 
-  // A model verdict blocks 10.203.0.2; the alert says so.
-  e->on_verdict(verdict("10.203.0.2", VerdictAction::block, "DDoS"));
+  // A model verdict blocks 10.203.0.2 on the server's evidence; the alert says so.
+  FlowVerdict model_block = verdict("10.203.0.2", VerdictAction::block, "DDoS");
+  model_block.evidence.rule = "flood";
+  model_block.evidence.flows = 10;
+  model_block.evidence.classes = {"DDoS"};
+  model_block.evidence.level = 10.0f;
+  model_block.evidence.max_score = 0.97f;
+  model_block.evidence.offence = 2;
+  model_block.evidence.block_seconds = 1200;
+  e->on_verdict(model_block);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(attacker.delivered() == 0);
   // The operator blocks 10.203.0.3 by hand with the real flowguardctl.
@@ -433,6 +441,9 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   const std::string listing = run(ctl + "blocks");
   CHECK(listing.find("10.203.0.2") != std::string::npos);
   CHECK(listing.find("ticket 1") != std::string::npos);
+  // The evidence of the model's block, under the list.
+  CHECK(listing.find("10.203.0.2: rule flood, 10 flows (DDoS)") != std::string::npos);
+  CHECK(listing.find("offence 2, 1200 s") != std::string::npos);
   // ... and lifts the model's block.
   CHECK(run(ctl + "unblock 10.203.0.2").find("unblocked 10.203.0.2") != std::string::npos);
   CHECK(t.elements("blocked4") == Elements{"10.203.0.3"});
