@@ -14,6 +14,22 @@ namespace flowguard::capture {
 
 enum class VerdictAction : std::uint8_t { allow = 1, alert = 2, block = 3, shed = 4 };
 
+// Which address of a flow: the server names the side a block applies to (always the flow's initiator).
+enum class FlowSide : std::uint8_t { unspecified = 0, src = 1, dst = 2 };
+
+// Why the server blocks a source (Verdict.evidence): what it accumulated about it. Empty rule: none sent.
+struct BlockEvidence {
+  std::uint32_t flows = 0;           // alerting flows counted in the window
+  std::vector<std::string> classes;  // classes with evidence
+  float level = 0;                   // the accumulated evidence (leaky bucket level, Verdict.evidence.score_sum)
+  float max_score = 0;
+  std::int64_t window_start_us = 0, window_end_us = 0;  // packet time
+  std::uint32_t offence = 0;        // 1 first block, 2+ repeat offender
+  std::uint32_t block_seconds = 0;  // block duration the server chose (escalated); 0: none given
+  std::string rule;                 // the policy rule
+  bool present() const { return !rule.empty(); }
+};
+
 struct FeatureContribution {
   std::string name;
   float value = 0;
@@ -38,6 +54,11 @@ struct FlowVerdict : FlowIdentity {
   // (the event store, for alerts), so allow verdicts cost nothing extra.
   std::span<const float> features;
   std::span<const float> group_features;
+  BlockEvidence evidence;
+  FlowSide block_side = FlowSide::unspecified;  // the address a block applies to (the initiator)
+  // The agent's own view of who opened the flow, when it detects initiators (unspecified: unknown, no
+  // cross-check). A block naming the other side (the responder) is refused.
+  FlowSide observed_initiator = FlowSide::unspecified;
 };
 
 class VerdictSink {

@@ -2,6 +2,7 @@
 
 #include "enforce/event_store.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +15,35 @@
 #include <system_error>
 
 namespace flowguard::capture::enforce {
+
+nlohmann::json evidence_json(const BlockEvidence& e) {
+  return {{"rule", e.rule},
+          {"flows", e.flows},
+          {"classes", e.classes},
+          {"level", e.level},
+          {"max_score", e.max_score},
+          {"window_start_us", e.window_start_us},
+          {"window_end_us", e.window_end_us},
+          {"offence", e.offence},
+          {"block_seconds", e.block_seconds}};
+}
+
+BlockEvidence evidence_from_json(const nlohmann::json& j) {
+  BlockEvidence e;
+  if (!j.is_object()) return e;
+  e.rule = j.value("rule", std::string{});
+  e.flows = j.value("flows", 0u);
+  if (j.contains("classes") && j["classes"].is_array())
+    for (const auto& c : j["classes"])
+      if (c.is_string()) e.classes.push_back(c.get<std::string>());
+  e.level = j.value("level", 0.0f);
+  e.max_score = j.value("max_score", 0.0f);
+  e.window_start_us = j.value("window_start_us", std::int64_t{0});
+  e.window_end_us = j.value("window_end_us", std::int64_t{0});
+  e.offence = j.value("offence", 0u);
+  e.block_seconds = j.value("block_seconds", 0u);
+  return e;
+}
 
 std::int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -57,8 +87,21 @@ std::string_view to_string(BlockOutcome outcome) {
       return "failed";
     case BlockOutcome::off:
       return "off";
+    case BlockOutcome::responder:
+      return "responder-refused";
   }
   return "?";
+}
+
+std::optional<IpAddress> block_target(const FlowVerdict& v) {
+  if (v.block_side == FlowSide::unspecified) return std::nullopt;
+  if (v.observed_initiator != FlowSide::unspecified && v.observed_initiator != v.block_side) return std::nullopt;
+  return canonical(v.block_side == FlowSide::src ? v.src : v.dst);
+}
+
+std::uint32_t block_ttl(const FlowVerdict& v, const BlockManagerOptions& o) {
+  if (v.evidence.block_seconds == 0) return o.ttl_seconds;
+  return std::max<std::uint32_t>(1, std::min(v.evidence.block_seconds, o.ttl_max_seconds));
 }
 
 bool is_enforced(BlockOutcome o) {
@@ -172,7 +215,7 @@ void BlockManager::expire_now() {
 void BlockManager::record_block_event(const BlockRecord& r, BlockOutcome outcome, std::int64_t now) {
   if (!events_) return;
   events_->record(BlockEvent{now, format_address(r.address), r.reason, r.model_version, r.expires_unix_ms,
-                             r.manual, std::string(to_string(outcome))});
+                             r.manual, std::string(to_string(outcome)), r.evidence});
 }
 
 bool BlockManager::note_allowlisted(const IpAddress& address, std::int64_t now) {
@@ -198,7 +241,7 @@ bool BlockManager::kernel_add(const IpAddress& address, std::uint32_t ttl, std::
 
 BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t ttl, std::string reason,
                                       std::string model_version, bool manual, std::int64_t now,
-                                      std::string& error, bool& renewal) {
+                                      std::string& error, bool& renewal, const BlockEvidence* evidence) {
   renewal = false;
   const bool dry = options_.mode != EnforceMode::nftables;
   const Key key = key_of(address);
@@ -216,6 +259,8 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
     if (manual) {
       e.record.manual = true;
       e.record.reason = std::move(reason);
+    } else if (evidence != nullptr && evidence->present()) {
+      e.record.evidence = *evidence;  // the latest evidence (a repeat offence carries its escalation)
     }
     dirty_ = true;
     counters_.renewed.fetch_add(1);
@@ -233,7 +278,8 @@ BlockOutcome BlockManager::add_locked(const IpAddress& address, std::uint32_t tt
                          std::move(model_version),
                          now,
                          now + ttl * std::int64_t{1000},
-                         manual};
+                         manual,
+                         evidence != nullptr ? *evidence : BlockEvidence{}};
   e.last_renew_ms = now;
   entries_.emplace(key, std::move(e));
   dirty_ = true;
@@ -249,8 +295,16 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
   if (v.action != VerdictAction::block) return BlockOutcome::none;
   counters_.block_verdicts.fetch_add(1);
   if (options_.mode == EnforceMode::off) return BlockOutcome::off;
-  const IpAddress src = canonical(v.src);
   const std::int64_t now = unix_now_ms();
+  const std::optional<IpAddress> target = block_target(v);
+  if (!target) {
+    // Only a flow's initiator is ever blocked: a server answering a scan, a victim's backscatter to
+    // forged sources stay reachable whatever the verdict says.
+    counters_.responder_refused.fetch_add(1);
+    return BlockOutcome::responder;
+  }
+  const IpAddress src = *target;
+  const std::uint32_t ttl = block_ttl(v, options_);
   if (!is_blockable(src)) {
     counters_.not_blockable.fetch_add(1);
     return BlockOutcome::not_blockable;
@@ -260,7 +314,7 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
     if (note_allowlisted(src, now)) {
       spdlog::warn("blocked-but-allowlisted {} ({} {:.3f}, model {} {})", format_address(src),
                    v.predicted_class, v.score, v.model_name, v.model_version);
-      record_block_event(BlockRecord{src, v.predicted_class, v.model_version, now, now, false},
+      record_block_event(BlockRecord{src, v.predicted_class, v.model_version, now, now, false, v.evidence},
                          BlockOutcome::allowlisted, now);
     }
     return BlockOutcome::allowlisted;
@@ -271,13 +325,12 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
   bool renewal = false;
   {
     std::lock_guard lock(mutex_);
-    outcome =
-        add_locked(src, options_.ttl_seconds, v.predicted_class, v.model_version, false, now, error, renewal);
+    outcome = add_locked(src, ttl, v.predicted_class, v.model_version, false, now, error, renewal, &v.evidence);
     if (auto it = entries_.find(key_of(src)); it != entries_.end()) snapshot = it->second.record;
     if (outcome == BlockOutcome::cap_reached) {
       if (now - cap_noted_ms_ < 10'000) return outcome;  // one warning and event per 10 s
       cap_noted_ms_ = now;
-      snapshot = BlockRecord{src, v.predicted_class, v.model_version, now, now, false};
+      snapshot = BlockRecord{src, v.predicted_class, v.model_version, now, now, false, v.evidence};
     }
   }
   switch (outcome) {
@@ -286,8 +339,12 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
     case BlockOutcome::renewed:
     case BlockOutcome::dry_run_listed:
       if (outcome == BlockOutcome::dry_run_listed && !renewal) break;  // within the renew interval
-      spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}) [{}{}]", format_address(src),
-                   options_.ttl_seconds, v.predicted_class, v.score, v.model_name, v.model_version,
+      spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}){} [{}{}]", format_address(src), ttl,
+                   v.predicted_class, v.score, v.model_name, v.model_version,
+                   v.evidence.present() ? fmt::format(" evidence: rule {}, {} flows, level {:.1f}, offence {}",
+                                                      v.evidence.rule, v.evidence.flows, v.evidence.level,
+                                                      v.evidence.offence)
+                                        : std::string(),
                    to_string(options_.mode), renewal ? ", renewed" : "");
       record_block_event(snapshot, renewal ? BlockOutcome::renewed : outcome, now);
       break;
@@ -409,7 +466,8 @@ void BlockManager::load_state() {
                            b.value("model_version", std::string{}),
                            b.value("created_unix_ms", now),
                            expires,
-                           b.value("manual", false)};
+                           b.value("manual", false),
+                           b.contains("evidence") ? evidence_from_json(b["evidence"]) : BlockEvidence{}};
     e.last_renew_ms = 0;
     entries_.emplace(key_of(*address), std::move(e));
     counters_.restored.fetch_add(1);
@@ -424,12 +482,14 @@ void BlockManager::save_state() {
     dirty_ = false;
     if (path.empty()) return;
     for (const auto& [k, e] : entries_) {
-      blocks.push_back({{"address", format_address(e.record.address)},
-                        {"reason", e.record.reason},
-                        {"model_version", e.record.model_version},
-                        {"created_unix_ms", e.record.created_unix_ms},
-                        {"expires_unix_ms", e.record.expires_unix_ms},
-                        {"manual", e.record.manual}});
+      nlohmann::json b{{"address", format_address(e.record.address)},
+                       {"reason", e.record.reason},
+                       {"model_version", e.record.model_version},
+                       {"created_unix_ms", e.record.created_unix_ms},
+                       {"expires_unix_ms", e.record.expires_unix_ms},
+                       {"manual", e.record.manual}};
+      if (e.record.evidence.present()) b["evidence"] = evidence_json(e.record.evidence);
+      blocks.push_back(std::move(b));
     }
   }
   const nlohmann::json doc{

@@ -12,12 +12,15 @@
 #include "enforce/nft_blocker.hpp"
 #include "core/verdict.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -43,14 +46,20 @@ enum class BlockOutcome : std::uint8_t {
   not_blockable,   // unspecified/multicast/broadcast source
   failed,          // the kernel refused (error logged and counted)
   off,             // enforcement is off
+  responder,       // refused: the block named no side, or the flow's responder (never blocked)
 };
 std::string_view to_string(BlockOutcome outcome);
 // True when packets from the source are dropped by the kernel after this outcome.
 bool is_enforced(BlockOutcome outcome);
+// The address a block verdict applies to: the side the server named (the flow's initiator), unless
+// it names no side or contradicts the agent's own initiator (then nothing: responders are never blocked).
+std::optional<IpAddress> block_target(const FlowVerdict& verdict);
 
 struct BlockManagerOptions {
   EnforceMode mode = EnforceMode::dry_run;
-  std::uint32_t ttl_seconds = 600;
+  std::uint32_t ttl_seconds = 600;  // manual blocks, and verdicts that carry no block duration
+  // The server's escalated block duration (Verdict.evidence.block_seconds) is used up to this.
+  std::uint32_t ttl_max_seconds = 86400;
   std::uint32_t max_blocks = 10'000;
   // A source that keeps attacking gets its timeout restarted at most this often, so a flood of block
   // verdicts costs one kernel transaction per address per interval, not one per verdict.
@@ -59,6 +68,9 @@ struct BlockManagerOptions {
   std::string nft_table = "flowguard";
 };
 
+// Block duration for a verdict: the server's (escalated) one capped at ttl_max, else the default.
+std::uint32_t block_ttl(const FlowVerdict& verdict, const BlockManagerOptions& options);
+
 struct BlockRecord {
   IpAddress address;
   std::string reason;
@@ -66,6 +78,7 @@ struct BlockRecord {
   std::int64_t created_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
   bool manual = false;
+  BlockEvidence evidence;  // the server's evidence (empty for manual blocks)
 };
 
 // A manual block/unblock: the message for the operator on success, else the error.
@@ -74,7 +87,7 @@ using ControlResult = Result<std::string>;
 struct BlockCounters {
   std::atomic<std::uint64_t> block_verdicts{0}, blocked{0}, renewed{0}, renew_suppressed{0}, dry_run{0},
       allowlisted{0}, cap_reached{0}, not_blockable{0}, kernel_errors{0}, expired{0}, manual_blocks{0},
-      unblocks{0}, restored{0}, state_write_errors{0};
+      unblocks{0}, restored{0}, state_write_errors{0}, responder_refused{0};
 };
 
 class BlockManager final : public VerdictSink {
@@ -124,7 +137,7 @@ class BlockManager final : public VerdictSink {
   bool kernel_add(const IpAddress& address, std::uint32_t ttl, std::string& error);
   BlockOutcome add_locked(const IpAddress& address, std::uint32_t ttl, std::string reason,
                           std::string model_version, bool manual, std::int64_t now, std::string& error,
-                          bool& renewal);
+                          bool& renewal, const BlockEvidence* evidence = nullptr);
   bool note_allowlisted(const IpAddress& address, std::int64_t now);
   void record_block_event(const BlockRecord& r, BlockOutcome outcome, std::int64_t now);
   void load_state();
@@ -151,5 +164,9 @@ class BlockManager final : public VerdictSink {
 };
 
 std::int64_t unix_now_ms();
+
+// The evidence as JSON (state file, EVE) and back (a missing or damaged object gives empty evidence).
+nlohmann::json evidence_json(const BlockEvidence& evidence);
+BlockEvidence evidence_from_json(const nlohmann::json& json);
 
 }  // namespace flowguard::capture::enforce

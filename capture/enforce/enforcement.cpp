@@ -31,6 +31,12 @@ EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) 
       ->capture_default_str()
       ->check(CLI::Range(1u, 30u * 86400u))
       ->group(g);
+  app.add_option("--block-ttl-max", o.block_ttl_max_s,
+                 "Longest block the server may ask for (its escalated duration for repeat offenders is "
+                 "capped here; --block-ttl applies when it asks for none)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 30u * 86400u))
+      ->group(g);
   app.add_option("--block-renew-interval", o.renew_interval_s,
                  "Restart a blocked source's timeout at most this often (seconds) while it keeps attacking")
       ->capture_default_str()
@@ -115,6 +121,7 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
   BlockManagerOptions bo;
   bo.mode = mode;
   bo.ttl_seconds = o.block_ttl_s;
+  bo.ttl_max_seconds = std::max(o.block_ttl_max_s, o.block_ttl_s);
   bo.max_blocks = o.max_blocks;
   bo.renew_interval_seconds = o.renew_interval_s;
   bo.nft_table = o.nft_table;
@@ -197,6 +204,8 @@ void Enforcement::register_metrics(AgentMetrics& m) {
        [b] { return b->renew_suppressed.load(); }, false},
       {"blocked_but_allowlisted", "Block verdicts for allowlisted addresses (not blocked)",
        [b] { return b->allowlisted.load(); }, true},
+      {"responder_blocks_refused", "Block verdicts refused: no side named, or the flow's responder",
+       [b] { return b->responder_refused.load(); }, true},
       {"blocks_cap_reached", "Block verdicts refused: --max-blocks reached",
        [b] { return b->cap_reached.load(); }, true},
       {"blocks_not_blockable", "Block verdicts for addresses that cannot be blocked",
@@ -318,6 +327,18 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
         b->set_created_unix_ms(r.created_unix_ms);
         b->set_expires_unix_ms(r.expires_unix_ms);
         b->set_manual(r.manual);
+        if (r.evidence.present()) {
+          auto* e = b->mutable_evidence();
+          e->set_flows(r.evidence.flows);
+          for (const auto& c : r.evidence.classes) e->add_classes(c);
+          e->set_score_sum(r.evidence.level);
+          e->set_max_score(r.evidence.max_score);
+          e->set_window_start_us(r.evidence.window_start_us);
+          e->set_window_end_us(r.evidence.window_end_us);
+          e->set_offence(r.evidence.offence);
+          e->set_block_seconds(r.evidence.block_seconds);
+          e->set_rule(r.evidence.rule);
+        }
       }
       resp.set_message(std::to_string(resp.blocks_size()) + " address(es) blocked (" +
                        std::string(to_string(blocks_->mode())) + ")");

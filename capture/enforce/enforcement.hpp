@@ -36,6 +36,7 @@ inline constexpr const char* kDefaultStateDir = "/var/lib/flowguard";
 struct EnforceOptions {
   std::string mode = "dry-run";  // nftables | dry-run | off
   std::uint32_t block_ttl_s = 600;
+  std::uint32_t block_ttl_max_s = 86400;  // cap on the server's escalated block duration
   std::uint32_t renew_interval_s = 10;
   std::uint32_t max_blocks = 10'000;
   std::vector<std::string> allow;  // CIDRs

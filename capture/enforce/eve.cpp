@@ -147,6 +147,10 @@ nlohmann::json eve_alert(const FlowVerdict& v, const AlertContext& ctx) {
         {"suppressed", ctx.suppressed_before}}},
   };
   if (v.vlan_id != 0) eve["vlan"] = json::array({v.vlan_id});
+  // Evidence-based blocking: what the server accumulated about the source, and which side it blocks.
+  if (v.evidence.present()) eve["flowguard"]["evidence"] = evidence_json(v.evidence);
+  if (v.block_side != FlowSide::unspecified)
+    eve["flowguard"]["block_side"] = v.block_side == FlowSide::src ? "src" : "dst";
   return eve;
 }
 
@@ -186,6 +190,9 @@ std::string console_line(const FlowVerdict& v, const AlertContext& ctx) {
       break;
     case BlockOutcome::off:
       tag = " [BLOCK off]";
+      break;
+    case BlockOutcome::responder:
+      tag = " [NOT BLOCKED: responder]";
       break;
     case BlockOutcome::none:
       break;

@@ -9,6 +9,9 @@
 #include <bit>
 #include <chrono>
 #include <cstdio>
+#include <span>
+#include <utility>
+#include <vector>
 #include <stdexcept>
 
 namespace flowguard::capture::enforce {
@@ -35,7 +38,12 @@ CREATE TABLE IF NOT EXISTS blocks (
   address TEXT NOT NULL,
   reason TEXT NOT NULL, model_version TEXT NOT NULL,
   expires_ms INTEGER NOT NULL, manual INTEGER NOT NULL,
-  outcome TEXT NOT NULL);
+  outcome TEXT NOT NULL,
+  rule TEXT NOT NULL DEFAULT '', evidence_flows INTEGER NOT NULL DEFAULT 0,
+  evidence_classes TEXT NOT NULL DEFAULT '', evidence_level REAL NOT NULL DEFAULT 0,
+  evidence_max_score REAL NOT NULL DEFAULT 0, window_start_us INTEGER NOT NULL DEFAULT 0,
+  window_end_us INTEGER NOT NULL DEFAULT 0, offence INTEGER NOT NULL DEFAULT 0,
+  block_seconds INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS blocks_ts ON blocks(ts_ms);
 CREATE INDEX IF NOT EXISTS blocks_address ON blocks(address, ts_ms);
 CREATE TABLE IF NOT EXISTS unblocks (
@@ -63,7 +71,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 // Columns added to `alerts` after the first release of the store (schema version 2). An existing
 // database gets them by ALTER TABLE at open; old rows keep NULL (no features to export).
-constexpr const char* kAlertColumnsV2[][2] = {
+constexpr std::pair<const char*, const char*> kAlertColumnsV2[] = {
     {"features", "BLOB"}, {"group_features", "BLOB"}, {"schema_id", "INTEGER"}};
 constexpr int kSchemaVersion = 2;
 
@@ -147,6 +155,12 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+std::string join_classes(const std::vector<std::string>& classes) {
+  std::string s;
+  for (const auto& c : classes) s += (s.empty() ? "" : ",") + c;
+  return s;
+}
+
 }  // namespace
 
 EventStore::EventStore(EventStoreOptions options, FeatureSchema schema)
@@ -201,31 +215,59 @@ std::string feature_schema_hash(const FeatureSchema& schema) {
   return buf;
 }
 
-// Adds the columns a database created by an older agent lacks. Start-up only (throws).
-void EventStore::migrate() {
+namespace {
+// Block evidence columns (added with evidence-based blocking); old rows read as "no evidence".
+constexpr std::pair<const char*, const char*> kBlockEvidenceColumns[] = {
+    {"rule", "TEXT NOT NULL DEFAULT ''"},
+    {"evidence_flows", "INTEGER NOT NULL DEFAULT 0"},
+    {"evidence_classes", "TEXT NOT NULL DEFAULT ''"},
+    {"evidence_level", "REAL NOT NULL DEFAULT 0"},
+    {"evidence_max_score", "REAL NOT NULL DEFAULT 0"},
+    {"window_start_us", "INTEGER NOT NULL DEFAULT 0"},
+    {"window_end_us", "INTEGER NOT NULL DEFAULT 0"},
+    {"offence", "INTEGER NOT NULL DEFAULT 0"},
+    {"block_seconds", "INTEGER NOT NULL DEFAULT 0"},
+};
+
+// Adds the columns a database created by an older agent lacks (CREATE TABLE IF NOT EXISTS keeps an
+// existing table as it was). Returns how many were added. Start-up only (throws).
+int add_missing_columns(sqlite3* db_, const std::string& path, const char* table,
+                        std::span<const std::pair<const char*, const char*>> columns) {
   std::vector<std::string> have;
   {
-    Statement info(db_, "PRAGMA table_info(alerts)");
+    Statement info(db_, (std::string("PRAGMA table_info(") + table + ")").c_str());
     if (!info.ok())
-      throw Exception(ErrorCode::io_error, "event store " + options_.path + ": " + sqlite3_errmsg(db_));
+      throw Exception(ErrorCode::io_error, "event store " + path + ": " + sqlite3_errmsg(db_));
     while (info.next() == SQLITE_ROW) have.push_back(info.column_text(1));
   }
-  for (const auto& [name, type] : kAlertColumnsV2) {
+  int added = 0;
+  for (const auto& [name, type] : columns) {
     if (std::find(have.begin(), have.end(), name) != have.end()) continue;
-    const std::string sql = std::string("ALTER TABLE alerts ADD COLUMN ") + name + " " + type;
+    const std::string sql = std::string("ALTER TABLE ") + table + " ADD COLUMN " + name + " " + type;
     char* err = nullptr;
     if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
       const std::string why = err ? err : "unknown error";
       sqlite3_free(err);
-      throw Exception(ErrorCode::io_error, "event store " + options_.path + ": migrating alerts: " + why);
+      throw Exception(ErrorCode::io_error,
+                      "event store " + path + ": cannot add column " + table + "." + name + ": " + why);
     }
-    migrated_ = true;
+    ++added;
   }
+  return added;
+}
+}  // namespace
+
+void EventStore::migrate() {
+  migrated_ = add_missing_columns(db_, options_.path, "alerts", kAlertColumnsV2) > 0;
+  const int evidence_columns = add_missing_columns(db_, options_.path, "blocks", kBlockEvidenceColumns);
   if (migrated_)
     spdlog::info(
         "event store {}: migrated to schema version {} (alerts keep their flow features now; "
         "older alerts have none)",
         options_.path, kSchemaVersion);
+  if (evidence_columns > 0)
+    spdlog::info("event store {}: added {} block evidence columns (older blocks have no evidence)", options_.path,
+                 evidence_columns);
   exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }
 
@@ -402,8 +444,10 @@ void EventStore::write_batch(std::deque<Event>& batch) {
       "threshold, action, enforcement, model, model_version, reason, eve, features, group_features, "
       "schema_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
   Statement block(db_,
-                  "INSERT INTO blocks (ts_ms, address, reason, model_version, expires_ms, manual, outcome) "
-                  "VALUES (?1,?2,?3,?4,?5,?6,?7)");
+                  "INSERT INTO blocks (ts_ms, address, reason, model_version, expires_ms, manual, outcome, "
+                  "rule, evidence_flows, evidence_classes, evidence_level, evidence_max_score, "
+                  "window_start_us, window_end_us, offence, block_seconds) "
+                  "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
   Statement unblock(db_, "INSERT INTO unblocks (ts_ms, address, reason) VALUES (?1,?2,?3)");
   if (!alert.ok() || !block.ok() || !unblock.ok()) {
     errors_.fetch_add(batch.size());
@@ -452,6 +496,15 @@ void EventStore::write_batch(std::deque<Event>& batch) {
                  .bind(5, b->expires_ms)
                  .bind(6, std::int64_t{b->manual ? 1 : 0})
                  .bind(7, b->outcome)
+                 .bind(8, b->evidence.rule)
+                 .bind(9, std::int64_t{b->evidence.flows})
+                 .bind(10, join_classes(b->evidence.classes))
+                 .bind(11, double{b->evidence.level})
+                 .bind(12, double{b->evidence.max_score})
+                 .bind(13, b->evidence.window_start_us)
+                 .bind(14, b->evidence.window_end_us)
+                 .bind(15, std::int64_t{b->evidence.offence})
+                 .bind(16, std::int64_t{b->evidence.block_seconds})
                  .step();
     } else if (const auto* u = std::get_if<UnblockEvent>(&e)) {
       done = unblock.bind(1, u->ts_ms).bind(2, u->address).bind(3, u->reason).step();

@@ -14,6 +14,8 @@
 
 #include "common/result.hpp"
 
+#include "core/verdict.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -51,6 +53,7 @@ struct BlockEvent {
   std::int64_t expires_ms = 0;
   bool manual = false;
   std::string outcome;  // blocked | renewed | dry-run | blocked-but-allowlisted | cap-reached
+  BlockEvidence evidence;  // the server's evidence (rule empty: none, e.g. manual)
 };
 
 struct UnblockEvent {
@@ -134,7 +137,7 @@ class EventStore {
   void write_batch(std::deque<Event>& batch);
   void apply_retention();
   void exec(const char* sql);
-  void migrate();
+  void migrate();  // adds the columns newer versions write to a database an older version created
   std::int64_t store_schema();
 
   EventStoreOptions options_;

@@ -55,6 +55,23 @@ void decode_verdict(const v1::Verdict& v, FlowVerdict& fv) {
   fv.model_version = v.model_version();
   fv.top_features.clear();
   for (const auto& f : v.top_features()) fv.top_features.push_back({f.name(), f.value(), f.contribution()});
+  fv.block_side = v.block_side() == v1::FLOW_SIDE_SRC   ? FlowSide::src
+                  : v.block_side() == v1::FLOW_SIDE_DST ? FlowSide::dst
+                                                        : FlowSide::unspecified;
+  fv.evidence = BlockEvidence{};
+  if (v.has_evidence()) {
+    const auto& e = v.evidence();
+    auto& out = fv.evidence;
+    out.flows = e.flows();
+    out.classes.assign(e.classes().begin(), e.classes().end());
+    out.level = e.score_sum();
+    out.max_score = e.max_score();
+    out.window_start_us = e.window_start_us();
+    out.window_end_us = e.window_end_us();
+    out.offence = e.offence();
+    out.block_seconds = e.block_seconds();
+    out.rule = e.rule();
+  }
 }
 
 }  // namespace flowguard::capture

@@ -94,6 +94,17 @@ void print_human(const v1::ControlResponse& r, const std::string& what) {
       std::cout << fmt::format(
           "{:<40} {:<7} expires {:<21} model {:<10} {}\n", b.address(), b.manual() ? "manual" : "model",
           b.expires_unix_ms() > 0 ? when(b.expires_unix_ms()) : "never", b.model_version(), b.reason());
+    for (const auto& b : r.blocks()) {
+      if (!b.has_evidence() || b.evidence().rule().empty()) continue;
+      const auto& e = b.evidence();
+      std::string classes;
+      for (const auto& c : e.classes()) classes += (classes.empty() ? "" : ",") + c;
+      std::cout << fmt::format("  {}: rule {}, {} flows ({}) in {:.1f} s, evidence {:.1f}, max score {:.3f}, "
+                               "offence {}, {} s\n",
+                               b.address(), e.rule(), e.flows(), classes,
+                               (e.window_end_us() - e.window_start_us()) * 1e-6, e.score_sum(), e.max_score(),
+                               e.offence(), e.block_seconds());
+    }
   }
 }
 

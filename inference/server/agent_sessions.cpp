@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <limits>
 #include <vector>
 
 namespace flowguard::inference {
@@ -30,6 +31,10 @@ struct AgentSessions::Session {
   bool fail_close = false;  // flush what is queued (the Error / refusal), then close without waiting
   bool open = true;
   std::size_t n_features = 0;
+  // Evidence: where each EvidenceConfig::context_names() feature sits in FlowRecord.group_features
+  // (-1: not announced), and how many group features each record must carry for them to be read.
+  std::vector<int> context_pos;
+  std::size_t group_width = 0;
   std::string agent_id;
   std::uint64_t id = 0;
 };
@@ -113,6 +118,7 @@ void AgentSessions::on_hello(const std::shared_ptr<Session>& s, const v1::Hello&
   if (ok) {
     s->accepted = true;
     s->n_features = model->n_features();
+    resolve_context(*s, hello);
     accepted_.fetch_add(1);
     metrics_.sessions_accepted.inc();
     spdlog::info("session {}: agent '{}' {} connected (model {} {})", s->id, hello.agent_id(),
@@ -121,6 +127,42 @@ void AgentSessions::on_hello(const std::shared_ptr<Session>& s, const v1::Hello&
     metrics_.sessions_refused.inc();
     spdlog::warn("session {}: refused: {}", s->id, reply.hello_ack().reason());
     s->fail_close = true;
+  }
+}
+
+void AgentSessions::resolve_context(Session& s, const v1::Hello& hello) const {
+  const auto names = batcher_.policy().evidence.context_names();
+  s.context_pos.assign(names.size(), -1);
+  s.group_width = 0;
+  for (const auto& g : hello.feature_groups()) {
+    if (g.name() == "host_context") {
+      for (std::size_t i = 0; i < names.size(); ++i)
+        for (int j = 0; j < g.feature_names_size(); ++j)
+          if (g.feature_names(j) == names[i]) s.context_pos[i] = static_cast<int>(s.group_width) + j;
+    }
+    s.group_width += static_cast<std::size_t>(g.feature_names_size());
+  }
+}
+
+// The evidence layer's view of a flow: its initiator (the only address a block may ever apply to),
+// packet time, identity for snapshot dedup, host context.
+void AgentSessions::fill_meta(const Session& s, const v1::FlowRecord& f, FlowMeta& m) const {
+  const auto& cfg = batcher_.policy().evidence;
+  v1::FlowSide side = f.initiator();
+  if (side == v1::FLOW_SIDE_UNSPECIFIED && cfg.unspecified_initiator_is_src) side = v1::FLOW_SIDE_SRC;
+  m.side = side;
+  if (side == v1::FLOW_SIDE_SRC || side == v1::FLOW_SIDE_DST) {
+    if (auto k = source_key(side == v1::FLOW_SIDE_SRC ? f.src_ip() : f.dst_ip())) {
+      m.initiator = *k;
+      m.has_initiator = true;
+    }
+  }
+  m.ts_us = f.last_ts_us() != 0 ? f.last_ts_us() : f.first_ts_us();
+  m.fingerprint = ((s.id + 1) * 0x9e3779b97f4a7c15ULL) ^ (f.flow_id() * 0xc2b2ae3d27d4eb4fULL) ^ 1;
+  m.context.fill(std::numeric_limits<float>::quiet_NaN());
+  if (s.group_width != 0 && static_cast<std::size_t>(f.group_features_size()) == s.group_width) {
+    for (std::size_t i = 0; i < s.context_pos.size() && i < m.context.size(); ++i)
+      if (s.context_pos[i] >= 0) m.context[i] = f.group_features(s.context_pos[i]);
   }
 }
 
@@ -157,10 +199,12 @@ void AgentSessions::on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& b
   job->n_features = s->n_features;
   job->slots.resize(admitted);
   job->features.reserve(admitted * s->n_features);
+  job->meta.resize(admitted);
   for (std::size_t i = 0; i < admitted; ++i) {
     job->slots[i] = static_cast<std::uint32_t>(i);
-    const auto& feats = batch.flows(static_cast<int>(i)).features();
-    job->features.insert(job->features.end(), feats.begin(), feats.end());
+    const auto& flow = batch.flows(static_cast<int>(i));
+    job->features.insert(job->features.end(), flow.features().begin(), flow.features().end());
+    fill_meta(*s, flow, job->meta[i]);
   }
   job->done = [this, s](std::string frame, std::size_t verdicts) {
     asio::post(ioc_, [this, s, frame = std::move(frame), verdicts]() mutable {

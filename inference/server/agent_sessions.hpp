@@ -53,6 +53,8 @@ class AgentSessions {
   void deliver(const std::shared_ptr<Session>& s, std::string frame, std::size_t verdicts);
   void on_hello(const std::shared_ptr<Session>& s, const v1::Hello& hello);
   void on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& batch);
+  void resolve_context(Session& s, const v1::Hello& hello) const;
+  void fill_meta(const Session& s, const v1::FlowRecord& f, FlowMeta& m) const;
   void on_frame(const std::shared_ptr<Session>& s, std::string_view payload);
 
   asio::io_context& ioc_;

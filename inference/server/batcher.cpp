@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace flowguard::inference {
 
 void make_shed(v1::Verdict& v, const std::string& reason) {
@@ -13,8 +15,31 @@ void make_shed(v1::Verdict& v, const std::string& reason) {
   v.set_reason(reason);
 }
 
-Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeMetrics& metrics)
-    : opts_(opts), models_(models), policy_(policy), metrics_(metrics) {
+Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeMetrics& metrics,
+                 metrics::Registry* registry)
+    : opts_(opts),
+      models_(models),
+      policy_(policy),
+      metrics_(metrics),
+      evidence_(policy.evidence, 0, EvidenceHooks{&metrics.evidence_evictions, &metrics.evidence_duplicates}) {
+  const auto context_names = policy_.evidence.context_names();
+  for (std::size_t i = 0; i < policy_.evidence.rule_count(); ++i) {
+    auto& ctx = rule_context_.emplace_back();
+    for (const auto& [feature, threshold] : policy_.evidence.rule(i).context) {
+      const auto pos = static_cast<std::size_t>(
+          std::find(context_names.begin(), context_names.end(), feature) - context_names.begin());
+      if (pos < FlowMeta{}.context.size()) ctx.emplace_back(pos, threshold);
+    }
+    const auto& name = policy_.evidence.rule(i).name;
+    blocks_by_rule_.push_back(
+        registry ? &registry->counter({"flowguard_infer_evidence_blocks_total",
+                                       "Block decisions (new blocks and renewals), by evidence rule",
+                                       "blocks_" + name,
+                                       {{"rule", name}},
+                                       1.0,
+                                       false})
+                 : nullptr);
+  }
   opts_.max_batch = std::max<std::size_t>(opts_.max_batch, 1);
   opts_.workers = std::max(opts_.workers, 1u);
   for (unsigned i = 0; i < opts_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
@@ -94,6 +119,116 @@ void Batcher::worker_loop() {
   }
 }
 
+namespace {
+
+float floor_of(const ScoreFloor& f, const models::Thresholds& t, const Decision& d) {
+  switch (f.kind) {
+    case ScoreFloor::Kind::alert:
+      return static_cast<float>(t.alert);
+    case ScoreFloor::Kind::block:
+      return d.block_threshold;
+    case ScoreFloor::Kind::value:
+      return static_cast<float>(f.value);
+  }
+  return 1;
+}
+
+}  // namespace
+
+void Batcher::decide_with_evidence(v1::Verdict& v, Decision& d, const Model& model, const std::string& cls,
+                                   const FlowMeta* meta) {
+  const auto& cfg = policy_.evidence;
+  const bool unknown = v.unknown();  // abstention (set before this call): at most an alert, no evidence
+  auto finish = [&](v1::Action a, std::string reason) {
+    v.set_action(a);
+    v.set_threshold(d.threshold);
+    v.set_reason(std::move(reason));
+  };
+  if (d.action == v1::ACTION_ALLOW) return finish(d.action, std::move(d.reason));
+  if (unknown) {
+    metrics_.unknown_not_counted.inc();
+    return finish(v1::ACTION_ALERT, d.reason + "; unknown flow: no evidence, never a block");
+  }
+  const bool has_initiator = meta != nullptr && meta->has_initiator;
+  if (!cfg.enabled) {
+    // One confident flow blocks (the behaviour before evidence); still only ever its initiator.
+    if (d.action == v1::ACTION_BLOCK && !has_initiator) {
+      metrics_.evidence_no_initiator.inc();
+      return finish(v1::ACTION_ALERT, d.reason + "; initiator unknown: never blocked");
+    }
+    if (d.action == v1::ACTION_BLOCK) v.set_block_side(meta->side);
+    return finish(d.action, std::move(d.reason));
+  }
+  if (!d.blockable) return finish(v1::ACTION_ALERT, std::move(d.reason));  // allow/alert-only/never_block
+  if (!has_initiator) {
+    metrics_.evidence_no_initiator.inc();
+    return finish(v1::ACTION_ALERT, d.reason + "; initiator unknown: no evidence, never blocked");
+  }
+  const std::size_t ri = cfg.rule_for(cls);
+  const auto& rule = cfg.rule(ri);
+  const float floor = floor_of(rule.min_score, model.manifest.thresholds, d);
+  if (v.score() < floor) {
+    metrics_.alerts_below_block.inc();
+    return finish(v1::ACTION_ALERT, fmt::format("{} score {:.3f} >= alert threshold, below rule {}'s min_score "
+                                                "{:.3f}: no evidence",
+                                                cls, v.score(), rule.name, floor));
+  }
+  // Host context: any listed feature at or above its threshold adds the rule's weight.
+  double weight = 1;
+  if (rule.context_weight > 0) {
+    for (const auto& [pos, threshold] : rule_context_[ri]) {
+      if (meta->context[pos] >= threshold) {  // NaN (no host context) never is
+        weight += rule.context_weight;
+        break;
+      }
+    }
+  }
+  Observation o;
+  o.source = meta->initiator;
+  o.flow_fingerprint = meta->fingerprint;
+  o.ts_us = meta->ts_us;
+  o.class_index = static_cast<std::uint16_t>(v.class_index());
+  o.rule = static_cast<std::uint16_t>(ri);
+  o.score = v.score();
+  o.weight = weight;
+  const EvidenceResult r = evidence_.observe(o);
+  if (!r.counted && !r.block) {  // a later record (snapshot/final) of a flow whose evidence is counted
+    metrics_.alerts_below_block.inc();
+    return finish(v1::ACTION_ALERT, d.reason + "; flow already counted as evidence");
+  }
+
+  auto* ev = v.mutable_evidence();
+  const auto& fired = cfg.rule(r.rule);
+  ev->set_flows(r.flows);
+  ev->set_score_sum(r.level);
+  ev->set_max_score(r.max_score);
+  ev->set_window_start_us(r.window_start_us);
+  ev->set_window_end_us(r.window_end_us);
+  ev->set_rule(fired.name);
+  for (std::size_t i = 0; i < r.n_classes; ++i)
+    if (r.classes[i] < model.manifest.class_names.size()) ev->add_classes(model.manifest.class_names[r.classes[i]]);
+  if (!r.block) {
+    metrics_.alerts_below_block.inc();
+    return finish(v1::ACTION_ALERT, fmt::format("{}; evidence {:.1f}/{:g} ({}, {} flows in {:.1f} s): not blocked",
+                                                d.reason, r.level, rule.evidence, rule.name, r.flows,
+                                                (r.window_end_us - r.window_start_us) * 1e-6));
+  }
+  ev->set_offence(r.offence);
+  ev->set_block_seconds(r.block_seconds);
+  if (ri < blocks_by_rule_.size() && r.rule < blocks_by_rule_.size() && blocks_by_rule_[r.rule])
+    blocks_by_rule_[r.rule]->inc();
+  std::string why = r.renewal ? fmt::format("{} {:.3f}; source blocked (rule {}, offence {}, {} s), renewed", cls,
+                                            v.score(), fired.name, r.offence, r.block_seconds)
+                              : fmt::format("{} {:.3f}; evidence {:.1f} >= {:g} (rule {}: {} flows in {:.1f} s, "
+                                            "max score {:.3f}); offence {}, block {} s",
+                                            cls, v.score(), r.level + 0.0f, fired.evidence, fired.name, r.flows,
+                                            (r.window_end_us - r.window_start_us) * 1e-6, r.max_score, r.offence,
+                                            r.block_seconds);
+  if (policy_.detect_only) return finish(v1::ACTION_ALERT, "detect-only: would block: " + why);
+  v.set_block_side(meta->side);
+  finish(v1::ACTION_BLOCK, std::move(why));
+}
+
 void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
   // One model pointer for the whole batch: a swap during the forward affects only later batches.
   const auto model = models_.get();
@@ -152,10 +287,9 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
                                     probs.begin() + static_cast<std::ptrdiff_t>((r + 1) * nc));
       auto d = decide(policy_, m.thresholds, cls,
                       model->benign_index && *model->benign_index == p.class_index, p.score);
-      v.set_action(d.action);
-      v.set_threshold(d.threshold);
-      v.set_reason(std::move(d.reason));
-      switch (d.action) {
+      const auto& metas = job->meta;
+      decide_with_evidence(v, d, *model, cls, slot < metas.size() ? &metas[slot] : nullptr);
+      switch (v.action()) {
         case v1::ACTION_ALERT:
           metrics_.alert.inc(1);
           break;
@@ -166,7 +300,7 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
           metrics_.allow.inc(1);
           break;
       }
-      if (d.action != v1::ACTION_ALLOW && opts_.explain_top > 0 && flagged.size() < opts_.explain_max_rows)
+      if (v.action() != v1::ACTION_ALLOW && opts_.explain_top > 0 && flagged.size() < opts_.explain_max_rows)
         flagged.push_back(begin + r);
     }
   }

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
       "--control-socket", opts.control_path,
       "control socket for flowguardctl (default: the agent socket path with .sock replaced by .ctl)");
   app.add_option("--policy", policy_path,
-                 "policy file (YAML): detect_only, min_block_score, classes, never_block");
+                 "policy file (YAML): detect_only, min_block_score, classes, never_block, evidence (rules, escalation)");
   app.add_option("--watch", opts.watch_dir,
                  "directory to watch: a *.pt renamed into it is loaded and served");
   app.add_option("--max-batch", opts.batch.max_batch, "flows per forward pass")

@@ -5,6 +5,7 @@
 
 #include "bundle/manifest.hpp"
 #include "common/error.hpp"
+#include "evidence.hpp"
 #include "flowguard/v1/flowguard.pb.h"
 
 #include <map>
@@ -28,6 +29,8 @@ struct Policy {
   ClassAction default_action = ClassAction::block;  // strongest action for a class without a rule
   std::map<std::string, ClassAction> classes;       // per-class strongest action
   std::set<std::string> never_block;                // same as classes: {X: alert}
+  // Evidence-based blocking (key `evidence:`); EvidenceConfig::defaults() unless the file says otherwise.
+  EvidenceConfig evidence = EvidenceConfig::defaults();
 
   // Throws PolicyError naming the file, key and problem.
   static Policy from_yaml_file(const std::string& path);
@@ -42,9 +45,16 @@ struct Decision {
   v1::Action action = v1::ACTION_ALLOW;
   float threshold = 0;
   std::string reason;
+  // For the evidence layer: the class may be blocked by policy (not allow/alert-only/never_block), the
+  // flow's score reaches the class's block threshold, and that threshold.
+  bool blockable = false;
+  bool confident = false;
+  float block_threshold = 1;
 };
 
-// `benign` is true when class_name is the manifest's benign class.
+// `benign` is true when class_name is the manifest's benign class. The per-flow decision: BLOCK means
+// this flow alone reaches the block threshold (the decision when evidence is disabled); the batcher
+// then asks the evidence table (evidence.hpp) whether the source is to be blocked.
 Decision decide(const Policy& policy, const models::Thresholds& thresholds, const std::string& class_name,
                 bool benign, float score);
 

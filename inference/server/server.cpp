@@ -47,7 +47,7 @@ struct Server::Impl {
         metrics(registry),
         holder(std::move(initial)),
         models(holder, policy, metrics, opts.model_path, warmup_batches(opts.batch)),
-        batcher(opts.batch, holder, policy, metrics),
+        batcher(opts.batch, holder, policy, metrics, &registry),
         sessions(ioc, SessionOptions{opts.max_frame_bytes, opts.hello_timeout}, holder, batcher, metrics),
         control(ioc, control_handlers()),
         data_acc(ioc),
@@ -60,6 +60,14 @@ struct Server::Impl {
     registry.gauge_fn(
         {"flowguard_infer_queue_depth_flows", "Flows waiting for inference", "queue_depth", {}, 1.0, false},
         [this] { return static_cast<std::int64_t>(batcher.queued_flows()); });
+    registry.gauge_fn({"flowguard_infer_evidence_sources", "Sources in the evidence table", "evidence_sources"},
+                      [this] { return static_cast<std::int64_t>(batcher.evidence().size()); });
+    registry.gauge_fn({"flowguard_infer_evidence_capacity_sources", "Evidence table capacity (fixed at start)",
+                       "evidence_capacity", {}, 1.0, false},
+                      [this] { return static_cast<std::int64_t>(batcher.evidence().capacity()); });
+    registry.gauge_fn({"flowguard_infer_evidence_table_bytes", "Memory of the evidence table (preallocated)",
+                       "evidence_bytes", {}, 1.0, false},
+                      [this] { return static_cast<std::int64_t>(batcher.evidence().bytes()); });
   }
 
   ServerOptions opts;

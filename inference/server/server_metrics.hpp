@@ -47,6 +47,19 @@ struct ServeMetrics {
                                    "Sessions closed for a bad frame or a protocol violation"})),
         control_requests(r.counter({"flowguard_infer_control_requests_total", "Control socket requests"})),
         reloads_ok(r.counter({"flowguard_infer_reloads_ok_total", "Model swaps that succeeded"})),
+        alerts_below_block(r.counter({"flowguard_infer_evidence_alerts_below_block_total",
+                                      "Alert verdicts whose source has not (yet) enough evidence for a block"})),
+        evidence_evictions(r.counter({"flowguard_infer_evidence_evictions_total",
+                                      "Sources evicted from the full evidence table (oldest/least evidence)"})),
+        evidence_duplicates(r.counter({"flowguard_infer_evidence_duplicate_records_total",
+                                       "Records of an already counted flow (snapshots): no new evidence", "", {},
+                                       1.0, false})),
+        evidence_no_initiator(r.counter({"flowguard_infer_evidence_no_initiator_total",
+                                         "Alerts without a usable initiator address: no evidence, never blocked",
+                                         "", {}, 1.0, false})),
+        unknown_not_counted(r.counter({"flowguard_infer_evidence_unknown_total",
+                                       "Abstained (unknown) verdicts: never evidence, never a block", "", {}, 1.0,
+                                       false})),
         reloads_failed(
             r.counter({"flowguard_infer_reloads_failed_total", "Model loads refused (old model kept)"})),
         inference_us(r.histogram(
@@ -81,6 +94,11 @@ struct ServeMetrics {
   metrics::Counter& protocol_errors;   // sessions closed for a bad frame or protocol violation
   metrics::Counter& control_requests;
   metrics::Counter& reloads_ok;
+  metrics::Counter& alerts_below_block;
+  metrics::Counter& evidence_evictions;
+  metrics::Counter& evidence_duplicates;
+  metrics::Counter& evidence_no_initiator;
+  metrics::Counter& unknown_not_counted;
   metrics::Counter& reloads_failed;
 
   metrics::Histogram& inference_us;  // one forward() call, microseconds

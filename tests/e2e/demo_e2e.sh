@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo end to end: flowguard-infer serves the shipped model, flowguard-capture replays the bundled
 # demo capture through it with dry-run enforcement. Checks that every flow got a verdict, that both
-# attackers of the ground truth raised alerts, that block decisions were made (dry-run), that the alerts
+# attackers of the ground truth raised alerts, that both and nobody else were blocked (dry-run), that the alerts
 # carry Suricata's EVE fields, and that the server's control socket answers.
 set -euo pipefail
 infer=$1 capture=$2 ctl=$3 src=$4
@@ -40,7 +40,13 @@ for attacker in $(python3 -c 'import json,sys; print(" ".join(a["address"] for a
   echo "attacker $attacker: alerted"
   grep -q "BLOCK $attacker .*dry-run" "$work/capture.log" && { blocked_attackers=$((${blocked_attackers:-0} + 1)); echo "attacker $attacker: dry-run block"; }
 done
-[ "${blocked_attackers:-0}" -ge 1 ] || fail "no dry-run block decision for any attacker"
+[ "${blocked_attackers:-0}" -ge 2 ] || fail "not both attackers got a dry-run block decision"
+# Evidence-based blocking: nobody but the attackers is blocked (benign hosts, the victim answering).
+attackers=$(python3 -c 'import json,sys; print(" ".join(a["address"] for a in json.load(open(sys.argv[1]))["attackers"]))' "$truth")
+for addr in $(grep -o "BLOCK [0-9a-f.:]* for" "$work/capture.log" | awk '{print $2}' | sort -u); do
+  case " $attackers " in *" $addr "*) ;; *) fail "a non-attacker was blocked: $addr" ;; esac
+done
+grep -q "BLOCK .* evidence: rule " "$work/capture.log" || fail "block decisions carry no evidence"
 python3 - "$work/eve.json" <<'PY' || fail "EVE lines lack Suricata fields"
 import json, sys
 need = {"timestamp", "flow_id", "event_type", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "alert", "flow"}

@@ -86,9 +86,29 @@ def read_alerts(path):
         db.close()
 
 
+def read_block_evidence(path):
+    """The server's evidence of each address's first block decision: address -> {rule, flows, offence,
+    block_seconds} (empty for an event store older than evidence-based blocking)."""
+    db = sqlite3.connect(path)
+    try:
+        cols = {r[1] for r in db.execute("PRAGMA table_info(blocks)")}
+        if "rule" not in cols:
+            return {}
+        out = {}
+        for addr, rule, flows, offence, secs, outcome in db.execute(
+                "SELECT address, rule, evidence_flows, offence, block_seconds, outcome FROM blocks ORDER BY id"):
+            if rule and outcome in DECIDED:
+                out.setdefault(labels.canonical(addr),
+                               {"rule": rule, "flows": flows, "offence": offence, "block_seconds": secs})
+        return out
+    finally:
+        db.close()
+
+
 # ---------------------------------------------------------------------------------------- scoring
-def score(truth, flows, alerts):
-    """Metrics of one run. truth: labels.Truth; flows: read_flows(); alerts: read_alerts()."""
+def score(truth, flows, alerts, evidence=None):
+    """Metrics of one run. truth: labels.Truth; flows: read_flows(); alerts: read_alerts();
+    evidence (optional): read_block_evidence()."""
     n_attackers = len(truth.raw["attackers"])
     flow_count = collections.Counter()        # label -> flows
     first_packet = {}                         # attacker index -> first flow start
@@ -157,6 +177,8 @@ def score(truth, flows, alerts):
                  "seconds_to_block": round(blocked_at - start, 3) if blocked_at is not None and start else None}
         if blocked_sources is not None:
             entry["spoofed_sources_blocked"] = blocked_sources
+        if evidence and a["address"] and labels.canonical(a["address"]) in evidence:
+            entry["block_evidence"] = evidence[labels.canonical(a["address"])]
         attackers.append(entry)
 
     attacker_addresses = {labels.canonical(a["address"]) for a in truth.raw["attackers"] if a["address"]}
@@ -297,6 +319,8 @@ def table(report):
                 b = per[v]["attackers"][i]
                 s = f"blocked {b['seconds_to_block']:.1f} s" if b["blocked"] and b["seconds_to_block"] is not None \
                     else ("blocked" if b["blocked"] else "not blocked")
+                if b.get("block_evidence"):
+                    s += f" (rule {b['block_evidence']['rule']}, {b['block_evidence']['flows']} flows)"
                 cells.append(f"{v}: {s}, {b['flows_alerted']}/{b['flows']} flows alerted")
             lines.append(f"  {name:<20} {a['address']:<12} {a['label']:<27} {a['tool']} {a['mode']}")
             lines.append(f"  {'':<20} {' | '.join(cells)}")
@@ -329,8 +353,9 @@ def main():
 
     if a.from_outputs:
         d, truth_path = a.from_outputs
-        r = score(labels.load(truth_path), read_flows(os.path.join(d, "flows.csv")),
-                  read_alerts(os.path.join(d, "events.db")))
+        db = os.path.join(d, "events.db")
+        r = score(labels.load(truth_path), read_flows(os.path.join(d, "flows.csv")), read_alerts(db),
+                  read_block_evidence(db))
         report = {"variants": ["given"], "captures": {"given": {"given": r}},
                   "overall": {"given": merge([("given", r)])}}
     else:
@@ -360,7 +385,7 @@ def main():
                             os.unlink(os.path.join(work, f))
                 t0 = time.monotonic()
                 csv_path, db_path, counters = run_pipeline(a.build, pcap, infer_args, capture_args, work)
-                r = score(truth, read_flows(csv_path), read_alerts(db_path))
+                r = score(truth, read_flows(csv_path), read_alerts(db_path), read_block_evidence(db_path))
                 r["agent"] = counters
                 r["replay_seconds"] = round(time.monotonic() - t0, 1)
                 report["captures"][name][vname] = r

@@ -160,3 +160,83 @@ TEST_CASE("block decisions are recorded in the event store", "[blocks][store]") 
   store.flush();
   CHECK(store.written() == 3);
 }
+
+namespace {
+
+FlowVerdict evidence_block(const char* src, FlowSide side, std::uint32_t block_seconds, std::uint32_t offence) {
+  FlowVerdict v = verdict(src, VerdictAction::block);
+  v.block_side = side;
+  v.evidence.rule = "scan";
+  v.evidence.flows = 12;
+  v.evidence.classes = {"PortScan", "DDoS"};
+  v.evidence.level = 12.5f;
+  v.evidence.max_score = 0.99f;
+  v.evidence.window_start_us = v.first_ts_us;
+  v.evidence.window_end_us = v.last_ts_us;
+  v.evidence.offence = offence;
+  v.evidence.block_seconds = block_seconds;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("only the side the server names is blocked, a responder or no side is refused and counted",
+          "[blocks]") {
+  BlockManager m(dry(), allow({}));
+  m.start();
+  // The flow as the agent saw it: src 10.0.0.5 (the server answering), dst 10.0.0.9 (the initiator).
+  FlowVerdict v = verdict("10.0.0.5", VerdictAction::block);
+  v.block_side = FlowSide::dst;
+  CHECK(m.apply(v) == BlockOutcome::dry_run);
+  REQUIRE(m.list().size() == 1);
+  CHECK(format_address(m.list()[0].address) == "10.0.0.9");
+  // No side named (an old or confused server): nobody is blocked.
+  v = verdict("10.0.0.6", VerdictAction::block);
+  v.block_side = FlowSide::unspecified;
+  CHECK(m.apply(v) == BlockOutcome::responder);
+  // The agent's own view says src opened the flow; a block naming dst (the responder) is refused.
+  v = verdict("10.0.0.7", VerdictAction::block);
+  v.dst = addr("10.0.0.8");
+  v.observed_initiator = FlowSide::src;
+  v.block_side = FlowSide::dst;
+  CHECK(m.apply(v) == BlockOutcome::responder);
+  CHECK(m.counters().responder_refused == 2);
+  CHECK(m.list().size() == 1);
+  CHECK(to_string(BlockOutcome::responder) == "responder-refused");
+}
+
+TEST_CASE("the server's escalated block time is used up to --block-ttl-max, with its evidence kept",
+          "[blocks]") {
+  TempDir dir;
+  BlockManagerOptions o = dry(dir.str());
+  o.ttl_seconds = 600;
+  o.ttl_max_seconds = 3600;
+  {
+    BlockManager m(o, allow({}));
+    m.start();
+    CHECK(m.apply(evidence_block("10.0.0.5", FlowSide::src, 1200, 2)) == BlockOutcome::dry_run);
+    CHECK(m.apply(evidence_block("10.0.0.6", FlowSide::src, 86400, 5)) == BlockOutcome::dry_run);
+    FlowVerdict plain = verdict("10.0.0.7", VerdictAction::block);  // no duration given: --block-ttl
+    CHECK(m.apply(plain) == BlockOutcome::dry_run);
+    auto list = m.list();
+    REQUIRE(list.size() == 3);
+    CHECK(list[0].expires_unix_ms - list[0].created_unix_ms == 1'200'000);
+    CHECK(list[1].expires_unix_ms - list[1].created_unix_ms == 3'600'000);  // capped
+    CHECK(list[2].expires_unix_ms - list[2].created_unix_ms == 600'000);
+    CHECK(list[0].evidence.rule == "scan");
+    CHECK(list[0].evidence.offence == 2);
+    CHECK(list[0].evidence.classes == std::vector<std::string>{"PortScan", "DDoS"});
+    CHECK_FALSE(list[2].evidence.present());
+    m.stop();
+  }
+  // The evidence survives a restart (state file).
+  BlockManager m(o, allow({}));
+  m.start();
+  const auto list = m.list();
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].evidence.rule == "scan");
+  CHECK(list[0].evidence.flows == 12);
+  CHECK(list[0].evidence.level == Approx(12.5));
+  CHECK(list[0].evidence.block_seconds == 1200);
+  CHECK(list[1].evidence.offence == 5);
+}

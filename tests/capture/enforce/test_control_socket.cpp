@@ -144,6 +144,28 @@ TEST_CASE("control socket: block, list, unblock round trip", "[control]") {
   CHECK(r.blocks(0).reason() == "DDoS");
   CHECK(r.blocks(0).model_version() == "1");
   CHECK_FALSE(r.blocks(0).manual());
+  CHECK_FALSE(r.blocks(0).has_evidence());
+
+  // An evidence-based block lists its evidence (what `flowguardctl blocks` prints under the line).
+  FlowVerdict v = verdict("10.9.9.8", VerdictAction::block, "PortScan");
+  v.evidence.rule = "scan";
+  v.evidence.flows = 9;
+  v.evidence.classes = {"PortScan"};
+  v.evidence.level = 8.5f;
+  v.evidence.offence = 2;
+  v.evidence.block_seconds = 1200;
+  e->on_verdict(v);
+  r = c.call(list_req());
+  REQUIRE(r.blocks_size() == 3);
+  const auto& b = r.blocks(0);  // listed in address order
+  CHECK(b.address() == "10.9.9.8");
+  REQUIRE(b.has_evidence());
+  CHECK(b.evidence().rule() == "scan");
+  CHECK(b.evidence().flows() == 9);
+  CHECK(b.evidence().score_sum() == Approx(8.5));
+  CHECK(b.evidence().offence() == 2);
+  CHECK(b.evidence().block_seconds() == 1200);
+  CHECK(b.expires_unix_ms() - b.created_unix_ms() == 1'200'000);
 }
 
 TEST_CASE("control socket: status, stats and requests served by the inference server", "[control]") {

@@ -176,3 +176,25 @@ TEST_CASE("alert writer appends EVE lines and folds a flood per (source, class)"
   CHECK(read_lines(path).size() == 6);
   CHECK_THROWS(AlertWriter(AlertWriterOptions{dir / "no/such/dir/eve.json", false, 1.0, 16}, nullptr));
 }
+
+TEST_CASE("an EVE alert of an evidence block carries the evidence and the blocked side", "[eve]") {
+  FlowVerdict v = verdict("10.0.0.5", VerdictAction::block);
+  v.block_side = FlowSide::dst;
+  v.evidence.rule = "bruteforce";
+  v.evidence.flows = 4;
+  v.evidence.classes = {"SSH-Patator"};
+  v.evidence.level = 4.0f;
+  v.evidence.offence = 2;
+  v.evidence.block_seconds = 1200;
+  const auto eve = eve_alert(v, AlertContext{BlockOutcome::dry_run, EnforceMode::dry_run, 0});
+  const auto& e = eve["flowguard"]["evidence"];
+  CHECK(e["rule"] == "bruteforce");
+  CHECK(e["flows"] == 4);
+  CHECK(e["classes"] == nlohmann::json::array({"SSH-Patator"}));
+  CHECK(e["offence"] == 2);
+  CHECK(e["block_seconds"] == 1200);
+  CHECK(eve["flowguard"]["block_side"] == "dst");
+  // An alert without evidence has neither.
+  const auto plain = eve_alert(verdict("10.0.0.5", VerdictAction::alert), AlertContext{});
+  CHECK_FALSE(plain["flowguard"].contains("evidence"));
+}

@@ -189,3 +189,48 @@ TEST_CASE("folded alerts are folded in EVE only: the event store keeps a row for
   for (std::string line; std::getline(in, line);) lines += line.empty() ? 0 : 1;
   CHECK(lines == 1);
 }
+
+TEST_CASE("block events carry the server's evidence, and an older database gains the columns", "[store]") {
+  TempDir dir;
+  const std::string path = dir / "old.db";
+  {
+    // The blocks table as versions before evidence-based blocking created it, with one row.
+    Reader old(path);
+    old.exec(
+        "CREATE TABLE blocks (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, address TEXT NOT NULL, "
+        "reason TEXT NOT NULL, model_version TEXT NOT NULL, expires_ms INTEGER NOT NULL, manual INTEGER NOT "
+        "NULL, outcome TEXT NOT NULL)");
+    old.exec("INSERT INTO blocks (ts_ms, address, reason, model_version, expires_ms, manual, outcome) "
+             "VALUES (1, '10.0.0.1', 'PortScan', '1', 2, 0, 'blocked')");
+  }
+  {
+    EventStore store(EventStoreOptions{path, 0, 64, 16});
+    BlockEvent b{1000, "10.0.0.66", "DDoS", "1", 5000, false, "dry-run", {}};
+    b.evidence.rule = "flood";
+    b.evidence.flows = 40;
+    b.evidence.classes = {"DDoS", "DoS Hulk"};
+    b.evidence.level = 39.5f;
+    b.evidence.max_score = 0.98f;
+    b.evidence.window_start_us = 100;
+    b.evidence.window_end_us = 900;
+    b.evidence.offence = 3;
+    b.evidence.block_seconds = 2400;
+    REQUIRE(store.record(b));
+    store.flush();
+  }
+  Reader r(path);
+  const auto rows = r.rows(
+      "SELECT address, rule, evidence_flows, evidence_classes, evidence_level, evidence_max_score, "
+      "window_start_us, window_end_us, offence, block_seconds FROM blocks ORDER BY id");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == std::vector<std::string>{"10.0.0.1", "", "0", "", "0.0", "0.0", "0", "0", "0", "0"});
+  CHECK(rows[1][0] == "10.0.0.66");
+  CHECK(rows[1][1] == "flood");
+  CHECK(rows[1][2] == "40");
+  CHECK(rows[1][3] == "DDoS,DoS Hulk");
+  CHECK(std::stod(rows[1][4]) == Approx(39.5));
+  CHECK(rows[1][6] == "100");
+  CHECK(rows[1][7] == "900");
+  CHECK(rows[1][8] == "3");
+  CHECK(rows[1][9] == "2400");
+}

@@ -420,8 +420,16 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   const std::string ctl =
       std::string(FLOWGUARD_CTL_PATH) + " --capture-socket " + (dir / "capture.ctl") + " ";
 
-  // A model verdict blocks 10.203.0.2; the alert says so.
-  e->on_verdict(verdict("10.203.0.2", VerdictAction::block, "DDoS"));
+  // A model verdict blocks 10.203.0.2 on the server's evidence; the alert says so.
+  FlowVerdict model_block = verdict("10.203.0.2", VerdictAction::block, "DDoS");
+  model_block.evidence.rule = "flood";
+  model_block.evidence.flows = 10;
+  model_block.evidence.classes = {"DDoS"};
+  model_block.evidence.level = 10.0f;
+  model_block.evidence.max_score = 0.97f;
+  model_block.evidence.offence = 2;
+  model_block.evidence.block_seconds = 1200;
+  e->on_verdict(model_block);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(attacker.delivered() == 0);
   // The operator blocks 10.203.0.3 by hand with the real flowguardctl.
@@ -433,6 +441,9 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   const std::string listing = run(ctl + "blocks");
   CHECK(listing.find("10.203.0.2") != std::string::npos);
   CHECK(listing.find("ticket 1") != std::string::npos);
+  // The evidence of the model's block, under the list.
+  CHECK(listing.find("10.203.0.2: rule flood, 10 flows (DDoS)") != std::string::npos);
+  CHECK(listing.find("offence 2, 1200 s") != std::string::npos);
   // ... and lifts the model's block.
   CHECK(run(ctl + "unblock 10.203.0.2").find("unblocked 10.203.0.2") != std::string::npos);
   CHECK(t.elements("blocked4") == Elements{"10.203.0.3"});
@@ -452,3 +463,40 @@ TEST_CASE("the whole agent side: verdicts, flowguardctl block/blocks/unblock, EV
   CHECK(eve["flowguard"]["enforcement"] == "blocked");
 }
 #endif
+
+TEST_CASE("only a flow's initiator is dropped: the responder of a scan and a block naming no side stay "
+          "reachable", "[netns]") {
+  REQUIRE_NETNS();
+  Topology t;
+  Path scanner(t, AF_INET, "10.203.0.2", "10.203.0.1");
+  Path server(t, AF_INET, "10.203.0.3", "10.203.0.1");
+  InNamespace in(t.fw_ns());
+  BlockManager m(nft_options(), allow({}));
+  m.start();
+  // The agent saw the flow from the answering server's side first (src 10.203.0.3 = responder); the
+  // server names dst (the scanner, the initiator) as the side to block.
+  FlowVerdict v = verdict("10.203.0.3", VerdictAction::block, "PortScan");
+  v.dst = addr("10.203.0.2");
+  v.block_side = FlowSide::dst;
+  v.evidence.rule = "scan";
+  v.evidence.flows = 8;
+  v.evidence.offence = 1;
+  v.evidence.block_seconds = 30;
+  CHECK(m.apply(v) == BlockOutcome::blocked);
+  // A block naming no side, or the responder per the agent's own view, is refused.
+  FlowVerdict none = verdict("10.203.0.3", VerdictAction::block, "PortScan");
+  none.block_side = FlowSide::unspecified;
+  CHECK(m.apply(none) == BlockOutcome::responder);
+  FlowVerdict responder = verdict("10.203.0.3", VerdictAction::block, "PortScan");
+  responder.observed_initiator = FlowSide::dst;
+  responder.block_side = FlowSide::src;
+  CHECK(m.apply(responder) == BlockOutcome::responder);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(t.elements("blocked4") == Elements{"10.203.0.2"});
+  CHECK(scanner.delivered() == 0);
+  CHECK(server.delivered() == 20);
+  CHECK(m.counters().responder_refused == 2);
+  // The server's block duration (30 s) is the kernel element's timeout.
+  const std::string out = run("ip netns exec " + t.fw_ns() + " nft list set inet flowguard blocked4");
+  CHECK((out.find("timeout 30s") != std::string::npos || out.find("expires 2") != std::string::npos));
+}

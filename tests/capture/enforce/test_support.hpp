@@ -61,6 +61,7 @@ inline FlowVerdict verdict(const char* src, VerdictAction action, const char* cl
   v.model_name = "cnn-lstm";
   v.model_version = "1";
   v.top_features = {{"Flow Duration", 250000.f, 0.4f}, {"SYN Flag Count", 1.f, 0.3f}};
+  v.block_side = FlowSide::src;  // the server names the initiator's side on every block
   return v;
 }
 

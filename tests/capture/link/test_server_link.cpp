@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -21,6 +23,9 @@ namespace v1 = flowguard::v1;
 namespace inf = flowguard::inference;
 
 namespace {
+
+// The link's tests count verdicts per flow: one confident flow blocks (evidence disabled).
+inf::Policy per_flow() { return inf::Policy::from_yaml("evidence: {enabled: false}\n"); }
 
 struct CollectingSink : VerdictSink {
   std::mutex mu;
@@ -124,7 +129,7 @@ TEST_CASE("a socket path too long for sun_path is a clear error, never a truncat
 TEST_CASE("every record gets a verdict joined with the agent's own flow metadata") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
-  InProcessServer srv(d.file("a.pt"));
+  InProcessServer srv(d.file("a.pt"), {}, per_flow());
   CollectingSink sink;
   ServerLink link(options(srv.socket()), schema(), &sink);
   flowguard::metrics::Histogram latency(flowguard::metrics::exponential_bounds(50, 2.0, 18));
@@ -216,7 +221,7 @@ TEST_CASE("a refused handshake is reported and retried until a matching model is
   TempDir d;
   save_linear_model(d.file("five.pt"), "5F", 5);
   save_linear_model(d.file("four.pt"), "4F", 4);
-  InProcessServer srv(d.file("five.pt"));
+  InProcessServer srv(d.file("five.pt"), {}, per_flow());
   CollectingSink sink;
   ServerLink link(options(srv.socket()), schema(4), &sink);
   link.start();
@@ -243,7 +248,7 @@ TEST_CASE("the link reconnects after the server restarts and resumes judging", "
   save_linear_model(d.file("b.pt"), "B");
   const auto sock = d.file("infer.sock");
   CollectingSink sink;
-  auto srv = std::make_unique<InProcessServer>(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, sock);
+  auto srv = std::make_unique<InProcessServer>(d.file("a.pt"), InProcessServer::Tweak{}, per_flow(), sock);
   ServerLink link(options(sock), schema(), &sink);
   link.start();
   REQUIRE(link.wait_connected(10s));
@@ -257,7 +262,7 @@ TEST_CASE("the link reconnects after the server restarts and resumes judging", "
   REQUIRE(link.flush(5s));  // nothing can be pending while the server is away
   CHECK(link.counters().unjudged_server_away >= 50);
 
-  srv = std::make_unique<InProcessServer>(d.file("b.pt"), InProcessServer::Tweak{}, inf::Policy{}, sock);
+  srv = std::make_unique<InProcessServer>(d.file("b.pt"), InProcessServer::Tweak{}, per_flow(), sock);
   REQUIRE(link.wait_connected(15s));
   offer(link, 2000, 100);
   REQUIRE(link.flush(15s));
@@ -276,7 +281,7 @@ TEST_CASE("server SHED verdicts are counted and delivered as shed") {
   InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
     o.batch.max_queue = 4;
     o.batch.max_batch = 4;
-  });
+  }, per_flow());
   CollectingSink sink;
   auto o = options(srv.socket());
   o.batch_flows = 64;
@@ -341,7 +346,7 @@ TEST_CASE("wait mode: a producer much faster than a throttled server loses no re
   InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
     o.batch.max_batch = 1;  // one forward pass per flow
     o.batch.workers = 1;
-  });
+  }, per_flow());
   CollectingSink sink;
   auto o = options(srv.socket());
   o.queue_flows = 4;
@@ -448,7 +453,7 @@ TEST_CASE(
   offer(link, 100, 20, 10.0);  // the server is away: queued, not failed open
   CHECK(link.counters().unjudged() == 0);
 
-  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, path);
+  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, per_flow(), path);
   REQUIRE(link.flush(20s));
   const auto c = link.counters();
   check_all_judged(c, 30);
@@ -462,8 +467,9 @@ TEST_CASE("the link survives flowguard-infer being killed with SIGKILL and resta
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   const auto sock = d.file("infer.sock");
-  const std::vector<std::string> args{FG_INFER_BIN,  "--model", d.file("a.pt"), "--socket", sock,
-                                      "--max-batch", "16"};
+  std::ofstream(d.file("policy.yaml")) << "evidence: {enabled: false}\n";  // count per-flow blocks
+  const std::vector<std::string> args{FG_INFER_BIN, "--model",  d.file("a.pt"),          "--socket", sock,
+                                      "--max-batch", "16", "--policy", d.file("policy.yaml")};
   auto server = std::make_unique<Process>(args, d.file("1.log"));
   CollectingSink sink;
   ServerLink link(options(sock), schema(), &sink);

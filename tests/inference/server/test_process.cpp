@@ -54,7 +54,9 @@ TEST_CASE("SIGHUP reloads the configured model file and SIGTERM stops and remove
   auto vb = c.read_verdicts();
   REQUIRE(vb);
   CHECK(vb->verdicts(0).model_version() == "B");
-  CHECK(vb->verdicts(0).action() == v1::ACTION_BLOCK);
+  // Three DoS flows from one source: evidence below the default rule's 5, so alerts.
+  CHECK(vb->verdicts(0).action() == v1::ACTION_ALERT);
+  CHECK(vb->verdicts(2).evidence().flows() == 3);
 
   p.signal(SIGTERM);
   auto rc = p.wait();
@@ -178,7 +180,12 @@ TEST_CASE(
   std::tie(rc, out) = run_command({FG_CTL_BIN, "--socket", ctl_of(sock), "stats", "--prometheus"});
   CHECK(rc == 0);
   CHECK(out.find("flowguard_infer_flows_received_total 5\n") != std::string::npos);
-  CHECK(out.find("flowguard_infer_verdicts_total{action=\"block\"} 5\n") != std::string::npos);
+  // Five DoS flows from one source at once: the fifth reaches the default rule's evidence (5).
+  CHECK(out.find("flowguard_infer_verdicts_total{action=\"block\"} 1\n") != std::string::npos);
+  CHECK(out.find("flowguard_infer_verdicts_total{action=\"alert\"} 4\n") != std::string::npos);
+  CHECK(out.find("flowguard_infer_evidence_blocks_total{rule=\"default\"} 1\n") != std::string::npos);
+  CHECK(out.find("flowguard_infer_evidence_alerts_below_block_total 4\n") != std::string::npos);
+  CHECK(out.find("flowguard_infer_evidence_sources 1\n") != std::string::npos);
   CHECK(out.find("flowguard_infer_inference_seconds_count 1\n") != std::string::npos);
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) FLOWGUARD_SKIP("promtool not installed");
   { std::ofstream(d.file("metrics.txt")) << out; }

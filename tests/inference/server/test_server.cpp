@@ -24,6 +24,9 @@ const std::vector<float> kBenign{0, 0, 0, 0};
 const std::vector<float> kDoS{10, 0, 0, 0};       // DoS, score ~1: block
 const std::vector<float> kWeakDoS{1.5, 0, 0, 0};  // DoS, score ~0.56: alert
 
+// One confident flow blocks (evidence disabled): for the tests of per-flow decisions.
+inf::Policy per_flow() { return inf::Policy::from_yaml("evidence: {enabled: false}\n"); }
+
 std::string frame_header(std::uint32_t len) {
   std::string h(4, '\0');
   h[0] = static_cast<char>(len >> 24);
@@ -38,7 +41,7 @@ std::string frame_header(std::uint32_t len) {
 TEST_CASE("an accepted agent gets one verdict per flow with class, action, model and reason") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
-  InProcessServer srv(d.file("a.pt"));
+  InProcessServer srv(d.file("a.pt"), {}, per_flow());
   AgentClient c(srv.socket());
   REQUIRE(c.connected());
   auto ack = c.hello(feature_names(4));
@@ -123,7 +126,7 @@ TEST_CASE("attribution is capped per batch so a flood of alerts cannot make the 
   InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
     o.batch.explain_max_rows = 2;
     o.batch.max_delay = std::chrono::microseconds(50000);  // one batch for the whole FlowBatch
-  });
+  }, per_flow());
   AgentClient c(srv.socket());
   REQUIRE(c.hello(feature_names(4))->accepted());
   REQUIRE(c.send_flows(1, 1, 6, kDoS));
@@ -361,7 +364,7 @@ TEST_CASE("a bad model file keeps the serving model and status reports the error
   save_wrong_shape_model(d.file("shape.pt"));
   save_throwing_model(d.file("throws.pt"));
   save_linear_model(d.file("five.pt"), "5F", 5);
-  InProcessServer srv(d.file("a.pt"));
+  InProcessServer srv(d.file("a.pt"), {}, per_flow());
   std::optional<AgentClient> c;
   c.emplace(srv.socket());
   REQUIRE(c->hello(feature_names(4))->accepted());
@@ -534,7 +537,7 @@ TEST_CASE("a graceful stop answers the batches still queued before closing the s
   InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) {
     o.batch.max_batch = 64;
     o.batch.max_delay = std::chrono::microseconds(5'000'000);  // the batch would wait 5 s to fill
-  });
+  }, per_flow());
   AgentClient c(srv.socket());
   REQUIRE(c.hello(feature_names(4))->accepted());
   REQUIRE(c.send_flows(1, 1, 3, kDoS));
@@ -546,4 +549,236 @@ TEST_CASE("a graceful stop answers the batches still queued before closing the s
   REQUIRE(vb->verdicts_size() == 3);
   for (const auto& v : vb->verdicts()) CHECK(v.action() == v1::ACTION_BLOCK);
   CHECK(c.wait_closed());
+}
+
+// ---------------------------------------------------------------- evidence-based blocking
+
+namespace {
+
+// Scan rule: 5 PortScan alerts faster than 5 per 10 s block; escalation doubles, remembered 1 h.
+inf::Policy evidence_policy() {
+  return inf::Policy::from_yaml(R"(
+evidence:
+  escalation: {base_seconds: 60, factor: 2, max_seconds: 600, remember_seconds: 3600}
+  rules:
+    - {name: scan, classes: [PortScan], evidence: 5, window: 10}
+)");
+}
+
+const std::vector<float> kScan{0, 10, 0, 0};  // PortScan, score ~1
+
+std::string ip4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  return std::string{static_cast<char>(a), static_cast<char>(b), static_cast<char>(c), static_cast<char>(d)};
+}
+
+struct Flow {
+  std::string src, dst;
+  std::int64_t ts_us;
+  v1::FlowSide initiator = v1::FLOW_SIDE_UNSPECIFIED;
+  std::vector<float> row = kScan;
+};
+
+// One FlowBatch; returns its verdicts in flow order.
+std::vector<v1::Verdict> judge(AgentClient& c, std::uint64_t seq, std::uint64_t first_id,
+                               const std::vector<Flow>& flows) {
+  v1::AgentMessage m;
+  auto* b = m.mutable_flows();
+  b->set_batch_seq(seq);
+  std::uint64_t id = first_id;
+  for (const auto& f : flows) {
+    auto* r = b->add_flows();
+    r->set_flow_id(id++);
+    r->set_src_ip(f.src);
+    r->set_dst_ip(f.dst);
+    r->set_protocol(6);
+    r->set_first_ts_us(f.ts_us);
+    r->set_last_ts_us(f.ts_us);
+    r->set_kind(v1::RECORD_KIND_FINAL);
+    r->set_initiator(f.initiator);
+    r->mutable_features()->Add(f.row.begin(), f.row.end());
+  }
+  if (!c.send(m)) return {};
+  auto vb = c.read_verdicts();
+  if (!vb) return {};
+  return {vb->verdicts().begin(), vb->verdicts().end()};
+}
+
+constexpr std::int64_t kT0 = 1'700'000'000'000'000;
+constexpr std::int64_t kSec = 1'000'000;
+
+}  // namespace
+
+TEST_CASE("evidence: a host with a few alerting flows is not blocked, a scanner is blocked after K flows") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), {}, evidence_policy());
+  AgentClient c(srv.socket());
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  const auto benign = ip4(10, 0, 0, 21), scanner = ip4(10, 0, 0, 66), victim = ip4(10, 0, 0, 10);
+
+  // The benign host: 8 scan-looking alerts, one every 3 s (the bucket drains 0.5/s): never blocked.
+  std::uint64_t id = 1, seq = 1;
+  for (int i = 0; i < 8; ++i) {
+    auto v = judge(c, seq++, id++, {{benign, victim, kT0 + i * 3 * kSec, v1::FLOW_SIDE_SRC}});
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].action() == v1::ACTION_ALERT);
+    CHECK(v[0].evidence().rule() == "scan");
+    CHECK(v[0].evidence().flows() == 1);
+    CHECK(v[0].reason().find("not blocked") != std::string::npos);
+  }
+  // The scanner: 5 flows in one burst (same packet time); the fifth reaches the rule's evidence and
+  // blocks, with its evidence and the side to block.
+  std::vector<Flow> scan;
+  for (int i = 0; i < 5; ++i) scan.push_back({scanner, victim, kT0, v1::FLOW_SIDE_SRC});
+  auto v = judge(c, seq++, id, scan);
+  id += 5;
+  REQUIRE(v.size() == 5);
+  for (int i = 0; i < 4; ++i) CHECK(v[static_cast<std::size_t>(i)].action() == v1::ACTION_ALERT);
+  const auto& block = v[4];
+  REQUIRE(block.action() == v1::ACTION_BLOCK);
+  CHECK(block.block_side() == v1::FLOW_SIDE_SRC);
+  CHECK(block.evidence().flows() == 5);
+  CHECK(block.evidence().rule() == "scan");
+  CHECK(block.evidence().offence() == 1);
+  CHECK(block.evidence().block_seconds() == 60);
+  CHECK(block.evidence().max_score() > 0.99f);
+  CHECK(block.evidence().score_sum() == Approx(5));
+  CHECK(block.evidence().window_start_us() == kT0);
+  CHECK(block.evidence().window_end_us() == kT0);
+  REQUIRE(block.evidence().classes_size() == 1);
+  CHECK(block.evidence().classes(0) == "PortScan");
+
+  // Repeat offender: after the first block expired (60 s of packet time), five more flows block it
+  // for twice as long.
+  scan.clear();
+  for (int i = 0; i < 5; ++i) scan.push_back({scanner, victim, kT0 + 100 * kSec, v1::FLOW_SIDE_SRC});
+  v = judge(c, seq++, id, scan);
+  id += 5;
+  REQUIRE(v.size() == 5);
+  CHECK(v[3].action() == v1::ACTION_ALERT);
+  REQUIRE(v[4].action() == v1::ACTION_BLOCK);
+  CHECK(v[4].evidence().offence() == 2);
+  CHECK(v[4].evidence().block_seconds() == 120);
+  // While blocked, each further alert from it renews the block (same offence).
+  v = judge(c, seq++, id++, {{scanner, victim, kT0 + 101 * kSec, v1::FLOW_SIDE_SRC}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].action() == v1::ACTION_BLOCK);
+  CHECK(v[0].evidence().offence() == 2);
+
+  const auto k = srv.server->metrics();
+  CHECK(k.value("evidence_sources") == 2);
+  CHECK(k.value("evidence_alerts_below_block") == 8 + 4 + 4);
+  CHECK(k.value("blocks_scan") == 3);
+  CHECK(k.value("block") == 3);
+}
+
+TEST_CASE("evidence: only the initiator accumulates evidence and is blocked, never the responder") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), {}, evidence_policy());
+  AgentClient c(srv.socket());
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  const auto server = ip4(10, 0, 0, 10), attacker = ip4(10, 0, 0, 66);
+
+  // The agent saw these flows from the server's side first (src = the server answering), but the
+  // handshake says the attacker (dst) opened them: the evidence and the block go to dst.
+  std::vector<Flow> flows;
+  for (int i = 0; i < 5; ++i) flows.push_back({server, attacker, kT0, v1::FLOW_SIDE_DST});
+  auto v = judge(c, 1, 1, flows);
+  REQUIRE(v.size() == 5);
+  REQUIRE(v[4].action() == v1::ACTION_BLOCK);
+  CHECK(v[4].block_side() == v1::FLOW_SIDE_DST);
+  // The server itself, as initiator of one alerting flow, has no evidence from the flows above.
+  v = judge(c, 2, 10, {{server, ip4(10, 0, 0, 99), kT0 + 5000, v1::FLOW_SIDE_SRC}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].action() == v1::ACTION_ALERT);
+  CHECK(v[0].evidence().flows() == 1);
+
+  // A policy that refuses flows without a known initiator: alerts, never evidence.
+  InProcessServer strict(d.file("a.pt"), {},
+                         inf::Policy::from_yaml("evidence: {unspecified_initiator: none, rules: [{name: scan, "
+                                                "classes: [PortScan], evidence: 1, window: 10}]}\n"));
+  AgentClient c2(strict.socket());
+  REQUIRE(c2.hello(feature_names(4))->accepted());
+  v = judge(c2, 1, 1, {{attacker, server, kT0, v1::FLOW_SIDE_UNSPECIFIED}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].action() == v1::ACTION_ALERT);
+  CHECK(v[0].reason().find("initiator unknown") != std::string::npos);
+  CHECK(strict.server->metrics().value("evidence_no_initiator") == 1);
+  // The default treats an unspecified initiator as src (an agent without initiator detection).
+  v = judge(c, 3, 20, {{ip4(10, 0, 0, 77), server, kT0, v1::FLOW_SIDE_UNSPECIFIED}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].evidence().flows() == 1);
+}
+
+TEST_CASE("evidence: host context named in the Hello's host_context group adds weight") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), {}, inf::Policy::from_yaml(R"(
+evidence:
+  rules:
+    - {name: scan, classes: [PortScan], evidence: 5, window: 10, context: {hc_src_dst_ports_1s: 20}, context_weight: 4}
+)"));
+  AgentClient c(srv.socket());
+  v1::AgentMessage hello;
+  auto* h = hello.mutable_hello();
+  h->set_protocol_version(1);
+  h->set_agent_id("ctx");
+  h->set_feature_profile("corrected");
+  for (const auto& n : feature_names(4)) h->add_feature_names(n);
+  auto* g = h->add_feature_groups();
+  g->set_name("host_context");
+  g->add_feature_names("hc_src_flows_1s");
+  g->add_feature_names("hc_src_dst_ports_1s");
+  REQUIRE(c.send(hello));
+  auto ack = c.read();
+  REQUIRE(ack);
+  REQUIRE(ack->hello_ack().accepted());
+
+  auto send = [&](std::uint64_t seq, std::uint64_t id, const std::string& src, float ports) {
+    v1::AgentMessage m;
+    auto* b = m.mutable_flows();
+    b->set_batch_seq(seq);
+    auto* r = b->add_flows();
+    r->set_flow_id(id);
+    r->set_src_ip(src);
+    r->set_dst_ip(ip4(10, 0, 0, 10));
+    r->set_last_ts_us(kT0);
+    r->set_initiator(v1::FLOW_SIDE_SRC);
+    r->mutable_features()->Add(kScan.begin(), kScan.end());
+    r->add_group_features(1);
+    r->add_group_features(ports);
+    REQUIRE(c.send(m));
+    auto vb = c.read_verdicts();
+    REQUIRE(vb);
+    return vb->verdicts(0);
+  };
+  // 30 distinct ports in a second: one flow counts 1 + 4 = 5, a block at once.
+  auto v = send(1, 1, ip4(10, 0, 0, 66), 30);
+  CHECK(v.action() == v1::ACTION_BLOCK);
+  CHECK(v.evidence().score_sum() == Approx(5));
+  // Below the threshold: an ordinary count of 1.
+  v = send(2, 2, ip4(10, 0, 0, 67), 3);
+  CHECK(v.action() == v1::ACTION_ALERT);
+  CHECK(v.evidence().score_sum() == Approx(1));
+}
+
+TEST_CASE("evidence: the snapshot and the final record of one flow count once") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"), {}, evidence_policy());
+  AgentClient c(srv.socket());
+  REQUIRE(c.hello(feature_names(4))->accepted());
+  const auto scanner = ip4(10, 0, 0, 66), victim = ip4(10, 0, 0, 10);
+  // Flow 7 judged three times (two snapshots and its final record), flow 8 once: two flows of evidence.
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    auto v = judge(c, seq, 7, {{scanner, victim, kT0 + static_cast<std::int64_t>(seq) * 1000, v1::FLOW_SIDE_SRC}});
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].action() == v1::ACTION_ALERT);
+    if (seq > 1) CHECK(v[0].reason().find("already counted") != std::string::npos);
+  }
+  auto v = judge(c, 4, 8, {{scanner, victim, kT0 + 4000, v1::FLOW_SIDE_SRC}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].evidence().flows() == 2);
+  CHECK(srv.server->metrics().value("evidence_duplicate_records") == 2);
 }
