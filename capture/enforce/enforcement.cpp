@@ -314,6 +314,10 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
       break;
+    case ControlRequest::kMarkFalsePositive:  // operator feedback: implemented on branch `feedback`
+      resp.set_ok(false);
+      resp.set_error("unsupported: this agent does not record false-positive marks");
+      break;
     case ControlRequest::BODY_NOT_SET:
       resp.set_ok(false);
       resp.set_error("empty request");

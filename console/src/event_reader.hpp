@@ -1,0 +1,72 @@
+#pragma once
+// Read-only view of the capture agent's event store (capture/enforce/event_store.hpp: tables alerts,
+// blocks, unblocks in WAL mode). The console never writes it: the file is opened with mode=ro, so a
+// reader can never stall or corrupt the agent's writer.
+//
+// Every query is bounded: a row limit, and a time budget enforced by SQLite's progress handler (a query
+// over budget is interrupted and answered as ErrorCode::timeout: "narrow the range or the filters").
+// Columns added by later versions of the agent (unknown, evidence, ...) are discovered with
+// PRAGMA table_info and passed through, so the console shows them without knowing them.
+
+#include "common/result.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace flowguard::console {
+
+using json = nlohmann::json;
+
+struct EventFilter {
+  std::string cls;      // exact class name
+  std::string action;   // exact action (alert | block)
+  std::string address;  // exact source or destination address
+  std::string text;     // substring of class, addresses, enforcement, reason (case-insensitive)
+  std::int64_t from_us = 0, to_us = 0;  // packet time range [from, to); 0 = open
+  std::int64_t before_id = 0;           // keyset paging: rows with id < before_id (0 = newest)
+  int limit = 50;
+};
+
+class EventReader {
+ public:
+  EventReader(std::string path, std::chrono::milliseconds budget);
+  ~EventReader();
+  EventReader(const EventReader&) = delete;
+  EventReader& operator=(const EventReader&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // alerts and blocks in the last minute / hour of `now_ms`, totals, newest alert time.
+  Result<json> counts(std::int64_t now_ms);
+  // Alerts per class in `buckets` equal buckets of [from_us, to_us).
+  Result<json> timeline(std::int64_t from_us, std::int64_t to_us, int buckets);
+  // Alerts per class, per action and the top sources in [from_us, to_us).
+  Result<json> distribution(std::int64_t from_us, std::int64_t to_us, int top);
+  // Newest first, keyset paged: {"columns":[...], "rows":[{...}], "next_before_id": N|null}.
+  Result<json> events(const EventFilter& f);
+  // One alert with its EVE record.
+  Result<json> event(std::int64_t id);
+  // The newest `blocks` row of each address (reason, evidence and whatever else the store holds).
+  Result<json> block_history(const std::vector<std::string>& addresses);
+
+ private:
+  Status open_locked();
+  Status refresh_columns_locked();
+  void close_locked();
+
+  std::string path_;
+  std::chrono::milliseconds budget_;
+  std::mutex mu_;  // one connection, one query at a time
+  sqlite3* db_ = nullptr;
+  std::vector<std::string> alert_columns_, block_columns_;  // without the bulky `eve`
+  std::chrono::steady_clock::time_point columns_checked_{};
+};
+
+}  // namespace flowguard::console
