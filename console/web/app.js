@@ -169,7 +169,7 @@ function drawTimeline(tl) {
   for (const k of names) {
     tl.series[k].forEach((v, i) => {
       if (!v) return;
-      const h = (v / max) * (H - 10);
+      const h = (v / max) * (H - 24);  // room for the label at the top
       const y = H - base[i] - h;
       base[i] += h;
       const rect = svg('rect', {x: (i * bw + 1).toFixed(1), y: y.toFixed(1), width: Math.max(1, bw - 2).toFixed(1),
@@ -322,6 +322,7 @@ function init() {
   const frag = new URLSearchParams(location.hash.slice(1));
   if (frag.get('token')) { state.token = frag.get('token'); sessionStorage.setItem('flowguard-token', state.token); }
   if (frag.get('unblock')) state.autoUnblock = frag.get('unblock');
+  if (frag.get('range') && [...$('range').options].some((o) => o.value === frag.get('range'))) $('range').value = frag.get('range');
   if (location.hash) history.replaceState(null, '', location.pathname);
   $('token').value = state.token;
   $('token').addEventListener('change', () => { state.token = $('token').value.trim(); sessionStorage.setItem('flowguard-token', state.token); });
