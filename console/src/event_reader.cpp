@@ -1,9 +1,11 @@
 #include "event_reader.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <variant>
 
@@ -11,6 +13,9 @@ namespace flowguard::console {
 namespace {
 
 using clock = std::chrono::steady_clock;
+// A request reads at most this long of the store's new rows itself (the tail thread does the rest):
+// while the console is still reading a large store at start, requests answer 503 quickly.
+constexpr std::chrono::milliseconds kCatchUpInRequest{100};
 
 // SQLite calls this every few thousand VM steps; a non-zero answer interrupts the query.
 int over_budget(void* deadline) {
@@ -47,6 +52,10 @@ class Stmt {
       return {ErrorCode::timeout, "the query took too long: narrow the time range or the filters"};
     return {ErrorCode::io_error, fmt::format("event store: {}", sqlite3_errmsg(db_))};
   }
+  void reset() {
+    if (s_) sqlite3_reset(s_);
+  }
+  sqlite3_stmt* handle() const { return s_; }
   int columns() const { return sqlite3_column_count(s_); }
   std::string name(int i) const { return sqlite3_column_name(s_, i); }
   std::int64_t integer(int i) const { return sqlite3_column_int64(s_, i); }
@@ -90,6 +99,16 @@ std::string quoted_list(const std::vector<std::string>& cols) {
   return out;
 }
 
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool looks_like_address(const std::string& s) {
+  unsigned char buf[16];
+  return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
 // A single integer answer (COUNT, MAX).
 Result<std::int64_t> scalar(Stmt& s) {
   if (!s.step()) return s.failed() ? Result<std::int64_t>(s.error()) : Result<std::int64_t>(std::int64_t{0});
@@ -99,11 +118,71 @@ Result<std::int64_t> scalar(Stmt& s) {
 }  // namespace
 
 EventReader::EventReader(std::string path, std::chrono::milliseconds budget)
-    : path_(std::move(path)), budget_(budget) {}
+    : path_(std::move(path)), budget_(budget) {
+  tail_ = std::thread([this] { tail_loop(); });
+}
 
 EventReader::~EventReader() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  tail_.join();
   std::lock_guard lock(mu_);
   close_locked();
+}
+
+void EventReader::tail_loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (open_locked()) {
+      // Catch up in slices so requests interleave: the lock is released between the calls.
+      while (!stop_) {
+        const auto st = catch_up_locked(clock::now() + std::chrono::milliseconds(50));
+        if (st || st.error().code != ErrorCode::timeout) break;
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+      }
+    }
+    wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+  }
+}
+
+Status EventReader::catch_up_locked(clock::time_point deadline) {
+  {
+    Stmt s(db_, "SELECT MAX(id) FROM alerts");
+    auto newest = scalar(s);
+    if (!newest) return std::move(newest).error();
+    if (*newest < last_id_) {  // a new store under the same name: start over
+      agg_.clear();
+      last_id_ = 0;
+    }
+  }
+  Stmt s(db_, "SELECT id, ts_us, class, action, src_ip FROM alerts WHERE id > ?1 ORDER BY id LIMIT 20000");
+  for (;;) {
+    s.bind(1, last_id_);
+    int rows = 0;
+    while (s.step()) {
+      ++rows;
+      last_id_ = s.integer(0);
+      agg_.add(s.integer(1), s.text(2), s.text(3), s.text(4));
+    }
+    if (s.failed()) return s.error();
+    s.reset();
+    if (rows < 20000) break;
+    if (clock::now() > deadline)
+      return Error(ErrorCode::timeout, fmt::format("the console is still reading the event store ({} alerts so far); "
+                                                   "try again in a moment",
+                                                   agg_.total()));
+  }
+  if (clock::now() - pruned_ > std::chrono::seconds(60)) {  // follow the store's retention
+    Stmt m(db_, "SELECT MIN(ts_us) FROM alerts");
+    if (m.step() && sqlite3_column_type(m.handle(), 0) != SQLITE_NULL) agg_.prune_before(m.integer(0));
+    pruned_ = clock::now();
+  }
+  return {};
 }
 
 void EventReader::close_locked() {
@@ -163,6 +242,7 @@ Status EventReader::refresh_columns_locked() {
   std::lock_guard lock(mu_);                                          \
   if (auto st = open_locked(); !st) return std::move(st).error();     \
   clock::time_point deadline = clock::now() + budget_;                \
+  [[maybe_unused]] const clock::time_point catch_up_deadline = std::min(deadline, clock::now() + kCatchUpInRequest); \
   sqlite3_progress_handler(db_, 1000, over_budget, &deadline);        \
   struct Disarm {                                                     \
     sqlite3* db;                                                      \
@@ -171,36 +251,33 @@ Status EventReader::refresh_columns_locked() {
 
 Result<json> EventReader::counts(std::int64_t now_ms) {
   FG_QUERY_PROLOGUE;
+  if (auto st = catch_up_locked(catch_up_deadline); !st) return std::move(st).error();
   json out;
-  auto count_alerts = [&](std::int64_t since_ms) -> Result<std::int64_t> {
-    Stmt s(db_, "SELECT COUNT(*) FROM alerts WHERE ts_us >= ?1");
-    s.bind(1, since_ms * 1000);
-    return scalar(s);
-  };
+  // Alerts from the aggregate (10-second slots: "last minute" is the slots overlapping it).
+  out["alerts_last_minute"] = agg_.count((now_ms - 60'000) * 1000, now_ms * 1000 + 1);
+  out["alerts_last_hour"] = agg_.count((now_ms - 3'600'000) * 1000, now_ms * 1000 + 1);
+  out["alerts_total"] = agg_.total();
   // New blocks only: renewals and refusals are rows too, but not new blocks.
   auto count_blocks = [&](std::int64_t since_ms) -> Result<std::int64_t> {
     Stmt s(db_, "SELECT COUNT(*) FROM blocks WHERE ts_ms >= ?1 AND outcome IN ('blocked', 'dry-run')");
     s.bind(1, since_ms);
     return scalar(s);
   };
-  const std::pair<const char*, Result<std::int64_t>> parts[] = {
-      {"alerts_last_minute", count_alerts(now_ms - 60'000)},
-      {"alerts_last_hour", count_alerts(now_ms - 3'600'000)},
-      {"blocks_last_minute", count_blocks(now_ms - 60'000)},
-      {"blocks_last_hour", count_blocks(now_ms - 3'600'000)},
-  };
-  for (const auto& [k, v] : parts) {
+  for (const auto& [k, since] : {std::pair{"blocks_last_minute", now_ms - 60'000}, std::pair{"blocks_last_hour", now_ms - 3'600'000}}) {
+    auto v = count_blocks(since);
     if (!v) return v.error();
     out[k] = *v;
   }
-  {
-    Stmt s(db_, "SELECT COUNT(*), MIN(ts_us), MAX(ts_us), MAX(id) FROM alerts");
+  // One aggregate per statement: SQLite answers a lone MIN or MAX from the index end, but scans the
+  // whole index when a statement asks for both.
+  for (const auto& [k, sql] : {std::pair{"oldest_alert_us", "SELECT MIN(ts_us) FROM alerts"},
+                               std::pair{"newest_alert_us", "SELECT MAX(ts_us) FROM alerts"},
+                               std::pair{"newest_alert_id", "SELECT MAX(id) FROM alerts"}}) {
+    Stmt s(db_, sql);
     if (!s.step()) return s.error();
-    out["alerts_total"] = s.integer(0);
-    out["oldest_alert_us"] = s.value(1);
-    out["newest_alert_us"] = s.value(2);
-    out["newest_alert_id"] = s.value(3);
+    out[k] = s.value(0);
   }
+  out["sources_dropped"] = agg_.sources_dropped();
   out["alert_columns"] = alert_columns_;
   out["block_columns"] = block_columns_;
   return out;
@@ -210,90 +287,84 @@ Result<json> EventReader::timeline(std::int64_t from_us, std::int64_t to_us, int
   if (to_us <= from_us || buckets < 1 || buckets > 500)
     return Error(ErrorCode::invalid_argument, "timeline: need from < to and 1..500 buckets");
   FG_QUERY_PROLOGUE;
-  const std::int64_t step = std::max<std::int64_t>(1, (to_us - from_us + buckets - 1) / buckets);
-  Stmt s(db_,
-         "SELECT (ts_us - ?1) / ?3 AS b, class, COUNT(*) FROM alerts WHERE ts_us >= ?1 AND ts_us < ?2 "
-         "GROUP BY b, class");
-  s.bind(1, from_us).bind(2, to_us).bind(3, step);
-  std::map<std::string, std::vector<std::int64_t>> series;
-  while (s.step()) {
-    auto& v = series[s.text(1)];
-    v.resize(static_cast<std::size_t>(buckets), 0);
-    const auto b = s.integer(0);
-    if (b >= 0 && b < buckets) v[static_cast<std::size_t>(b)] = s.integer(2);
-  }
-  if (s.failed()) return s.error();
-  json out{{"from_us", from_us}, {"to_us", to_us}, {"step_us", step}, {"buckets", buckets}};
-  out["series"] = json::object();
-  for (auto& [k, v] : series) out["series"][k] = v;
-  return out;
+  if (auto st = catch_up_locked(catch_up_deadline); !st) return std::move(st).error();
+  return agg_.timeline(from_us, to_us, buckets);
 }
 
 Result<json> EventReader::distribution(std::int64_t from_us, std::int64_t to_us, int top) {
   if (to_us <= from_us || top < 1 || top > 100)
     return Error(ErrorCode::invalid_argument, "distribution: need from < to and top 1..100");
   FG_QUERY_PROLOGUE;
-  json out{{"from_us", from_us}, {"to_us", to_us}};
-  auto grouped = [&](const char* sql, const char* key) -> Status {
-    Stmt s(db_, sql);
-    s.bind(1, from_us).bind(2, to_us).bind(3, static_cast<std::int64_t>(top));
-    json list = json::array();
-    while (s.step()) list.push_back({{"name", s.text(0)}, {"count", s.integer(1)}});
-    if (s.failed()) return s.error();
-    out[key] = std::move(list);
-    return {};
-  };
-  if (auto st = grouped("SELECT class, COUNT(*) n FROM alerts WHERE ts_us >= ?1 AND ts_us < ?2 "
-                        "GROUP BY class ORDER BY n DESC LIMIT ?3",
-                        "classes");
-      !st)
-    return std::move(st).error();
-  if (auto st = grouped("SELECT action, COUNT(*) n FROM alerts WHERE ts_us >= ?1 AND ts_us < ?2 "
-                        "GROUP BY action ORDER BY n DESC LIMIT ?3",
-                        "actions");
-      !st)
-    return std::move(st).error();
-  if (auto st = grouped("SELECT src_ip, COUNT(*) n FROM alerts WHERE ts_us >= ?1 AND ts_us < ?2 "
-                        "GROUP BY src_ip ORDER BY n DESC LIMIT ?3",
-                        "top_sources");
-      !st)
-    return std::move(st).error();
-  return out;
+  if (auto st = catch_up_locked(catch_up_deadline); !st) return std::move(st).error();
+  return agg_.distribution(from_us, to_us, top);
 }
 
 Result<json> EventReader::events(const EventFilter& f) {
   if (f.limit < 1 || f.limit > 500) return Error(ErrorCode::invalid_argument, "limit must be 1..500");
   FG_QUERY_PROLOGUE;
-  std::string where = "1";
-  std::vector<std::pair<std::string, std::variant<std::int64_t, std::string>>> params;
-  int n = 0;
-  auto add = [&](const std::string& cond, std::variant<std::int64_t, std::string> v) {
-    ++n;
-    std::string c;  // every '?' of the condition becomes ?n: one parameter, bound once
-    for (char ch : cond) c += ch == '?' ? fmt::format("?{}", n) : std::string(1, ch);
-    where += " AND " + c;
-    params.emplace_back(c, std::move(v));
+  // Conditions every row must meet, and alternatives (one of them must hold). Each alternative is an
+  // indexed equality (class, src_ip, dest_ip, action): it becomes its own newest-first subquery with
+  // the page's limit, walking its index in id order, so no page ever sorts or scans the whole store.
+  std::string common = "1";
+  std::vector<std::string> alternatives;
+  std::vector<std::variant<std::int64_t, std::string>> params;
+  auto param = [&](std::variant<std::int64_t, std::string> v) {
+    params.push_back(std::move(v));
+    return fmt::format("?{}", params.size());
   };
-  if (f.before_id > 0) add("id < ?", f.before_id);
-  if (!f.cls.empty()) add("class = ?", f.cls);
-  if (!f.action.empty()) add("action = ?", f.action);
-  // Two indexed lookups (src, dest) rather than one OR the planner may turn into a scan.
-  if (!f.address.empty())
-    add("id IN (SELECT id FROM alerts WHERE src_ip = ? UNION ALL SELECT id FROM alerts WHERE dest_ip = ?)",
-        f.address);
-  if (f.from_us > 0) add("ts_us >= ?", f.from_us);
-  if (f.to_us > 0) add("ts_us < ?", f.to_us);
-  if (!f.text.empty())
-    add("instr(lower(src_ip || ' ' || dest_ip || ' ' || class || ' ' || enforcement || ' ' || reason), lower(?)) > 0",
-        f.text);
-  Stmt s(db_, fmt::format("SELECT {} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
-                          where, f.limit + 1));
-  for (int i = 0; i < n; ++i) {
-    const auto& v = params[static_cast<std::size_t>(i)].second;
-    if (const auto* iv = std::get_if<std::int64_t>(&v))
-      s.bind(i + 1, *iv);
+  if (f.before_id > 0) common += " AND id < " + param(f.before_id);
+  if (!f.cls.empty()) common += " AND class = " + param(f.cls);
+  if (!f.action.empty()) common += " AND action = " + param(f.action);
+  if (f.from_us > 0) common += " AND ts_us >= " + param(f.from_us);
+  if (f.to_us > 0) common += " AND ts_us < " + param(f.to_us);
+  std::string address = f.address;
+  if (!f.text.empty()) {
+    if (looks_like_address(f.text) && address.empty()) {
+      address = f.text;
+    } else {
+      // Class names containing the text (case-insensitive), or the text as an action.
+      if (auto st = catch_up_locked(catch_up_deadline); !st) return std::move(st).error();
+      std::vector<std::string> terms;
+      const std::string needle = lower(f.text);
+      for (const auto& c : agg_.class_names())
+        if (lower(c).find(needle) != std::string::npos && terms.size() < 32) terms.push_back("class = " + param(c));
+      if (needle == "alert" || needle == "block") terms.push_back("action = " + param(needle));
+      if (terms.empty())
+        return json{{"columns", alert_columns_}, {"rows", json::array()}, {"next_before_id", nullptr},
+                    {"note", "the search matches addresses, actions (alert, block) and parts of class names"}};
+      if (address.empty()) {
+        alternatives = std::move(terms);
+      } else {  // the address gives the alternatives; the terms filter its rows
+        std::string any;
+        for (const auto& t : terms) any += (any.empty() ? "(" : " OR ") + t;
+        common += " AND " + any + ")";
+      }
+    }
+  }
+  if (!address.empty()) {
+    const std::string p = param(address);
+    alternatives.push_back("src_ip = " + p);
+    alternatives.push_back("dest_ip = " + p);
+  }
+  const int page = f.limit + 1;  // one more row says whether there is a next page
+  std::string sql;
+  if (alternatives.empty()) {
+    sql = fmt::format("SELECT {} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_), common,
+                      page);
+  } else {
+    std::string inner;
+    for (const auto& alt : alternatives)
+      inner += fmt::format("{}SELECT id FROM (SELECT id FROM alerts WHERE {} AND {} ORDER BY id DESC LIMIT {})",
+                           inner.empty() ? "" : " UNION ALL ", common, alt, page);
+    sql = fmt::format("SELECT {} FROM alerts WHERE id IN ({}) ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
+                      inner, page);
+  }
+  Stmt s(db_, sql);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (const auto* iv = std::get_if<std::int64_t>(&params[i]))
+      s.bind(static_cast<int>(i + 1), *iv);
     else
-      s.bind(i + 1, std::get<std::string>(v));
+      s.bind(static_cast<int>(i + 1), std::get<std::string>(params[i]));
   }
   json rows = json::array();
   json next = nullptr;

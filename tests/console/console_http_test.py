@@ -114,7 +114,9 @@ def run(st):
                             frm * 1000, to * 1000))
     got = {k: sum(v) for k, v in tl["series"].items()}
     check(got == per_class, "timeline totals per class equal the store's", (got, per_class))
-    check(all(len(v) == 12 for v in tl["series"].values()), "timeline has the requested bucket count")
+    check(1 <= tl["buckets"] <= 12 and all(len(v) == tl["buckets"] for v in tl["series"].values())
+          and tl["from_us"] <= frm * 1000 and tl["to_us"] >= to * 1000,
+          "timeline: at most the requested buckets, whole 10 s slots covering the range", tl)
     s, _, d = request(port, "GET", f"/api/distribution?from_ms={frm}&to_ms={to}&top=5")
     check(s == 200 and {x["name"]: x["count"] for x in d["classes"]} == per_class,
           "class distribution equals the store's", d)
