@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -193,16 +195,33 @@ void EventReader::close_locked() {
 }
 
 Status EventReader::open_locked() {
+  // Opened immutable (below) while the agent was stopped: try the normal open again every 10 s.
+  if (db_ != nullptr && immutable_ && clock::now() - opened_ > std::chrono::seconds(10)) close_locked();
   if (db_ == nullptr) {
     if (path_.empty()) return Error(ErrorCode::unavailable, "no event store configured (--events)");
     // Read-only: the console can never write the agent's store. The file may not exist yet (the agent
     // creates it): every request retries the open.
-    const int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
+    immutable_ = false;
+    if (rc == SQLITE_CANTOPEN && ::access(path_.c_str(), R_OK) == 0) {
+      // A WAL store in a directory the console may not write (systemd ReadOnlyPaths) opens only while
+      // the agent holds its -shm file. With the agent stopped the file does not change: read it as
+      // immutable until the agent is back.
+      sqlite3_close(db_);
+      db_ = nullptr;
+      std::string uri = "file:";
+      for (char c : path_) uri += c == '%' ? std::string("%25") : c == '?' ? std::string("%3f") : c == '#' ? std::string("%23") : std::string(1, c);
+      uri += "?immutable=1";
+      rc = sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+      immutable_ = rc == SQLITE_OK;
+    }
     if (rc != SQLITE_OK) {
       const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
       close_locked();
       return Error(ErrorCode::unavailable, fmt::format("event store {}: {}", path_, why));
     }
+    opened_ = clock::now();
     sqlite3_busy_timeout(db_, 200);
     sqlite3_exec(db_, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
   }

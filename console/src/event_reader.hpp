@@ -77,6 +77,8 @@ class EventReader {
   std::chrono::milliseconds budget_;
   std::mutex mu_;  // one connection, one query at a time
   sqlite3* db_ = nullptr;
+  bool immutable_ = false;  // opened with immutable=1 (agent stopped, directory read-only)
+  std::chrono::steady_clock::time_point opened_{};
   std::vector<std::string> alert_columns_, block_columns_;  // without the bulky `eve`
   std::chrono::steady_clock::time_point columns_checked_{};
   AlertAggregate agg_;
