@@ -314,9 +314,9 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
       break;
-    case ControlRequest::kMarkFalsePositive:  // operator feedback: implemented on branch `feedback`
+    case ControlRequest::kMarkFalsePositive:
       resp.set_ok(false);
-      resp.set_error("unsupported: this agent does not record false-positive marks");
+      resp.set_error("false-positive marking is not supported by this agent");
       break;
     case ControlRequest::BODY_NOT_SET:
       resp.set_ok(false);

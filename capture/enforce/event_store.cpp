@@ -25,10 +25,6 @@ CREATE TABLE IF NOT EXISTS alerts (
   eve TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts_us);
 CREATE INDEX IF NOT EXISTS alerts_src ON alerts(src_ip, ts_us);
--- flowguard-console: newest-first pages filtered by class or address walk these in rowid order.
-CREATE INDEX IF NOT EXISTS alerts_class ON alerts(class);
-CREATE INDEX IF NOT EXISTS alerts_src_id ON alerts(src_ip);
-CREATE INDEX IF NOT EXISTS alerts_dest ON alerts(dest_ip);
 CREATE TABLE IF NOT EXISTS blocks (
   id INTEGER PRIMARY KEY,
   ts_ms INTEGER NOT NULL,

@@ -1,6 +1,7 @@
 #include "alert_aggregate.hpp"
 
 #include <algorithm>
+#include <climits>
 
 namespace flowguard::console {
 namespace {
@@ -68,7 +69,12 @@ void AlertAggregate::add(std::int64_t ts_us, std::string_view cls, std::string_v
     ++sources_dropped_;
     return;
   }
-  auto& sources = sources_[floor_div(ts_us, kSourceSlotUs)];
+  const std::int64_t key = floor_div(ts_us, kSourceSlotUs);
+  if (key > newest_source_slot_) {
+    if (auto it = sources_.find(newest_source_slot_); it != sources_.end()) freeze(it->second);
+    newest_source_slot_ = key;
+  }
+  auto& sources = sources_[key].open;
   if (auto it = sources.find(sid); it != sources.end()) {
     ++it->second;
   } else if (source_entries_ < kMaxSourceEntries) {
@@ -77,6 +83,12 @@ void AlertAggregate::add(std::int64_t ts_us, std::string_view cls, std::string_v
   } else {
     ++sources_dropped_;
   }
+}
+
+void AlertAggregate::freeze(SourceSlot& s) {
+  s.frozen.reserve(s.frozen.size() + s.open.size());
+  for (const auto& e : s.open) s.frozen.emplace_back(e);
+  std::unordered_map<std::uint32_t, std::uint32_t>().swap(s.open);  // give the table's memory back
 }
 
 void AlertAggregate::clear() { *this = AlertAggregate(); }
@@ -89,7 +101,7 @@ void AlertAggregate::prune_before(std::int64_t ts_us) {
   }
   const std::int64_t sslot = floor_div(ts_us, kSourceSlotUs);
   for (auto it = sources_.begin(); it != sources_.end() && it->first < sslot;) {
-    source_entries_ -= it->second.size();
+    source_entries_ -= it->second.open.size() + it->second.frozen.size();
     it = sources_.erase(it);
   }
 }
@@ -145,8 +157,10 @@ nlohmann::json AlertAggregate::distribution(std::int64_t from_us, std::int64_t t
   const std::int64_t sfirst = floor_div(from_us, kSourceSlotUs), slast = ceil_div(to_us, kSourceSlotUs);
   std::vector<std::uint64_t> per_source(source_names_.size(), 0);
   const auto send = sources_.lower_bound(slast);
-  for (auto it = sources_.lower_bound(sfirst); it != send; ++it)
-    for (const auto& [sid, c] : it->second) per_source[sid] += c;
+  for (auto it = sources_.lower_bound(sfirst); it != send; ++it) {
+    for (const auto& [sid, c] : it->second.frozen) per_source[sid] += c;
+    for (const auto& [sid, c] : it->second.open) per_source[sid] += c;
+  }
   // Only the top `top` go out: keep a bounded candidate set instead of a map of every source.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> best;  // (count, id)
   for (std::uint32_t i = 0; i < per_source.size(); ++i)

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -55,8 +56,16 @@ class AlertAggregate {
   static void bump(Counts& c, std::uint16_t id);
 
   std::map<std::int64_t, Slot> slots_;
-  // Sources by interned id: merging a week of slots is then an array sum, not string hashing.
-  std::map<std::int64_t, std::unordered_map<std::uint32_t, std::uint32_t>> sources_;
+  // Sources by interned id: merging a week of slots is then an array sum, not string hashing. A slot
+  // fills a hash map while it is the newest; once a newer slot starts it is frozen into a flat array,
+  // which a week-long distribution walks in a few milliseconds (a late row goes to the map again).
+  struct SourceSlot {
+    std::unordered_map<std::uint32_t, std::uint32_t> open;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> frozen;
+  };
+  static void freeze(SourceSlot& s);
+  std::map<std::int64_t, SourceSlot> sources_;
+  std::int64_t newest_source_slot_ = INT64_MIN;
   std::vector<std::string> source_names_;
   std::unordered_map<std::string, std::uint32_t> source_ids_;
   std::vector<std::string> names_, class_names_;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <map>
 #include <variant>
 
@@ -18,6 +19,10 @@ using clock = std::chrono::steady_clock;
 // A request reads at most this long of the store's new rows itself (the tail thread does the rest):
 // while the console is still reading a large store at start, requests answer 503 quickly.
 constexpr std::chrono::milliseconds kCatchUpInRequest{100};
+// Ids one events request scans at most (about 50 ms on this machine), and the slack of a time range's
+// id window (rows written out of packet-time order).
+constexpr std::int64_t kEventScanRows = 100'000;
+constexpr std::int64_t kTimeSlackRows = 10'000;
 
 // SQLite calls this every few thousand VM steps; a non-zero answer interrupts the query.
 int over_budget(void* deadline) {
@@ -321,21 +326,46 @@ Result<json> EventReader::distribution(std::int64_t from_us, std::int64_t to_us,
 Result<json> EventReader::events(const EventFilter& f) {
   if (f.limit < 1 || f.limit > 500) return Error(ErrorCode::invalid_argument, "limit must be 1..500");
   FG_QUERY_PROLOGUE;
-  // Conditions every row must meet, and alternatives (one of them must hold). Each alternative is an
-  // indexed equality (class, src_ip, dest_ip, action): it becomes its own newest-first subquery with
-  // the page's limit, walking its index in id order, so no page ever sorts or scans the whole store.
-  std::string common = "1";
-  std::vector<std::string> alternatives;
-  std::vector<std::variant<std::int64_t, std::string>> params;
+  // Newest first by id, scanning at most kEventScanRows ids per request: a page costs the same however
+  // rare the filtered rows are, and needs no index beyond the primary key (extra indexes would slow the
+  // agent's writer). A page that reaches the end of its window before it is full says where to go on
+  // (`next_before_id`); the page shows "older" to continue.
+  std::int64_t start = f.before_id;  // exclusive
+  if (start <= 0) {
+    Stmt s(db_, "SELECT MAX(id) FROM alerts");
+    auto newest = scalar(s);
+    if (!newest) return std::move(newest).error();
+    start = *newest + 1;
+  }
+  std::int64_t bottom = 0;  // exclusive: nothing at or below it can match
+  // A time range narrows the id window through the ts index (ids follow packet time closely; the slack
+  // covers rows written out of time order).
+  if (f.to_us > 0) {
+    Stmt s(db_, "SELECT id FROM alerts WHERE ts_us < ?1 ORDER BY ts_us DESC LIMIT 1");
+    s.bind(1, f.to_us);
+    const std::int64_t last = s.step() ? s.integer(0) : 0;
+    if (s.failed()) return s.error();
+    start = std::min(start, last + 1 + kTimeSlackRows);
+  }
+  if (f.from_us > 0) {
+    Stmt s(db_, "SELECT id FROM alerts WHERE ts_us >= ?1 ORDER BY ts_us LIMIT 1");
+    s.bind(1, f.from_us);
+    const std::int64_t first = s.step() ? s.integer(0) : INT64_MAX - kTimeSlackRows;
+    if (s.failed()) return s.error();
+    bottom = std::max<std::int64_t>(0, first - 1 - kTimeSlackRows);
+  }
+  const std::int64_t floor = std::max(bottom, start - 1 - kEventScanRows);
+
+  std::string where = "id < ?1 AND id > ?2";
+  std::vector<std::variant<std::int64_t, std::string>> params{start, floor};
   auto param = [&](std::variant<std::int64_t, std::string> v) {
     params.push_back(std::move(v));
     return fmt::format("?{}", params.size());
   };
-  if (f.before_id > 0) common += " AND id < " + param(f.before_id);
-  if (!f.cls.empty()) common += " AND class = " + param(f.cls);
-  if (!f.action.empty()) common += " AND action = " + param(f.action);
-  if (f.from_us > 0) common += " AND ts_us >= " + param(f.from_us);
-  if (f.to_us > 0) common += " AND ts_us < " + param(f.to_us);
+  if (!f.cls.empty()) where += " AND class = " + param(f.cls);
+  if (!f.action.empty()) where += " AND action = " + param(f.action);
+  if (f.from_us > 0) where += " AND ts_us >= " + param(f.from_us);
+  if (f.to_us > 0) where += " AND ts_us < " + param(f.to_us);
   std::string address = f.address;
   if (!f.text.empty()) {
     if (looks_like_address(f.text) && address.empty()) {
@@ -343,42 +373,25 @@ Result<json> EventReader::events(const EventFilter& f) {
     } else {
       // Class names containing the text (case-insensitive), or the text as an action.
       if (auto st = catch_up_locked(catch_up_deadline); !st) return std::move(st).error();
-      std::vector<std::string> terms;
+      std::string any;
       const std::string needle = lower(f.text);
       for (const auto& c : agg_.class_names())
-        if (lower(c).find(needle) != std::string::npos && terms.size() < 32) terms.push_back("class = " + param(c));
-      if (needle == "alert" || needle == "block") terms.push_back("action = " + param(needle));
-      if (terms.empty())
+        if (lower(c).find(needle) != std::string::npos) any += (any.empty() ? "" : ", ") + param(c);
+      std::string cond = any.empty() ? "" : "class IN (" + any + ")";
+      if (needle == "alert" || needle == "block")
+        cond += (cond.empty() ? "" : " OR ") + std::string("action = ") + param(needle);
+      if (cond.empty())
         return json{{"columns", alert_columns_}, {"rows", json::array()}, {"next_before_id", nullptr},
                     {"note", "the search matches addresses, actions (alert, block) and parts of class names"}};
-      if (address.empty()) {
-        alternatives = std::move(terms);
-      } else {  // the address gives the alternatives; the terms filter its rows
-        std::string any;
-        for (const auto& t : terms) any += (any.empty() ? "(" : " OR ") + t;
-        common += " AND " + any + ")";
-      }
+      where += " AND (" + cond + ")";
     }
   }
   if (!address.empty()) {
     const std::string p = param(address);
-    alternatives.push_back("src_ip = " + p);
-    alternatives.push_back("dest_ip = " + p);
+    where += " AND (src_ip = " + p + " OR dest_ip = " + p + ")";
   }
-  const int page = f.limit + 1;  // one more row says whether there is a next page
-  std::string sql;
-  if (alternatives.empty()) {
-    sql = fmt::format("SELECT {} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_), common,
-                      page);
-  } else {
-    std::string inner;
-    for (const auto& alt : alternatives)
-      inner += fmt::format("{}SELECT id FROM (SELECT id FROM alerts WHERE {} AND {} ORDER BY id DESC LIMIT {})",
-                           inner.empty() ? "" : " UNION ALL ", common, alt, page);
-    sql = fmt::format("SELECT {} FROM alerts WHERE id IN ({}) ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
-                      inner, page);
-  }
-  Stmt s(db_, sql);
+  Stmt s(db_, fmt::format("SELECT {} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
+                          where, f.limit + 1));
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (const auto* iv = std::get_if<std::int64_t>(&params[i]))
       s.bind(static_cast<int>(i + 1), *iv);
@@ -387,15 +400,24 @@ Result<json> EventReader::events(const EventFilter& f) {
   }
   json rows = json::array();
   json next = nullptr;
+  bool full = false;
   while (s.step()) {
     if (static_cast<int>(rows.size()) == f.limit) {  // the extra row: there is a next page
+      full = true;
       next = rows.back()["id"];
       break;
     }
     rows.push_back(s.row());
   }
   if (s.failed()) return s.error();
-  return json{{"columns", alert_columns_}, {"rows", std::move(rows)}, {"next_before_id", next}};
+  // The window ended before the page filled: go on below it, unless it reached the bottom.
+  if (!full && floor > bottom) next = floor + 1;
+  return json{{"columns", alert_columns_},
+              {"rows", std::move(rows)},
+              {"next_before_id", next},
+              {"scanned_from_id", start - 1},
+              {"scanned_to_id", floor + 1},
+              {"partial", !full && floor > bottom}};
 }
 
 Result<json> EventReader::event(std::int64_t id) {

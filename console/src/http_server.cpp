@@ -179,7 +179,10 @@ void forward_action(Peers& peers, Peer peer, const v1::ControlRequest& req, http
   }
   if (!r->ok()) {
     const std::string& e = r->error();
-    const bool unsupported = e.empty() || e.rfind("unsupported", 0) == 0;
+    // An agent without the feature says so ("... not supported ..." / "unsupported ..."), and one
+    // older than the request answers an empty error.
+    const bool unsupported =
+        e.empty() || e.find("unsupported") != std::string::npos || e.find("not supported") != std::string::npos;
     send_json(res, unsupported ? 501 : 409,
               json{{"error", fmt::format("{} refused: {}", peer_name(peer),
                                          e.empty() ? "unsupported request (an older version?)" : e)}});

@@ -143,7 +143,7 @@ def run(st, port, shot):
     check(other in [x["address"] for x in b3["blocks"]], "with a wrong token the block stays", b3)
 
     if shot:
-        p = chromium("--virtual-time-budget=15000", "--window-size=1280,1400", "--screenshot=" + shot,
+        p = chromium("--virtual-time-budget=15000", "--window-size=1200,1150", "--screenshot=" + shot,
                      base + "#range=all")
         check(p.returncode == 0 and os.path.getsize(shot) > 10000, f"screenshot written to {shot}", p.stderr[-300:])
 

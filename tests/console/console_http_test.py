@@ -257,7 +257,7 @@ def run(st):
     s, _, e = request(port, "POST", "/api/block", {"address": "192.0.2.9", "ttl_seconds": -5}, good)
     check(s == 400 and "ttl" in e["error"], "a negative ttl is 400", (s, e))
     s, _, e = request(port, "POST", f"/api/alerts/{ids[0]}/false-positive", {"note": "lab host"}, good)
-    check((s == 200 and e.get("ok")) or (s == 501 and "unsupported" in e["error"]),
+    check((s == 200 and e.get("ok")) or (s == 501 and "supported" in e["error"]),
           "mark false positive: done (200) or the agent's 'unsupported' shown as 501", (s, e))
     s, _, e = request(port, "POST", "/api/reload", {"path": st.path("missing.pt")}, good)
     check(s == 409 and "missing.pt" in e["error"], "reloading a missing bundle is 409 with the server's reason", (s, e))

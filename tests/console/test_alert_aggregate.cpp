@@ -55,6 +55,15 @@ TEST_CASE("the distribution ranks classes, actions and sources") {
   CHECK(a.class_names() == std::vector<std::string>{"Portscan", "DDoS", "Bot"});
 }
 
+TEST_CASE("source counts survive freezing: a late row for an older slot still counts") {
+  AlertAggregate a;
+  a.add(kT0, "A", "alert", "10.0.0.1");
+  a.add(kT0 + 700 * kS, "A", "alert", "10.0.0.2");  // a newer 10-minute slot: the first is frozen
+  a.add(kT0 + 1 * kS, "A", "alert", "10.0.0.1");    // late, into the frozen slot
+  const auto d = a.distribution(kT0, kT0 + 3600 * kS, 10);
+  CHECK(d["top_sources"] == nlohmann::json::parse(R"([{"name":"10.0.0.1","count":2},{"name":"10.0.0.2","count":1}])"));
+}
+
 TEST_CASE("pruning follows the store's retention") {
   AlertAggregate a;
   a.add(kT0, "A", "alert", "10.0.0.1");
