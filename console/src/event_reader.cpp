@@ -19,9 +19,7 @@ using clock = std::chrono::steady_clock;
 // A request reads at most this long of the store's new rows itself (the tail thread does the rest):
 // while the console is still reading a large store at start, requests answer 503 quickly.
 constexpr std::chrono::milliseconds kCatchUpInRequest{100};
-// Ids one events request scans at most (about 50 ms on this machine), and the slack of a time range's
-// id window (rows written out of packet-time order).
-constexpr std::int64_t kEventScanRows = 100'000;
+// The slack of a time range's id window (rows written out of packet-time order).
 constexpr std::int64_t kTimeSlackRows = 10'000;
 
 // SQLite calls this every few thousand VM steps; a non-zero answer interrupts the query.
@@ -124,8 +122,8 @@ Result<std::int64_t> scalar(Stmt& s) {
 
 }  // namespace
 
-EventReader::EventReader(std::string path, std::chrono::milliseconds budget)
-    : path_(std::move(path)), budget_(budget) {
+EventReader::EventReader(std::string path, std::chrono::milliseconds budget, std::int64_t scan_rows)
+    : path_(std::move(path)), budget_(budget), scan_rows_(scan_rows) {
   tail_ = std::thread([this] { tail_loop(); });
 }
 
@@ -326,7 +324,7 @@ Result<json> EventReader::distribution(std::int64_t from_us, std::int64_t to_us,
 Result<json> EventReader::events(const EventFilter& f) {
   if (f.limit < 1 || f.limit > 500) return Error(ErrorCode::invalid_argument, "limit must be 1..500");
   FG_QUERY_PROLOGUE;
-  // Newest first by id, scanning at most kEventScanRows ids per request: a page costs the same however
+  // Newest first by id, scanning at most scan_rows_ ids per request: a page costs the same however
   // rare the filtered rows are, and needs no index beyond the primary key (extra indexes would slow the
   // agent's writer). A page that reaches the end of its window before it is full says where to go on
   // (`next_before_id`); the page shows "older" to continue.
@@ -354,7 +352,7 @@ Result<json> EventReader::events(const EventFilter& f) {
     if (s.failed()) return s.error();
     bottom = std::max<std::int64_t>(0, first - 1 - kTimeSlackRows);
   }
-  const std::int64_t floor = std::max(bottom, start - 1 - kEventScanRows);
+  const std::int64_t floor = std::max(bottom, start - 1 - scan_rows_);
 
   std::string where = "id < ?1 AND id > ?2";
   std::vector<std::variant<std::int64_t, std::string>> params{start, floor};

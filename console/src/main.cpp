@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   std::string token_file = "/etc/flowguard/console.token";
   bool create_token = false, no_token = false;
   unsigned query_budget_ms = 1000, control_timeout_ms = 2000;
+  std::int64_t scan_rows = 100'000;
   app.add_option("--listen", o.listen, "address to bind (loopback by default: the console speaks plain HTTP)")
       ->capture_default_str();
   app.add_option("--port", o.port, "TCP port (0: any free port, printed at start)")
@@ -50,6 +51,11 @@ int main(int argc, char** argv) {
   app.add_option("--query-budget-ms", query_budget_ms, "longest an event-store query may run (then 503)")
       ->capture_default_str()
       ->check(CLI::Range(10, 60000));
+  app.add_option("--event-scan-rows", scan_rows,
+                 "alerts one events page scans at most (a rare filter's page may come back short; 'older' "
+                 "goes on)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{10'000'000}));
   app.add_option("--control-timeout-ms", control_timeout_ms, "longest a control-socket call may take")
       ->capture_default_str()
       ->check(CLI::Range(10, 60000));
@@ -79,7 +85,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  console::EventReader reader(events, std::chrono::milliseconds(query_budget_ms));
+  console::EventReader reader(events, std::chrono::milliseconds(query_budget_ms), scan_rows);
   console::Peers peer_calls(peers);
   console::ConsoleServer server(o, reader, peer_calls);
   if (auto st = server.bind(); !st) {

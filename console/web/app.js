@@ -244,11 +244,12 @@ async function loadEvents() {
     tr.append(el('td', {}, el('button', {class: 'fp', dataset: {alert: row.id}, onclick: () => markFalsePositive(row.id)}, 'false positive')));
     body.append(tr);
   }
-  if (!r.rows.length) body.append(el('tr', {}, el('td', {colspan: cols.length + 1, class: 'muted'}, 'no events match')));
+  if (!r.rows.length) body.append(el('tr', {}, el('td', {colspan: cols.length + 1, class: 'muted'}, r.partial ? 'no matches in this stretch: older ›' : 'no events match')));
   state.nextBeforeId = r.next_before_id;
   $('page-older').disabled = r.next_before_id === null;
   $('page-newest').disabled = state.beforeId === 0;
-  setText('page-info', `page ${state.pages.length + 1}, ${r.rows.length} rows` + (state.beforeId ? `, ids below ${state.beforeId}` : ''));
+  setText('page-info', `page ${state.pages.length + 1}, ${r.rows.length} rows, alerts #${r.scanned_from_id ?? ''}…#${r.scanned_to_id ?? ''}` +
+    (r.partial ? ' searched (more below: older ›)' : '') + (r.note ? ' · ' + r.note : ''));
 }
 
 async function markFalsePositive(id) {
