@@ -17,15 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import request  # noqa: E402
-
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond else f"  [{str(detail)[:500]}]"))
-    if not cond:
-        failures.append(what)
+from harness import check, failures, request  # noqa: E402
 
 
 class Dom(html.parser.HTMLParser):

@@ -16,15 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import request  # noqa: E402
-
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond else f"  [{str(detail)[:400]}]"))
-    if not cond:
-        failures.append(what)
+from harness import check, failures, request  # noqa: E402
 
 
 def raw(port, data, timeout=10):

@@ -14,6 +14,16 @@ import tempfile
 import time
 
 
+failures = []
+
+
+def check(cond, what, detail=""):
+    """One named check: prints ok/FAIL (with the evidence) and remembers failures."""
+    print(("ok   " if cond else "FAIL ") + what + ("" if cond else f"  [{str(detail)[:500]}]"))
+    if not cond:
+        failures.append(what)
+
+
 def skip(reason):
     print(f"FLOWGUARD-SKIPPED: {reason}")
     sys.exit(77)
