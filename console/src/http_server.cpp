@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
@@ -446,12 +447,24 @@ void ConsoleServer::routes() {
     json list = json::array();
     std::vector<std::string> addresses;
     for (const auto& b : r->blocks()) {
-      list.push_back({{"address", b.address()},
-                      {"reason", b.reason()},
-                      {"model_version", b.model_version()},
-                      {"created_unix_ms", b.created_unix_ms()},
-                      {"expires_unix_ms", b.expires_unix_ms()},
-                      {"manual", b.manual()}});
+      json entry{{"address", b.address()},
+                 {"reason", b.reason()},
+                 {"model_version", b.model_version()},
+                 {"created_unix_ms", b.created_unix_ms()},
+                 {"expires_unix_ms", b.expires_unix_ms()},
+                 {"manual", b.manual()}};
+      // Fields newer agents add to BlockEntry (evidence, side, ...) pass through as the protobuf JSON
+      // mapping gives them, without a console change.
+      std::string extra;
+      google::protobuf::util::JsonPrintOptions jo;
+      jo.preserve_proto_field_names = true;
+      if (google::protobuf::util::MessageToJsonString(b, &extra, jo).ok()) {
+        const json more = json::parse(extra, nullptr, false);
+        if (more.is_object())
+          for (const auto& [k, v] : more.items())
+            if (!entry.contains(k)) entry[k] = v;
+      }
+      list.push_back(std::move(entry));
       if (addresses.size() < 1000) addresses.push_back(b.address());
     }
     // What the store recorded about each block (evidence columns when the agent writes them).

@@ -260,6 +260,16 @@ async function markFalsePositive(id) {
 
 // ---------------------------------------------------------------- blocks and model
 function evidenceText(b) {
+  if (b.evidence && typeof b.evidence === 'object') {  // BlockEntry.evidence from an agent that sends it
+    const e = b.evidence;
+    const parts = [];
+    if (e.flows) parts.push(`${e.flows} flows`);
+    if (e.classes) parts.push([].concat(e.classes).join('/'));
+    if (e.max_score) parts.push('max ' + Number(e.max_score).toFixed(2));
+    if (e.offence) parts.push('offence ' + e.offence);
+    if (e.rule) parts.push('rule ' + e.rule);
+    return parts.length ? parts.join(', ') : JSON.stringify(e);
+  }
   const s = b.stored || {};
   if (s.evidence) return typeof s.evidence === 'string' ? s.evidence : JSON.stringify(s.evidence);
   const known = new Set(['id', 'ts_ms', 'address', 'reason', 'model_version', 'expires_ms', 'manual', 'outcome']);
