@@ -278,8 +278,10 @@ bool ConsoleServer::check_action(const httplib::Request& req, httplib::Response&
     send_error(res, status, why);
     return false;
   };
+  // Same origin: the page's own scheme and Host (https when a TLS proxy in front serves --allow-host).
   const std::string origin = req.get_header_value("Origin");
-  if (!origin.empty() && origin != "http://" + req.get_header_value("Host"))
+  const std::string host = req.get_header_value("Host");
+  if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
     return refuse(403, "cross-origin request refused (Origin " + origin + ")");
   const std::string site = req.get_header_value("Sec-Fetch-Site");
   if (!site.empty() && site != "same-origin" && site != "none")
