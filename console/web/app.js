@@ -233,7 +233,8 @@ async function loadEvents() {
   const body = $('events-body');
   body.replaceChildren();
   for (const row of r.rows) {
-    const tr = el('tr', {dataset: {id: row.id}, class: row.action === 'block' ? 'block' : ''});
+    // Blocks in red; verdicts the model abstained on (an `unknown` column, when the agent stores it) greyed.
+    const tr = el('tr', {dataset: {id: row.id}, class: (row.action === 'block' ? 'block' : '') + (row.unknown ? ' unknown' : '')});
     for (const c of cols) {
       let v = row[c];
       if (c === 'ts_us') v = fmtTime(Math.floor(v / 1000));

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -308,6 +309,25 @@ def run(st):
               p.stdout + p.stderr)
     else:
         print("skip promtool check (promtool not installed: Debian package prometheus)")
+
+    # ------------------------------------------------------------------ columns a newer agent adds
+    # (as the `unknown` verdicts and block evidence of this wave do): shown without a console change.
+    db = sqlite3.connect(st.path("events.db"), timeout=10)
+    db.execute("ALTER TABLE alerts ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE blocks ADD COLUMN evidence TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE alerts SET unknown = 1 WHERE id = (SELECT MAX(id) FROM alerts)")
+    db.execute("UPDATE blocks SET evidence = '3 flows, Portscan' WHERE address = ?", (b3["blocks"][-1]["address"],))
+    db.commit()
+    db.close()
+    cols, deadline = [], time.time() + 30
+    while "unknown" not in cols and time.time() < deadline:  # the console looks at the schema every 10 s
+        time.sleep(0.5)
+        cols = request(port, "GET", "/api/events?limit=1")[2].get("columns", [])
+    s, _, f = request(port, "GET", "/api/events?limit=1")
+    check("unknown" in f["columns"] and f["rows"][0]["unknown"] == 1, "a new alerts column (unknown) is served", f)
+    s, _, bl = request(port, "GET", "/api/blocks")
+    check(any(x.get("stored", {}).get("evidence") == "3 flows, Portscan" for x in bl["blocks"]),
+          "a new blocks column (evidence) is served with the block", bl)
 
     # ------------------------------------------------------------------ bounded scans: short pages, exact paging
     p3, port3 = st.start_console("--event-scan-rows", "500", token=False, log="console-scan.log")
