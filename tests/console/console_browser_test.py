@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, failures, request  # noqa: E402
+from harness import check, request  # noqa: E402
 
 
 class Dom(html.parser.HTMLParser):
@@ -64,21 +64,14 @@ def chromium(*args, timeout=120):
 def main():
     if not shutil.which("chromium"):
         harness.skip("chromium not installed (Debian package chromium)")
-    infer, capture, console, src = sys.argv[1:5]
     shot = sys.argv[5] if len(sys.argv) > 5 else None
-    st = harness.Stack(infer, capture, console, src)
-    global CHROME_PROFILE
-    CHROME_PROFILE = st.path("chrome-profile")
-    try:
-        st.start_backends()
+
+    def body(st):
+        global CHROME_PROFILE
+        CHROME_PROFILE = st.path("chrome-profile")
         _, port = st.start_console()
         run(st, port, shot)
-    finally:
-        st.close()
-    if failures:
-        print(f"{len(failures)} check(s) failed: {failures}")
-        sys.exit(1)
-    print("all checks passed")
+    harness.run_checks(sys.argv[1:5], body)
 
 
 def run(st, port, shot):

@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, failures, request  # noqa: E402
+from harness import check, request  # noqa: E402
 
 
 def raw(port, data, timeout=10):
@@ -49,17 +49,7 @@ def status_of(resp):
 
 
 def main():
-    infer, capture, console, src = sys.argv[1:5]
-    st = harness.Stack(infer, capture, console, src)
-    try:
-        st.start_backends()
-        run(st)
-    finally:
-        st.close()
-    if failures:
-        print(f"{len(failures)} check(s) failed: {failures}")
-        sys.exit(1)
-    print("all checks passed")
+    harness.run_checks(sys.argv[1:5], run)
 
 
 def run(st):

@@ -24,6 +24,21 @@ def check(cond, what, detail=""):
         failures.append(what)
 
 
+def run_checks(argv, body):
+    """Brings the stack up from argv (INFER CAPTURE CONSOLE SRC), runs body(stack), tears it down and
+    exits 1 when a check failed."""
+    st = Stack(*argv[:4])
+    try:
+        st.start_backends()
+        body(st)
+    finally:
+        st.close()
+    if failures:
+        print(f"{len(failures)} check(s) failed: {failures}")
+        sys.exit(1)
+    print("all checks passed")
+
+
 def skip(reason):
     print(f"FLOWGUARD-SKIPPED: {reason}")
     sys.exit(77)
