@@ -77,6 +77,8 @@ class Stmt {
         return sqlite3_column_double(s_, i);
       case SQLITE_NULL:
         return nullptr;
+      case SQLITE_BLOB:
+        return fmt::format("<{} bytes>", sqlite3_column_bytes(s_, i));
       default:
         return text(i);  // TEXT; a BLOB shows as its bytes, which the store never holds
     }
@@ -243,8 +245,9 @@ Status EventReader::refresh_columns_locked() {
     Stmt s(db_, fmt::format("PRAGMA table_info({})", table));
     out.clear();
     while (s.step()) {
+      // Not the bulky EVE line, nor binary columns (the flow's feature vectors kept for retraining).
       std::string n = s.text(1);
-      if (n != "eve") out.push_back(std::move(n));
+      if (n != "eve" && lower(s.text(2)) != "blob") out.push_back(std::move(n));
     }
     if (s.failed()) return s.error();
     if (out.empty())
@@ -254,6 +257,11 @@ Status EventReader::refresh_columns_locked() {
   };
   if (auto st = names("alerts", alert_columns_); !st) return st;
   if (auto st = names("blocks", block_columns_); !st) return st;
+  // Operator feedback (false-positive marks), when the agent keeps it: shown as a `feedback` column.
+  {
+    Stmt f(db_, "SELECT 1 FROM pragma_table_info('feedback') WHERE name = 'alert_id'");
+    has_feedback_ = f.step();
+  }
   columns_checked_ = clock::now();
   return {};
 }
@@ -388,8 +396,11 @@ Result<json> EventReader::events(const EventFilter& f) {
     const std::string p = param(address);
     where += " AND (src_ip = " + p + " OR dest_ip = " + p + ")";
   }
-  Stmt s(db_, fmt::format("SELECT {} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
-                          where, f.limit + 1));
+  const std::string feedback =
+      has_feedback_ ? ", (SELECT group_concat(label) FROM feedback WHERE feedback.alert_id = alerts.id) AS feedback"
+                    : "";
+  Stmt s(db_, fmt::format("SELECT {}{} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
+                          feedback, where, f.limit + 1));
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (const auto* iv = std::get_if<std::int64_t>(&params[i]))
       s.bind(static_cast<int>(i + 1), *iv);
@@ -410,7 +421,9 @@ Result<json> EventReader::events(const EventFilter& f) {
   if (s.failed()) return s.error();
   // The window ended before the page filled: go on below it, unless it reached the bottom.
   if (!full && floor > bottom) next = floor + 1;
-  return json{{"columns", alert_columns_},
+  json columns = alert_columns_;
+  if (has_feedback_) columns.push_back("feedback");
+  return json{{"columns", std::move(columns)},
               {"rows", std::move(rows)},
               {"next_before_id", next},
               {"scanned_from_id", start - 1},

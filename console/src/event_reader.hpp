@@ -83,7 +83,8 @@ class EventReader {
   sqlite3* db_ = nullptr;
   bool immutable_ = false;  // opened with immutable=1 (agent stopped, directory read-only)
   std::chrono::steady_clock::time_point opened_{};
-  std::vector<std::string> alert_columns_, block_columns_;  // without the bulky `eve`
+  std::vector<std::string> alert_columns_, block_columns_;  // without the bulky `eve` and BLOBs
+  bool has_feedback_ = false;                               // the store has the feedback table
   std::chrono::steady_clock::time_point columns_checked_{};
   AlertAggregate agg_;
   std::int64_t last_id_ = 0;  // newest alerts.id in agg_

@@ -242,6 +242,17 @@ def run(st):
     s, _, e = request(port, "POST", f"/api/alerts/{ids[0]}/false-positive", {"note": "lab host"}, good)
     check((s == 200 and e.get("ok")) or (s == 501 and "supported" in e["error"]),
           "mark false positive: done (200) or the agent's 'unsupported' shown as 501", (s, e))
+    if s == 200:  # an agent that keeps feedback: the mark shows in the event table's `feedback` column
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            s, _, f = request(port, "GET", f"/api/events?limit=1&before_id={ids[0] + 1}")
+            if f["rows"] and f["rows"][0].get("feedback"):
+                break
+            time.sleep(0.5)
+        check(f["rows"][0]["id"] == ids[0] and f["rows"][0].get("feedback"),
+              "the marked alert shows its feedback label in the event table", f)
+        check(not any(isinstance(v, str) and "\x00" in v for v in f["rows"][0].values()),
+              "binary columns (feature vectors) are not sent as text", f)
     s, _, e = request(port, "POST", "/api/reload", {"path": st.path("missing.pt")}, good)
     check(s == 409 and "missing.pt" in e["error"], "reloading a missing bundle is 409 with the server's reason", (s, e))
     s, _, o2 = request(port, "GET", "/api/overview")
