@@ -28,10 +28,21 @@ int main(int argc, char** argv) {
   const std::string path = argv[1];
   const long n = argc > 2 ? std::atol(argv[2]) : 1'000'000;
   const int days = argc > 3 ? std::atoi(argv[3]) : 7;
-  const char* classes[] = {"Portscan", "DoS Hulk", "DDoS", "DoS GoldenEye", "FTP-Patator", "SSH-Patator",
-                           "DoS slowloris", "DoS Slowhttptest", "Bot", "Web Attack - Brute Force",
-                           "Web Attack - XSS", "Infiltration - Portscan", "Web Attack - SQL Injection",
-                           "Heartbleed", "Infiltration"};
+  const char* classes[] = {"Portscan",
+                           "DoS Hulk",
+                           "DDoS",
+                           "DoS GoldenEye",
+                           "FTP-Patator",
+                           "SSH-Patator",
+                           "DoS slowloris",
+                           "DoS Slowhttptest",
+                           "Bot",
+                           "Web Attack - Brute Force",
+                           "Web Attack - XSS",
+                           "Infiltration - Portscan",
+                           "Web Attack - SQL Injection",
+                           "Heartbleed",
+                           "Infiltration"};
   // Class i has weight 1/(i+1)^2: Portscan about 2/3 of all alerts, Infiltration a few hundred.
   std::vector<double> w;
   for (int i = 0; i < 15; ++i) w.push_back(1.0 / ((i + 1.0) * (i + 1.0)));
@@ -52,7 +63,9 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < n; ++i) {
     AlertEvent a;
-    a.ts_us = now_us - span_us + static_cast<std::int64_t>(static_cast<double>(span_us) * (static_cast<double>(i) / static_cast<double>(n)));
+    a.ts_us = now_us - span_us +
+              static_cast<std::int64_t>(static_cast<double>(span_us) *
+                                        (static_cast<double>(i) / static_cast<double>(n)));
     a.flow_id = static_cast<std::uint64_t>(i);
     // Sources: Zipf-like over 5000 hosts (host k with probability ~ 1/k).
     const int src = static_cast<int>(std::exp(u(rng) * std::log(5000.0)));
@@ -88,8 +101,9 @@ int main(int argc, char** argv) {
   }
   store.flush();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%ld alerts over %d days written to %s in %.1f s (%.0f rows/s), %llu queue-full retries, %llu errors\n", n,
-              days, path.c_str(), s, static_cast<double>(n) / s, static_cast<unsigned long long>(store.dropped()),
-              static_cast<unsigned long long>(store.write_errors()));
+  std::printf(
+      "%ld alerts over %d days written to %s in %.1f s (%.0f rows/s), %llu queue-full retries, %llu errors\n",
+      n, days, path.c_str(), s, static_cast<double>(n) / s, static_cast<unsigned long long>(store.dropped()),
+      static_cast<unsigned long long>(store.write_errors()));
   return store.write_errors() == 0 ? 0 : 1;
 }

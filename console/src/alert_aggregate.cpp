@@ -6,15 +6,18 @@
 namespace flowguard::console {
 namespace {
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
 
 nlohmann::json ranked(const std::unordered_map<std::string, std::uint64_t>& m, int top) {
   std::vector<std::pair<std::string, std::uint64_t>> v(m.begin(), m.end());
   const auto n = std::min<std::size_t>(v.size(), static_cast<std::size_t>(std::max(top, 0)));
-  std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
+  std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.second != b.second ? a.second > b.second : a.first < b.first;
+                    });
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t i = 0; i < n; ++i) out.push_back({{"name", v[i].first}, {"count", v[i].second}});
   return out;
@@ -46,7 +49,8 @@ void AlertAggregate::bump(Counts& c, std::uint16_t id) {
   c.emplace_back(id, 1);
 }
 
-void AlertAggregate::add(std::int64_t ts_us, std::string_view cls, std::string_view action, std::string_view src) {
+void AlertAggregate::add(std::int64_t ts_us, std::string_view cls, std::string_view action,
+                         std::string_view src) {
   Slot& s = slots_[floor_div(ts_us, kSlotUs)];
   const std::uint16_t c = intern(cls);
   if (is_class_.size() <= c) is_class_.resize(c + 1u, false);
@@ -168,7 +172,8 @@ nlohmann::json AlertAggregate::distribution(std::int64_t from_us, std::int64_t t
   const auto n = std::min<std::size_t>(best.size(), static_cast<std::size_t>(std::max(top, 0)));
   std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(n), best.end(),
                     [&](const auto& a, const auto& b) {
-                      return a.first != b.first ? a.first > b.first : source_names_[a.second] < source_names_[b.second];
+                      return a.first != b.first ? a.first > b.first
+                                                : source_names_[a.second] < source_names_[b.second];
                     });
   for (std::size_t i = 0; i < n; ++i) sources[source_names_[best[i].second]] = best[i].first;
   return {{"from_us", first * kSlotUs},

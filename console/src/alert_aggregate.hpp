@@ -5,8 +5,8 @@
 // Counts per class and per action in 10-second slots, per source in 10-minute slots; ranges are widened
 // to whole slots (the answer says which range it covers). Everything is bounded: at most 4096 distinct
 // class/action names (more fold into "(other)"), 200,000 distinct sources and 500,000 (slot, source)
-// entries (more are counted in sources_dropped() and left out of the top sources). The EventReader feeds it from the store's new rows
-// (id order) and prunes what the store's retention deleted.
+// entries (more are counted in sources_dropped() and left out of the top sources). The EventReader feeds it
+// from the store's new rows (id order) and prunes what the store's retention deleted.
 
 #include <nlohmann/json.hpp>
 

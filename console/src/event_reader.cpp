@@ -23,9 +23,7 @@ constexpr std::chrono::milliseconds kCatchUpInRequest{100};
 constexpr std::int64_t kTimeSlackRows = 10'000;
 
 // SQLite calls this every few thousand VM steps; a non-zero answer interrupts the query.
-int over_budget(void* deadline) {
-  return clock::now() > *static_cast<clock::time_point*>(deadline) ? 1 : 0;
-}
+int over_budget(void* deadline) { return clock::now() > *static_cast<clock::time_point*>(deadline) ? 1 : 0; }
 
 // One prepared statement of one query; binds by position, reads columns as JSON values.
 class Stmt {
@@ -51,7 +49,9 @@ class Stmt {
     rc_ = sqlite3_step(s_);
     return rc_ == SQLITE_ROW;
   }
-  bool failed() const { return s_ == nullptr || (rc_ != SQLITE_ROW && rc_ != SQLITE_DONE && rc_ != SQLITE_OK); }
+  bool failed() const {
+    return s_ == nullptr || (rc_ != SQLITE_ROW && rc_ != SQLITE_DONE && rc_ != SQLITE_OK);
+  }
   Error error() const {
     if (rc_ == SQLITE_INTERRUPT)
       return {ErrorCode::timeout, "the query took too long: narrow the time range or the filters"};
@@ -66,7 +66,8 @@ class Stmt {
   std::int64_t integer(int i) const { return sqlite3_column_int64(s_, i); }
   std::string text(int i) const {
     const auto* p = sqlite3_column_text(s_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, i)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(s_, i)))
              : std::string();
   }
   json value(int i) const {
@@ -180,9 +181,10 @@ Status EventReader::catch_up_locked(clock::time_point deadline) {
     s.reset();
     if (rows < 20000) break;
     if (clock::now() > deadline)
-      return Error(ErrorCode::timeout, fmt::format("the console is still reading the event store ({} alerts so far); "
-                                                   "try again in a moment",
-                                                   agg_.total()));
+      return Error(ErrorCode::timeout,
+                   fmt::format("the console is still reading the event store ({} alerts so far); "
+                               "try again in a moment",
+                               agg_.total()));
   }
   if (clock::now() - pruned_ > std::chrono::seconds(60)) {  // follow the store's retention
     Stmt m(db_, "SELECT MIN(ts_us) FROM alerts");
@@ -207,7 +209,8 @@ Status EventReader::open_locked() {
     // Read-only: the console can never write the agent's store. The file may not exist yet (the agent
     // creates it): every request retries the open.
     int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_exec(db_, "SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
     immutable_ = false;
     if (rc == SQLITE_CANTOPEN && ::access(path_.c_str(), R_OK) == 0) {
       // A WAL store in a directory the console may not write (systemd ReadOnlyPaths) opens only while
@@ -216,9 +219,14 @@ Status EventReader::open_locked() {
       sqlite3_close(db_);
       db_ = nullptr;
       std::string uri = "file:";
-      for (char c : path_) uri += c == '%' ? std::string("%25") : c == '?' ? std::string("%3f") : c == '#' ? std::string("%23") : std::string(1, c);
+      for (char c : path_)
+        uri += c == '%'   ? std::string("%25")
+               : c == '?' ? std::string("%3f")
+               : c == '#' ? std::string("%23")
+                          : std::string(1, c);
       uri += "?immutable=1";
-      rc = sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+      rc = sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                           nullptr);
       immutable_ = rc == SQLITE_OK;
     }
     if (rc != SQLITE_OK) {
@@ -252,7 +260,8 @@ Status EventReader::refresh_columns_locked() {
     if (s.failed()) return s.error();
     if (out.empty())
       return Error(ErrorCode::unavailable,
-                   fmt::format("event store {} has no {} table (not written by flowguard-capture yet?)", path_, table));
+                   fmt::format("event store {} has no {} table (not written by flowguard-capture yet?)",
+                               path_, table));
     return {};
   };
   if (auto st = names("alerts", alert_columns_); !st) return st;
@@ -268,16 +277,19 @@ Status EventReader::refresh_columns_locked() {
 
 // Every query: the connection open (or an error), the progress handler armed for the time budget and
 // disarmed on the way out.
-#define FG_QUERY_PROLOGUE                                             \
-  std::lock_guard lock(mu_);                                          \
-  if (auto st = open_locked(); !st) return std::move(st).error();     \
-  clock::time_point deadline = clock::now() + budget_;                \
-  [[maybe_unused]] const clock::time_point catch_up_deadline = std::min(deadline, clock::now() + kCatchUpInRequest); \
-  sqlite3_progress_handler(db_, 1000, over_budget, &deadline);        \
-  struct Disarm {                                                     \
-    sqlite3* db;                                                      \
-    ~Disarm() { sqlite3_progress_handler(db, 0, nullptr, nullptr); }  \
-  } disarm{db_}
+#define FG_QUERY_PROLOGUE                                            \
+  std::lock_guard lock(mu_);                                         \
+  if (auto st = open_locked(); !st) return std::move(st).error();    \
+  clock::time_point deadline = clock::now() + budget_;               \
+  [[maybe_unused]] const clock::time_point catch_up_deadline =       \
+      std::min(deadline, clock::now() + kCatchUpInRequest);          \
+  sqlite3_progress_handler(db_, 1000, over_budget, &deadline);       \
+  struct Disarm {                                                    \
+    sqlite3* db;                                                     \
+    ~Disarm() { sqlite3_progress_handler(db, 0, nullptr, nullptr); } \
+  } disarm {                                                         \
+    db_                                                              \
+  }
 
 Result<json> EventReader::counts(std::int64_t now_ms) {
   FG_QUERY_PROLOGUE;
@@ -293,7 +305,8 @@ Result<json> EventReader::counts(std::int64_t now_ms) {
     s.bind(1, since_ms);
     return scalar(s);
   };
-  for (const auto& [k, since] : {std::pair{"blocks_last_minute", now_ms - 60'000}, std::pair{"blocks_last_hour", now_ms - 3'600'000}}) {
+  for (const auto& [k, since] : {std::pair{"blocks_last_minute", now_ms - 60'000},
+                                 std::pair{"blocks_last_hour", now_ms - 3'600'000}}) {
     auto v = count_blocks(since);
     if (!v) return v.error();
     out[k] = *v;
@@ -387,8 +400,11 @@ Result<json> EventReader::events(const EventFilter& f) {
       if (needle == "alert" || needle == "block")
         cond += (cond.empty() ? "" : " OR ") + std::string("action = ") + param(needle);
       if (cond.empty())
-        return json{{"columns", alert_columns_}, {"rows", json::array()}, {"next_before_id", nullptr},
-                    {"note", "the search matches addresses, actions (alert, block) and parts of class names"}};
+        return json{
+            {"columns", alert_columns_},
+            {"rows", json::array()},
+            {"next_before_id", nullptr},
+            {"note", "the search matches addresses, actions (alert, block) and parts of class names"}};
       where += " AND (" + cond + ")";
     }
   }
@@ -397,10 +413,11 @@ Result<json> EventReader::events(const EventFilter& f) {
     where += " AND (src_ip = " + p + " OR dest_ip = " + p + ")";
   }
   const std::string feedback =
-      has_feedback_ ? ", (SELECT group_concat(label) FROM feedback WHERE feedback.alert_id = alerts.id) AS feedback"
-                    : "";
-  Stmt s(db_, fmt::format("SELECT {}{} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}", quoted_list(alert_columns_),
-                          feedback, where, f.limit + 1));
+      has_feedback_
+          ? ", (SELECT group_concat(label) FROM feedback WHERE feedback.alert_id = alerts.id) AS feedback"
+          : "";
+  Stmt s(db_, fmt::format("SELECT {}{} FROM alerts WHERE {} ORDER BY id DESC LIMIT {}",
+                          quoted_list(alert_columns_), feedback, where, f.limit + 1));
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (const auto* iv = std::get_if<std::int64_t>(&params[i]))
       s.bind(static_cast<int>(i + 1), *iv);
@@ -423,12 +440,9 @@ Result<json> EventReader::events(const EventFilter& f) {
   if (!full && floor > bottom) next = floor + 1;
   json columns = alert_columns_;
   if (has_feedback_) columns.push_back("feedback");
-  return json{{"columns", std::move(columns)},
-              {"rows", std::move(rows)},
-              {"next_before_id", next},
-              {"scanned_from_id", start - 1},
-              {"scanned_to_id", floor + 1},
-              {"partial", !full && floor > bottom}};
+  return json{{"columns", std::move(columns)}, {"rows", std::move(rows)},
+              {"next_before_id", next},        {"scanned_from_id", start - 1},
+              {"scanned_to_id", floor + 1},    {"partial", !full && floor > bottom}};
 }
 
 Result<json> EventReader::event(std::int64_t id) {

@@ -155,7 +155,8 @@ std::optional<json> json_body(const httplib::Request& req, httplib::Response& re
 }
 
 // A string field of an action body: absent -> "", wrong type or too long -> error answered here.
-std::optional<std::string> str_field(const json& body, const char* key, std::size_t max, httplib::Response& res) {
+std::optional<std::string> str_field(const json& body, const char* key, std::size_t max,
+                                     httplib::Response& res) {
   if (!body.contains(key) || body[key].is_null()) return std::string();
   if (!body[key].is_string()) {
     send_error(res, 400, fmt::format("'{}' must be a string", key));
@@ -175,15 +176,16 @@ std::optional<std::string> str_field(const json& body, const char* key, std::siz
 void forward_action(Peers& peers, Peer peer, const v1::ControlRequest& req, httplib::Response& res) {
   auto r = peers.call(peer, req);
   if (!r) {
-    send_error(res, r.error().code == ErrorCode::timeout ? 504 : http_status(r.error().code), r.error().message);
+    send_error(res, r.error().code == ErrorCode::timeout ? 504 : http_status(r.error().code),
+               r.error().message);
     return;
   }
   if (!r->ok()) {
     const std::string& e = r->error();
     // An agent without the feature says so ("... not supported ..." / "unsupported ..."), and one
     // older than the request answers an empty error.
-    const bool unsupported =
-        e.empty() || e.find("unsupported") != std::string::npos || e.find("not supported") != std::string::npos;
+    const bool unsupported = e.empty() || e.find("unsupported") != std::string::npos ||
+                             e.find("not supported") != std::string::npos;
     send_json(res, unsupported ? 501 : 409,
               json{{"error", fmt::format("{} refused: {}", peer_name(peer),
                                          e.empty() ? "unsupported request (an older version?)" : e)}});
@@ -196,26 +198,41 @@ void forward_action(Peers& peers, Peer peer, const v1::ControlRequest& req, http
 
 struct ConsoleServer::Metrics {
   explicit Metrics(metrics::Registry& r)
-      : ok(r.counter({"flowguard_console_http_responses_total", "HTTP responses, by status class", "http_2xx",
+      : ok(r.counter({"flowguard_console_http_responses_total",
+                      "HTTP responses, by status class",
+                      "http_2xx",
                       {{"class", "2xx"}}})),
-        client_error(r.counter({"flowguard_console_http_responses_total", "HTTP responses, by status class",
-                                "http_4xx", {{"class", "4xx"}}})),
-        server_error(r.counter({"flowguard_console_http_responses_total", "HTTP responses, by status class",
-                                "http_5xx", {{"class", "5xx"}}})),
-        other(r.counter({"flowguard_console_http_responses_total", "HTTP responses, by status class",
-                         "http_other", {{"class", "other"}}})),
+        client_error(r.counter({"flowguard_console_http_responses_total",
+                                "HTTP responses, by status class",
+                                "http_4xx",
+                                {{"class", "4xx"}}})),
+        server_error(r.counter({"flowguard_console_http_responses_total",
+                                "HTTP responses, by status class",
+                                "http_5xx",
+                                {{"class", "5xx"}}})),
+        other(r.counter({"flowguard_console_http_responses_total",
+                         "HTTP responses, by status class",
+                         "http_other",
+                         {{"class", "other"}}})),
         rejected(r.counter({"flowguard_console_http_rejected_total",
                             "Requests refused before routing: Host, method, token, origin or content type"})),
         actions(r.counter({"flowguard_console_actions_total",
                            "State-changing actions forwarded to a control socket (any outcome)"})),
         served_inline(r.counter({"flowguard_console_http_served_inline_total",
                                  "Connections served by the acceptor because the worker queue was full"})),
-        capture_up(r.gauge({"flowguard_console_peer_up", "1 when the peer's control socket answered the last call",
-                            "capture_up", {{"peer", "capture"}}})),
-        infer_up(r.gauge({"flowguard_console_peer_up", "1 when the peer's control socket answered the last call",
-                          "infer_up", {{"peer", "infer"}}})),
-        query_us(r.histogram({"flowguard_console_query_seconds", "Time of one API request that reads the event store",
-                              "query_us", {}, 1e-6},
+        capture_up(r.gauge({"flowguard_console_peer_up",
+                            "1 when the peer's control socket answered the last call",
+                            "capture_up",
+                            {{"peer", "capture"}}})),
+        infer_up(r.gauge({"flowguard_console_peer_up",
+                          "1 when the peer's control socket answered the last call",
+                          "infer_up",
+                          {{"peer", "infer"}}})),
+        query_us(r.histogram({"flowguard_console_query_seconds",
+                              "Time of one API request that reads the event store",
+                              "query_us",
+                              {},
+                              1e-6},
                              metrics::exponential_bounds(250, 2.0, 14))) {}  // 250 us .. 2 s
   metrics::Counter &ok, &client_error, &server_error, &other, &rejected, &actions, &served_inline;
   metrics::Gauge &capture_up, &infer_up;
@@ -286,7 +303,8 @@ bool ConsoleServer::check_action(const httplib::Request& req, httplib::Response&
   const std::string site = req.get_header_value("Sec-Fetch-Site");
   if (!site.empty() && site != "same-origin" && site != "none")
     return refuse(403, "cross-site request refused (Sec-Fetch-Site " + site + ")");
-  if (options_.token.empty()) return refuse(403, "actions are disabled: the console has no token (--token-file)");
+  if (options_.token.empty())
+    return refuse(403, "actions are disabled: the console has no token (--token-file)");
   if (!req.has_header("X-Flowguard-Token")) return refuse(401, "missing X-Flowguard-Token header");
   if (!token_equal(req.get_header_value("X-Flowguard-Token"), options_.token))
     return refuse(403, "wrong token");
@@ -364,13 +382,14 @@ void ConsoleServer::routes() {
   auto timed = [this](httplib::Response& res, const std::function<Result<json>()>& fn) {
     const auto t0 = clock::now();
     auto r = fn();
-    m_->query_us.observe(
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
+    m_->query_us.observe(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
     if (!r) return send_error(res, http_status(r.error().code), r.error().message);
     send_json(res, 200, *r);
   };
   // [from_ms, to_ms) of a request: default the last hour of wall time; at most 400 days.
-  auto range = [](const httplib::Request& req, httplib::Response& res) -> std::optional<std::pair<std::int64_t, std::int64_t>> {
+  auto range = [](const httplib::Request& req,
+                  httplib::Response& res) -> std::optional<std::pair<std::int64_t, std::int64_t>> {
     const std::int64_t now = now_ms();
     const auto to = int_param(req, "to_ms", now, 1, 1LL << 50);
     const auto from = int_param(req, "from_ms", (to ? *to : now) - 3'600'000, 0, 1LL << 50);
@@ -387,8 +406,8 @@ void ConsoleServer::routes() {
     m_->infer_up.set(out["infer"]["up"].get<bool>() ? 1 : 0);
     const auto t0 = clock::now();
     auto counts = events_.counts(now_ms());
-    m_->query_us.observe(
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
+    m_->query_us.observe(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
     out["store"] = {{"path", events_.path()}, {"ok", counts.ok()}};
     if (counts)
       out["events"] = *counts;
@@ -403,14 +422,16 @@ void ConsoleServer::routes() {
     if (!r) return;
     const auto buckets = int_param(req, "buckets", 60, 1, 500);
     if (!buckets) return send_error(res, 400, "buckets: an integer 1..500");
-    timed(res, [&] { return events_.timeline(r->first * 1000, r->second * 1000, static_cast<int>(*buckets)); });
+    timed(res,
+          [&] { return events_.timeline(r->first * 1000, r->second * 1000, static_cast<int>(*buckets)); });
   });
   h.Get("/api/distribution", [this, timed, range](const httplib::Request& req, httplib::Response& res) {
     const auto r = range(req, res);
     if (!r) return;
     const auto top = int_param(req, "top", 10, 1, 100);
     if (!top) return send_error(res, 400, "top: an integer 1..100");
-    timed(res, [&] { return events_.distribution(r->first * 1000, r->second * 1000, static_cast<int>(*top)); });
+    timed(res,
+          [&] { return events_.distribution(r->first * 1000, r->second * 1000, static_cast<int>(*top)); });
   });
   h.Get("/api/events", [this, timed](const httplib::Request& req, httplib::Response& res) {
     EventFilter f;
@@ -547,21 +568,22 @@ void ConsoleServer::routes() {
     spdlog::info("console: reload '{}' from {}", *path, req.remote_addr);
     forward_action(peers_, Peer::infer, q, res);
   });
-  h.Post(R"(/api/alerts/(\d{1,18})/false-positive)", [this](const httplib::Request& req, httplib::Response& res) {
-    auto body = json_body(req, res);
-    if (!body) return;
-    const auto note = str_field(*body, "note", 1000, res);
-    const auto op = str_field(*body, "operator", 100, res);
-    if (!note || !op) return;
-    v1::ControlRequest q;
-    auto* m = q.mutable_mark_false_positive();
-    m->set_alert_id(std::stoll(req.matches[1].str()));
-    m->set_note(*note);
-    m->set_operator_(op->empty() ? "console" : *op);
-    m_->actions.inc();
-    spdlog::info("console: mark alert {} false positive from {}", m->alert_id(), req.remote_addr);
-    forward_action(peers_, Peer::capture, q, res);
-  });
+  h.Post(R"(/api/alerts/(\d{1,18})/false-positive)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           auto body = json_body(req, res);
+           if (!body) return;
+           const auto note = str_field(*body, "note", 1000, res);
+           const auto op = str_field(*body, "operator", 100, res);
+           if (!note || !op) return;
+           v1::ControlRequest q;
+           auto* m = q.mutable_mark_false_positive();
+           m->set_alert_id(std::stoll(req.matches[1].str()));
+           m->set_note(*note);
+           m->set_operator_(op->empty() ? "console" : *op);
+           m_->actions.inc();
+           spdlog::info("console: mark alert {} false positive from {}", m->alert_id(), req.remote_addr);
+           forward_action(peers_, Peer::capture, q, res);
+         });
 }
 
 // Both processes' registries and the console's own, in one exposition. Families never collide: each

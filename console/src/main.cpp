@@ -34,12 +34,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--events", events, "event store of flowguard-capture (--events), opened read-only")
       ->capture_default_str();
-  app.add_option("--capture-socket", peers.capture_socket, "flowguard-capture control socket ('none': absent)")
+  app.add_option("--capture-socket", peers.capture_socket,
+                 "flowguard-capture control socket ('none': absent)")
       ->capture_default_str();
   app.add_option("--infer-socket", peers.infer_socket, "flowguard-infer control socket ('none': absent)")
       ->capture_default_str();
-  app.add_option("--token-file", token_file, "file holding the action token (mode 0600)")->capture_default_str();
-  app.add_flag("--create-token", create_token, "create --token-file with a random token (0600) when it is missing");
+  app.add_option("--token-file", token_file, "file holding the action token (mode 0600)")
+      ->capture_default_str();
+  app.add_flag("--create-token", create_token,
+               "create --token-file with a random token (0600) when it is missing");
   app.add_flag("--no-token", no_token, "read-only console: no token, every action is refused");
   app.add_option("--allow-host", o.allowed_hosts,
                  "accept this Host header too (a name the console is reached by, e.g. behind a proxy); "
@@ -47,7 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-body", o.max_body, "largest request body in bytes")
       ->capture_default_str()
       ->check(CLI::Range(256, 1 << 20));
-  app.add_option("--threads", o.threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--threads", o.threads, "HTTP worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--query-budget-ms", query_budget_ms, "longest an event-store query may run (then 503)")
       ->capture_default_str()
       ->check(CLI::Range(10, 60000));
@@ -66,8 +71,9 @@ int main(int argc, char** argv) {
     auto t = console::load_or_create_token(token_file, create_token);
     if (!t) {
       std::cerr << "flowguard-console: " << t.error().message
-                << (t.error().code == ErrorCode::not_found ? " (use --create-token, or --no-token for a read-only console)"
-                                                           : "")
+                << (t.error().code == ErrorCode::not_found
+                        ? " (use --create-token, or --no-token for a read-only console)"
+                        : "")
                 << "\n";
       return 1;
     }

@@ -18,8 +18,9 @@ Result<v1::ControlResponse> Peers::call(Peer p, const v1::ControlRequest& reques
     return control::call(path, request, timeout, std::string(peer_name(p)));
   } catch (const flowguard::Exception& e) {
     const auto code = e.error().code;
-    return Error(code == ErrorCode::timeout || code == ErrorCode::protocol_error ? code : ErrorCode::unavailable,
-                 e.what());
+    return Error(
+        code == ErrorCode::timeout || code == ErrorCode::protocol_error ? code : ErrorCode::unavailable,
+        e.what());
   }
 }
 

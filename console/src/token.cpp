@@ -59,7 +59,8 @@ Result<std::string> load_or_create_token(const std::string& path, bool create) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   if (s.size() < 16)
-    return Error(ErrorCode::invalid_argument, "token file " + path + ": the token must be at least 16 characters");
+    return Error(ErrorCode::invalid_argument,
+                 "token file " + path + ": the token must be at least 16 characters");
   for (char c : s)
     if (c < 0x21 || c > 0x7e)
       return Error(ErrorCode::invalid_argument, "token file " + path + ": the token must be printable ASCII");

@@ -9,7 +9,7 @@
 using flowguard::console::AlertAggregate;
 
 namespace {
-constexpr std::int64_t kS = 1'000'000;  // one second in microseconds
+constexpr std::int64_t kS = 1'000'000;            // one second in microseconds
 constexpr std::int64_t kT0 = 1'700'000'000 * kS;  // a whole minute, so slot boundaries are easy to see
 }  // namespace
 
@@ -48,10 +48,12 @@ TEST_CASE("the distribution ranks classes, actions and sources") {
   for (int i = 0; i < 3; ++i) a.add(kT0 + i * kS, "DDoS", "alert", "10.0.0.2");
   a.add(kT0, "Bot", "alert", "10.0.0.3");
   const auto d = a.distribution(kT0, kT0 + 10 * kS, 2);
-  CHECK(d["classes"] == nlohmann::json::parse(
-                           R"([{"name":"Portscan","count":5},{"name":"DDoS","count":3},{"name":"Bot","count":1}])"));
+  CHECK(d["classes"] ==
+        nlohmann::json::parse(
+            R"([{"name":"Portscan","count":5},{"name":"DDoS","count":3},{"name":"Bot","count":1}])"));
   CHECK(d["actions"] == nlohmann::json::parse(R"([{"name":"block","count":5},{"name":"alert","count":4}])"));
-  CHECK(d["top_sources"] == nlohmann::json::parse(R"([{"name":"10.0.0.9","count":5},{"name":"10.0.0.2","count":3}])"));
+  CHECK(d["top_sources"] ==
+        nlohmann::json::parse(R"([{"name":"10.0.0.9","count":5},{"name":"10.0.0.2","count":3}])"));
   CHECK(a.class_names() == std::vector<std::string>{"Portscan", "DDoS", "Bot"});
 }
 
@@ -61,7 +63,8 @@ TEST_CASE("source counts survive freezing: a late row for an older slot still co
   a.add(kT0 + 700 * kS, "A", "alert", "10.0.0.2");  // a newer 10-minute slot: the first is frozen
   a.add(kT0 + 1 * kS, "A", "alert", "10.0.0.1");    // late, into the frozen slot
   const auto d = a.distribution(kT0, kT0 + 3600 * kS, 10);
-  CHECK(d["top_sources"] == nlohmann::json::parse(R"([{"name":"10.0.0.1","count":2},{"name":"10.0.0.2","count":1}])"));
+  CHECK(d["top_sources"] ==
+        nlohmann::json::parse(R"([{"name":"10.0.0.1","count":2},{"name":"10.0.0.2","count":1}])"));
 }
 
 TEST_CASE("pruning follows the store's retention") {
