@@ -13,10 +13,14 @@ BUILD_PKGS=(
   libsqlite3-dev libnftables-dev libssl-dev
   clang-14 libfuzzer-14-dev  # tests/fuzz (CTest fuzz/smoke skips without them)
   libxgboost-dev  # flowguard-train --arch gbdt|rf only; the inference server never links it
+  libcpp-httplib-dev  # flowguard-console (HTTP)
 )
 # Run-time and test tools: namespaces/veth (iproute2), nft for inspecting the kernel
 # set in tests, python3 for the shared parity checker, tcpdump/tcpreplay for live tests.
 TOOL_PKGS=(iproute2 nftables python3 tcpdump tcpreplay iputils-ping netcat-openbsd sqlite3 procps)
+# flowguard-console tests: promtool checks /metrics, headless chromium loads the page (both skip when
+# absent); curl for bench/console.
+TOOL_PKGS+=(prometheus chromium curl)
 
 LAB_TOOLS=0
 for arg in "$@"; do

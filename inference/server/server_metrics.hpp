@@ -1,7 +1,7 @@
 #pragma once
 // flowguard-infer's metrics, registered once in the server's registry (common/metrics.hpp). The I/O
-// thread and the workers update them lock-free; `flowguardctl stats`, the periodic stats line and (later)
-// the Prometheus endpoint all render the same registry.
+// thread and the workers update them lock-free; `flowguardctl stats`, the periodic stats line and
+// flowguard-console's Prometheus /metrics all render the same registry.
 
 #include "common/metrics.hpp"
 
