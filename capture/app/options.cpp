@@ -66,7 +66,7 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--host-context-max-sources", o.host_context_max_sources,
                  "Host-context table capacity in sources (and in destination services); preallocated, "
-                 "~430 bytes per source + ~70 per service; the least recently seen are evicted when full")
+                 "~470 bytes per source + ~90 per service; the least recently seen are evicted when full")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 24));
   app.add_option("--csv-groups", o.csv_groups,
