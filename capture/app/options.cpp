@@ -53,10 +53,12 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->check(CLI::PositiveNumber);
   app.add_option("--snapshot-packets", o.snapshot_packets,
                  "Early verdicts: judge a live flow every N packets (0 = off). Snapshots go to the server, "
-                 "and to the CSV only with --csv-snapshots; --no-server without --csv-snapshots skips them")
+                 "and to the CSV only with --csv-snapshots; --no-server without --csv-snapshots skips them "
+                 "(defaults chosen in docs/features.md, 'Snapshots')")
       ->capture_default_str();
   app.add_option("--snapshot-interval", o.snapshot_interval_s,
-                 "Early verdicts: judge a live flow every T seconds of packet time (0 = off)")
+                 "Early verdicts: judge a live flow every T seconds of packet time (0 = off); a flow idle "
+                 "since its last snapshot is not judged again")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--host-context", o.host_context,

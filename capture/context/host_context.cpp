@@ -371,19 +371,19 @@ void HostContextTable::values(const FlowContext& fc, const IpAddress& initiator,
     const SourceEntry& v = e->v;
     for (int w = 0; w < 3; ++w) {
       const auto& f = v.flow[w];
-      const std::int64_t W = window_us[w];
-      const double ended = windowed(f, &FlowBucket::ended, now, W);
-      out[0 + w] = static_cast<float>(windowed(f, &FlowBucket::flows, now, W));
-      out[3 + w] = static_cast<float>(windowed_distinct(f, &FlowBucket::ports, now, W));
-      out[6 + w] = static_cast<float>(windowed_distinct(f, &FlowBucket::hosts, now, W));
-      out[9 + w] = static_cast<float>(windowed(f, &FlowBucket::failed, now, W));
+      const Weights fw = Weights::of(f, now, window_us[w]);
+      const Weights pw = Weights::of(v.pkt[w], now, window_us[w]);
+      const double ended = windowed(f, &FlowBucket::ended, fw);
+      out[0 + w] = static_cast<float>(windowed(f, &FlowBucket::flows, fw));
+      out[3 + w] = static_cast<float>(windowed_distinct(f, &FlowBucket::ports, fw));
+      out[6 + w] = static_cast<float>(windowed_distinct(f, &FlowBucket::hosts, fw));
+      out[9 + w] = static_cast<float>(windowed(f, &FlowBucket::failed, fw));
       if (ended > 0) {
-        out[12 + w] =
-            static_cast<float>(std::min(1.0, windowed(f, &FlowBucket::short_flows, now, W) / ended));
-        out[15 + w] = static_cast<float>(std::min(1.0, windowed(f, &FlowBucket::same_size, now, W) / ended));
+        out[12 + w] = static_cast<float>(std::min(1.0, windowed(f, &FlowBucket::short_flows, fw) / ended));
+        out[15 + w] = static_cast<float>(std::min(1.0, windowed(f, &FlowBucket::same_size, fw) / ended));
       }
-      out[18 + w] = static_cast<float>(windowed(v.pkt[w], &PacketBucket::packets, now, W));
-      out[21 + w] = static_cast<float>(windowed(v.pkt[w], &PacketBucket::bytes, now, W));
+      out[18 + w] = static_cast<float>(windowed(v.pkt[w], &PacketBucket::packets, pw));
+      out[21 + w] = static_cast<float>(windowed(v.pkt[w], &PacketBucket::bytes, pw));
     }
     out[24] = static_cast<float>(v.open_flows);
   }
@@ -395,8 +395,9 @@ void HostContextTable::values(const FlowContext& fc, const IpAddress& initiator,
     if (const std::uint32_t s = t_->services.find(k, t_->hasher(k))) svc = &t_->services.at(s).v;
   }
   if (svc != nullptr) {
-    out[25] = static_cast<float>(windowed(svc->w10, &ServiceBucket::flows, now, service_window_us));
-    out[26] = static_cast<float>(windowed_distinct(svc->w10, &ServiceBucket::sources, now, service_window_us));
+    const Weights sw = Weights::of(svc->w10, now, service_window_us);
+    out[25] = static_cast<float>(windowed(svc->w10, &ServiceBucket::flows, sw));
+    out[26] = static_cast<float>(windowed_distinct(svc->w10, &ServiceBucket::sources, sw));
   }
 }
 

@@ -60,48 +60,50 @@ struct Bitmap {
 // Two buckets of one window. `Bucket` is a plain struct of counters/bitmaps, zero when empty.
 template <typename Bucket>
 struct Sliding {
-  std::uint32_t epoch;  // floor(t / W) of `cur` (seconds-scale windows fit 32 bits until 2106)
+  std::int64_t end_us;  // end of `cur`'s interval [end - W, end) (0: never used)
   Bucket cur, prev;
 
   // The bucket to add to at packet time t (µs). A packet older than the current bucket (out-of-order
-  // capture) is added to the current one rather than rewriting the past.
+  // capture) is added to the current one rather than rewriting the past. The common case (same
+  // bucket) is one comparison: no division on the packet path.
   Bucket& at(std::int64_t t_us, std::int64_t window_us) {
-    const auto e = static_cast<std::uint32_t>(t_us / window_us);
-    if (e > epoch) {
-      prev = e == epoch + 1 ? cur : Bucket{};
-      cur = Bucket{};
-      epoch = e;
-    }
+    if (t_us < end_us) return cur;
+    const std::int64_t end = (t_us / window_us + 1) * window_us;
+    prev = end - end_us == window_us ? cur : Bucket{};
+    cur = Bucket{};
+    end_us = end;
     return cur;
   }
+};
 
-  // Weights of (cur, prev) in the window ending at now_us: {1, 1-frac} when cur is the live bucket,
-  // {1-frac, 0} when cur has just become the previous one, {0, 0} when both are older.
-  struct Weights {
-    double cur, prev;
-  };
-  Weights weights(std::int64_t now_us, std::int64_t window_us) const {
-    const auto e = static_cast<std::uint32_t>(now_us / window_us);
-    const double rest = 1.0 - static_cast<double>(now_us % window_us) / static_cast<double>(window_us);
-    if (e <= epoch) return {1.0, e == epoch ? rest : 1.0};
-    if (e == epoch + 1) return {rest, 0.0};
+// Weights of (cur, prev) in the window ending at now_us: {1, 1-frac} when cur is the live bucket,
+// {1-frac, 0} when cur has just become the previous one, {0, 0} when both are older.
+struct Weights {
+  double cur, prev;
+  template <typename Bucket>
+  static Weights of(const Sliding<Bucket>& s, std::int64_t now_us, std::int64_t window_us) {
+    if (s.end_us == 0) return {0.0, 0.0};
+    if (now_us < s.end_us) {
+      const std::int64_t into = now_us - (s.end_us - window_us);
+      if (into < 0) return {1.0, 1.0};  // reading before the live bucket (out-of-order time): all of it
+      return {1.0, 1.0 - static_cast<double>(into) / static_cast<double>(window_us)};
+    }
+    if (now_us < s.end_us + window_us)
+      return {1.0 - static_cast<double>(now_us - s.end_us) / static_cast<double>(window_us), 0.0};
     return {0.0, 0.0};
   }
 };
 
 // Windowed sum of one counter member of Bucket.
 template <typename Bucket, typename T>
-double windowed(const Sliding<Bucket>& s, T Bucket::*member, std::int64_t now_us, std::int64_t window_us) {
-  const auto w = s.weights(now_us, window_us);
+double windowed(const Sliding<Bucket>& s, T Bucket::*member, const Weights& w) {
   return w.cur * static_cast<double>(s.cur.*member) + w.prev * static_cast<double>(s.prev.*member);
 }
 
 // Windowed distinct count of one bitmap member of Bucket: the current bucket's items plus those seen
 // only in the previous bucket, the latter weighted by the part of the previous bucket still in the window.
 template <typename Bucket, int Words>
-double windowed_distinct(const Sliding<Bucket>& s, Bitmap<Words> Bucket::*member, std::int64_t now_us,
-                         std::int64_t window_us) {
-  const auto w = s.weights(now_us, window_us);
+double windowed_distinct(const Sliding<Bucket>& s, Bitmap<Words> Bucket::*member, const Weights& w) {
   const double cur = (s.cur.*member).estimate();
   if (w.prev == 0.0) return w.cur * cur;
   const double both = ((s.cur.*member) | (s.prev.*member)).estimate();

@@ -322,7 +322,11 @@ class Engine final : public FlowEngine {
         --active_;
       } else if (config_.snapshot_interval_us > 0) {
         FlowRecord& rec = table_.at(occupied[pos]);
-        if (now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us) emit_snapshot(rec);
+        // A flow that saw no packet since its last snapshot is not judged again (nothing changed; the
+        // corrected profile keeps ended connections open until their timeout), but every flow gets one
+        // early verdict, including a lone unanswered packet.
+        const bool fresh = rec.state.last_seen > rec.last_snapshot_ts || rec.last_snapshot_ts == rec.state.start;
+        if (fresh && now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us) emit_snapshot(rec);
       }
     }
   }

@@ -134,7 +134,8 @@ TEST_CASE("--csv-groups host_context and --csv-snapshots: scanner, benign client
   const std::size_t short10 = c.col("hc_src_short_share_10s"), svc_src = c.col("hc_svc_sources_10s");
 
   // The scanner's last refused connection sees ~50 flows, ~50 distinct ports (linear counting, 128
-  // bits: within 15 %), one host and ~50 failures in the last second.
+  // bits, a random seed per run: ~7 % standard error, so within 30 %), one host and ~50 failures in the
+  // last second.
   double max_flows = 0, max_ports = 0, max_failed = 0, max_hosts = 0;
   int scanner_rows = 0;
   for (const auto& r : c.rows) {
@@ -148,7 +149,7 @@ TEST_CASE("--csv-groups host_context and --csv-snapshots: scanner, benign client
   }
   CHECK(scanner_rows == 50);
   CHECK(max_flows == Approx(50).margin(1));
-  CHECK(max_ports == Approx(50).epsilon(0.15));
+  CHECK(max_ports == Approx(50).epsilon(0.3));
   CHECK(max_failed >= 45);
   CHECK(max_failed <= 50);
   CHECK(max_hosts == Approx(1).epsilon(0.1));

@@ -51,7 +51,9 @@ TEST_CASE("host context: the group has 27 features in the announced order", "[ho
 }
 
 TEST_CASE("host context: a scanner's burst over 1 s, 10 s and 60 s windows", "[host_context]") {
-  HostContextTable table({});
+  HostContextConfig config;
+  config.hash_seed = 42;  // the bitmap positions depend on the seed: fixed, so the estimate is too
+  HostContextTable table(config);
   const IpAddress scanner = ip4(10, 0, 0, 66), victim = ip4(10, 0, 0, 10);
   std::vector<FlowContext> flows(50);
   for (int i = 0; i < 50; ++i) {
@@ -74,7 +76,8 @@ TEST_CASE("host context: a scanner's burst over 1 s, 10 s and 60 s windows", "[h
   CHECK(m["hc_src_flows_1s"] == 50);
   CHECK(m["hc_src_flows_10s"] == 50);
   CHECK(m["hc_src_flows_60s"] == 50);
-  CHECK(m["hc_src_dst_ports_1s"] == Approx(50).epsilon(0.15));
+  // Linear counting, 128 bits, 50 items: ~7 % standard error.
+  CHECK(m["hc_src_dst_ports_1s"] == Approx(50).epsilon(0.2));
   CHECK(m["hc_src_dst_hosts_1s"] == Approx(1).epsilon(0.05));
   CHECK(m["hc_src_failed_1s"] == 50);
   CHECK(m["hc_src_short_share_1s"] == 1.0f);

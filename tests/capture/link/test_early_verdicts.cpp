@@ -91,7 +91,7 @@ std::uint64_t stat(const std::string& path, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("a long flow is judged by a snapshot before it ends; host context reaches the model",
+TEST_CASE("a long flow is judged by a snapshot before it ends, and host context reaches the model",
           "[early][host_context]") {
   constexpr std::uint8_t syn = 0x02, ack = 0x10, rst = 0x04, fin = 0x01;
   std::vector<ft::TestPacket> pk;
