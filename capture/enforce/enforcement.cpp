@@ -315,6 +315,10 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
       break;
+    case ControlRequest::kMarkFalsePositive:
+      resp.set_ok(false);
+      resp.set_error("false-positive marking is not supported by this agent");
+      break;
     case ControlRequest::BODY_NOT_SET:
       resp.set_ok(false);
       resp.set_error("empty request");
