@@ -149,3 +149,23 @@ TEST_CASE("a long flow is judged by a snapshot before it ends, and host context 
   CHECK(long_flow_early);
   CHECK(scan_alerted);
 }
+
+TEST_CASE("an agent running with --host-context off is refused by a model that reads the group, with the names",
+          "[host_context]") {
+  std::vector<ft::TestPacket> pk;
+  pk.push_back(tcp(0, client, server, 52000, 443, 0x02));
+  TempDir d;
+  const std::string pcap = d.file("one.pcap");
+  ft::write_pcap(pcap, pk);
+  save_context_model(d.file("m.pt"));
+  InProcessServer srv(d.file("m.pt"));
+  auto [rc, out] = run_command({FG_CAPTURE_BIN, "-r", pcap, "--socket", srv.socket(), "--stats-interval", "0",
+                                "--host-context", "off", "--link-wait-s", "2", "--enforce", "dry-run",
+                                "--no-host-allowlist", "--state-dir", "none", "--control-socket", "none"});
+  INFO(out);
+  CHECK(rc == 1);  // the replay waited for a server that would judge it, then gave up
+  CHECK(out.find("refused this agent") != std::string::npos);
+  CHECK(out.find("feature group 'host_context' (27 features) is not sent by the agent") != std::string::npos);
+  CHECK(srv.server->metrics().value("sessions_refused") >= 1);
+  CHECK(srv.server->metrics().value("sessions_accepted") == 0);
+}
