@@ -1,11 +1,14 @@
 #include "context/host_context.hpp"
 
+#include "common/error.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <random>
+#include <string>
 
 namespace flowguard::capture::context {
 namespace {
@@ -267,7 +270,16 @@ struct HostContextTable::Tables {
 
 std::span<const std::string_view> feature_names() { return names; }
 
-HostContextTable::HostContextTable(const HostContextConfig& config) : t_(std::make_unique<Tables>(config)) {}
+HostContextTable::HostContextTable(const HostContextConfig& config) {
+  try {
+    t_ = std::make_unique<Tables>(config);
+  } catch (const std::bad_alloc&) {
+    throw Exception(ErrorCode::resource_exhausted,
+                    "cannot reserve the host-context table for " + std::to_string(config.max_sources) +
+                        " sources (~" + std::to_string(config.max_sources / 2048) +
+                        " MB): lower --host-context-max-sources");
+  }
+}
 HostContextTable::~HostContextTable() = default;
 
 void HostContextTable::flow_started(FlowContext& fc, const FlowStart& s) {

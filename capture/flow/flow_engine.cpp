@@ -115,7 +115,8 @@ class Engine final : public FlowEngine {
     s.flows_active = active_;
     s.table_used = table_.size();
     s.table_capacity = table_.capacity();
-    s.bytes_per_flow = table_.bytes_per_flow();
+    // With host context, each flow slot also has its cached group values.
+    s.bytes_per_flow = table_.bytes_per_flow() + (ctx_ != nullptr ? sizeof(GroupCache) : 0);
     return s;
   }
 
