@@ -107,7 +107,7 @@ double num(const std::vector<std::string>& row, std::size_t col) { return std::s
 
 }  // namespace
 
-TEST_CASE("--csv-groups host_context and --csv-snapshots: scanner, benign client, long flow",
+TEST_CASE("flowguard-capture CSV with --csv-groups host_context and --csv-snapshots: scanner, benign client, long flow",
           "[app][csv][host_context]") {
   TempDir dir;
   const std::string pcap = dir.file("in.pcap");
