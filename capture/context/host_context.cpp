@@ -323,6 +323,12 @@ void HostContextTable::packet(FlowContext& fc, const IpAddress& initiator, bool 
       bump(b.packets);
       b.bytes += static_cast<float>(bytes);
     }
+    // A second SYN before any SYN-ACK is a retransmission: the first went unanswered.
+    if ((tcp_flags & (syn | ack)) == syn && fc.syns < 2) ++fc.syns;
+    if (fc.syns >= 2 && fc.expects_answer && !fc.answered && !fc.failed) {
+      fc.failed = true;
+      for (int w = 0; w < 3; ++w) bump(src.flow[w].at(ts, window_us[w]).failed);
+    }
     return;
   }
   if ((tcp_flags & (syn | ack)) == (syn | ack)) fc.answered = true;
@@ -332,6 +338,15 @@ void HostContextTable::packet(FlowContext& fc, const IpAddress& initiator, bool 
     auto& src = t_->source(fc, initiator, ts).v;
     for (int w = 0; w < 3; ++w) bump(src.flow[w].at(ts, window_us[w]).failed);
   }
+}
+
+void HostContextTable::unanswered(FlowContext& fc, const IpAddress& initiator, std::int64_t waited_us,
+                                  std::int64_t now) {
+  constexpr std::int64_t syn_timeout_us = 1'000'000;  // the initial retransmission timeout (RFC 6298)
+  if (!fc.started || !fc.expects_answer || fc.answered || fc.failed || waited_us < syn_timeout_us) return;
+  fc.failed = true;
+  auto& src = t_->source(fc, initiator, now).v;
+  for (int w = 0; w < 3; ++w) bump(src.flow[w].at(now, window_us[w]).failed);
 }
 
 void HostContextTable::flow_ended(FlowContext& fc, const IpAddress& initiator, std::int64_t packets,

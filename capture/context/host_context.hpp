@@ -63,6 +63,7 @@ struct FlowContext {
   bool expects_answer = false;  // the initiator's SYN (without ACK) opened it
   bool answered = false;        // the responder's SYN+ACK was seen
   bool failed = false;          // already counted as failed (RST answer or never answered)
+  std::uint8_t syns = 0;        // the initiator's SYNs without ACK (a second one is a retransmission)
 };
 static_assert(std::is_trivially_copyable_v<FlowContext>);
 
@@ -88,6 +89,10 @@ class HostContextTable {
   // `from_initiator`: the packet's sender is the flow's initiator. `bytes`: L4 payload bytes.
   void packet(FlowContext& fc, const IpAddress& initiator, bool from_initiator, std::uint8_t tcp_flags,
               std::int64_t bytes, std::int64_t ts);
+  // The flow's SYN has waited `waited_us` (>= 1 s: a TCP stack would have retransmitted it) without a
+  // SYN-ACK: count it failed now rather than when the flow ends (the corrected profile ends it only at
+  // its timeout). Called when a snapshot of the flow is produced.
+  void unanswered(FlowContext& fc, const IpAddress& initiator, std::int64_t waited_us, std::int64_t now);
   // The final record is about to be produced. `packets`/`bytes`: the flow's totals, both directions.
   void flow_ended(FlowContext& fc, const IpAddress& initiator, std::int64_t packets, std::int64_t bytes,
                   std::int64_t ts);

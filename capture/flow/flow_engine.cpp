@@ -342,6 +342,7 @@ class Engine final : public FlowEngine {
 
   void emit_snapshot(FlowRecord& rec) {
     rec.last_snapshot_ts = now_;
+    if (ctx_ != nullptr) ctx_->unanswered(rec.context, initiator_address(rec), now_ - rec.state.start, now_);
     if (!profile_.writable(rec.state)) return;
     ++snapshot_records_;
     deliver(rec, RecordKind::snapshot);

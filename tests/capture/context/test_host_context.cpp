@@ -129,13 +129,44 @@ TEST_CASE("host context: a benign client's few connections stay small", "[host_c
   CHECK(m["hc_src_open_flows"] == 1);
   CHECK(m["hc_svc_flows_10s"] == 2);
   CHECK(m["hc_svc_sources_10s"] == Approx(1).epsilon(0.05));
-  // A SYN that is never answered counts as failed when its flow ends.
+  // A SYN that is never answered counts as failed when its flow ends...
   FlowContext c;
   table.flow_started(c, FlowStart{client, server, 8443, 6, T + 600'000, true, true, false});
   table.packet(c, client, true, syn, 0, T + 600'000);
   table.flow_ended(c, client, 1, 0, T + 700'000);
   table.values(b, client, server, 443, 6, T + 800'000, v);
   CHECK(named(v)["hc_src_failed_1s"] == 1);
+  // ... or earlier, at its retransmission (once, however many follow) ...
+  FlowContext d;
+  table.flow_started(d, FlowStart{client, server, 8444, 6, T + 810'000, true, true, false});
+  table.packet(d, client, true, syn, 0, T + 810'000);
+  table.values(b, client, server, 443, 6, T + 820'000, v);
+  CHECK(named(v)["hc_src_failed_1s"] == 1);
+  table.packet(d, client, true, syn, 0, T + 850'000);
+  table.packet(d, client, true, syn, 0, T + 860'000);
+  table.flow_ended(d, client, 3, 0, T + 870'000);
+  table.values(b, client, server, 443, 6, T + 880'000, v);
+  CHECK(named(v)["hc_src_failed_1s"] == 2);
+  // ... or when a snapshot finds it waited a second without a SYN-ACK (not before).
+  FlowContext e;
+  table.flow_started(e, FlowStart{client, server, 8445, 6, T + 890'000, true, true, false});
+  table.packet(e, client, true, syn, 0, T + 890'000);
+  table.unanswered(e, client, 500'000, T + 900'000);
+  table.values(b, client, server, 443, 6, T + 950'000, v);
+  CHECK(named(v)["hc_src_failed_10s"] == 2);
+  table.unanswered(e, client, 1'100'000, T + 1'990'000);
+  table.unanswered(e, client, 2'100'000, T + 2'990'000);  // counted once
+  table.values(b, client, server, 443, 6, T + 2'995'000, v);
+  CHECK(named(v)["hc_src_failed_10s"] == 3);
+  // An answered SYN never fails, retransmitted or not.
+  FlowContext f;
+  table.flow_started(f, FlowStart{client, server, 8446, 6, T + 3'000'000, true, true, false});
+  table.packet(f, client, true, syn, 0, T + 3'000'000);
+  table.packet(f, client, false, syn | ack, 0, T + 3'000'100);
+  table.packet(f, client, true, syn, 0, T + 3'000'200);
+  table.unanswered(f, client, 5'000'000, T + 8'000'000);
+  table.values(b, client, server, 443, 6, T + 8'000'000, v);
+  CHECK(named(v)["hc_src_failed_10s"] == 3);
 }
 
 TEST_CASE("host context: a million distinct sources stay within the cap, evictions counted",
