@@ -111,8 +111,7 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
   register_engine_metrics(metrics, [&engine] { return engine ? engine->stats() : EngineStats{}; });
   register_source_metrics(metrics, *source);
   if (host_context) {
-    context::register_host_context_metrics(metrics,
-                                           [table = host_context.get()] { return table->stats(); });
+    context::register_host_context_metrics(metrics, [table = host_context.get()] { return table->stats(); });
   }
 
   VerdictFanout verdicts;

@@ -48,8 +48,8 @@ struct CaptureOptions {
   std::uint32_t host_context_max_sources = 65'536;
   std::vector<std::string> csv_groups;  // feature groups appended to the CSV rows ("host_context")
   bool csv_snapshots = false;           // also write snapshot rows (first column "Record Kind")
-  double stats_interval_s = 10.0;  // 0: only at exit
-  std::string metrics_json;        // also write the registry as JSON here with every stats line
+  double stats_interval_s = 10.0;       // 0: only at exit
+  std::string metrics_json;             // also write the registry as JSON here with every stats line
 };
 
 void register_capture_options(CLI::App& app, CaptureOptions& options);

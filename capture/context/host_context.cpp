@@ -18,15 +18,15 @@ constexpr std::int64_t service_window_us = 10'000'000;
 constexpr std::int64_t short_flow_packets = 3;  // a flow of <= 3 packets is "short"
 
 constexpr std::string_view names[feature_count] = {
-    "hc_src_flows_1s",          "hc_src_flows_10s",          "hc_src_flows_60s",
-    "hc_src_dst_ports_1s",      "hc_src_dst_ports_10s",      "hc_src_dst_ports_60s",
-    "hc_src_dst_hosts_1s",      "hc_src_dst_hosts_10s",      "hc_src_dst_hosts_60s",
-    "hc_src_failed_1s",         "hc_src_failed_10s",         "hc_src_failed_60s",
-    "hc_src_short_share_1s",    "hc_src_short_share_10s",    "hc_src_short_share_60s",
+    "hc_src_flows_1s",           "hc_src_flows_10s",           "hc_src_flows_60s",
+    "hc_src_dst_ports_1s",       "hc_src_dst_ports_10s",       "hc_src_dst_ports_60s",
+    "hc_src_dst_hosts_1s",       "hc_src_dst_hosts_10s",       "hc_src_dst_hosts_60s",
+    "hc_src_failed_1s",          "hc_src_failed_10s",          "hc_src_failed_60s",
+    "hc_src_short_share_1s",     "hc_src_short_share_10s",     "hc_src_short_share_60s",
     "hc_src_same_size_share_1s", "hc_src_same_size_share_10s", "hc_src_same_size_share_60s",
-    "hc_src_packets_1s",        "hc_src_packets_10s",        "hc_src_packets_60s",
-    "hc_src_bytes_1s",          "hc_src_bytes_10s",          "hc_src_bytes_60s",
-    "hc_src_open_flows",        "hc_svc_flows_10s",          "hc_svc_sources_10s",
+    "hc_src_packets_1s",         "hc_src_packets_10s",         "hc_src_packets_60s",
+    "hc_src_bytes_1s",           "hc_src_bytes_10s",           "hc_src_bytes_60s",
+    "hc_src_open_flows",         "hc_svc_flows_10s",           "hc_svc_sources_10s",
 };
 
 std::uint64_t start_up_seed(std::uint64_t configured) {
@@ -175,7 +175,9 @@ class BoundedTable {
   std::uint64_t used() const { return used_; }
   std::uint64_t capacity() const { return capacity_; }
   std::uint64_t evicted() const { return evicted_; }
-  std::size_t bytes_per_entry() const { return sizeof(Slot) + (buckets_ * sizeof(std::uint32_t)) / capacity_; }
+  std::size_t bytes_per_entry() const {
+    return sizeof(Slot) + (buckets_ * sizeof(std::uint32_t)) / capacity_;
+  }
   std::size_t bytes_total() const { return capacity_ * sizeof(Slot) + buckets_ * sizeof(std::uint32_t); }
 
  private:
@@ -274,10 +276,10 @@ HostContextTable::HostContextTable(const HostContextConfig& config) {
   try {
     t_ = std::make_unique<Tables>(config);
   } catch (const std::bad_alloc&) {
-    throw Exception(ErrorCode::resource_exhausted,
-                    "cannot reserve the host-context table for " + std::to_string(config.max_sources) +
-                        " sources (~" + std::to_string(config.max_sources / 2048) +
-                        " MB): lower --host-context-max-sources");
+    throw Exception(ErrorCode::resource_exhausted, "cannot reserve the host-context table for " +
+                                                       std::to_string(config.max_sources) + " sources (~" +
+                                                       std::to_string(config.max_sources / 2048) +
+                                                       " MB): lower --host-context-max-sources");
   }
 }
 HostContextTable::~HostContextTable() = default;
@@ -456,7 +458,8 @@ void register_host_context_metrics(AgentMetrics& metrics, std::function<HostCont
       {"flowguard_capture_host_context_sources_capacity", "hc_sources_capacity",
        "Source entries preallocated (--host-context-max-sources)",
        [](const HostContextStats& s) { return static_cast<std::int64_t>(s.sources_capacity); }},
-      {"flowguard_capture_host_context_services", "hc_services", "Destination services in the host-context table",
+      {"flowguard_capture_host_context_services", "hc_services",
+       "Destination services in the host-context table",
        [](const HostContextStats& s) { return static_cast<std::int64_t>(s.services_used); }},
       {"flowguard_capture_host_context_services_capacity", "hc_services_capacity",
        "Service entries preallocated",

@@ -20,7 +20,12 @@ namespace flowguard::capture {
 
 // Numbered as the wire's FlowSide / InitiatorBasis (proto/flowguard/v1/flowguard.proto).
 enum class FlowSide : std::uint8_t { unspecified = 0, src = 1, dst = 2 };
-enum class InitiatorBasis : std::uint8_t { unspecified = 0, handshake = 1, service_port = 2, first_packet = 3 };
+enum class InitiatorBasis : std::uint8_t {
+  unspecified = 0,
+  handshake = 1,
+  service_port = 2,
+  first_packet = 3
+};
 
 struct Initiator {
   FlowSide side = FlowSide::unspecified;
@@ -45,13 +50,13 @@ inline constexpr std::uint16_t well_known_end = 1024, ephemeral_begin = 49152;
 // that is neither asked nor answered here) fall through to the weaker rules.
 inline constexpr bool icmp4_request(int t) { return t == 8 || t == 10 || t == 13 || t == 15 || t == 17; }
 inline constexpr bool icmp4_answer(int t) {
-  return t == 0 || t == 9 || t == 14 || t == 16 || t == 18 ||       // replies, router advertisement
-         t == 3 || t == 4 || t == 5 || t == 11 || t == 12;          // errors (unreachable, quench, ...)
+  return t == 0 || t == 9 || t == 14 || t == 16 || t == 18 ||  // replies, router advertisement
+         t == 3 || t == 4 || t == 5 || t == 11 || t == 12;     // errors (unreachable, quench, ...)
 }
 inline constexpr bool icmp6_request(int t) { return t == 128 || t == 130 || t == 133 || t == 135; }
 inline constexpr bool icmp6_answer(int t) {
   return t == 129 || t == 131 || t == 134 || t == 136 ||  // echo reply, MLD report, RA, NA
-         (t >= 1 && t <= 4);                               // errors
+         (t >= 1 && t <= 4);                              // errors
 }
 
 }  // namespace initiator_detail

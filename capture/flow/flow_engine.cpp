@@ -326,7 +326,8 @@ class Engine final : public FlowEngine {
         // A flow that saw no packet since its last snapshot is not judged again (nothing changed; the
         // corrected profile keeps ended connections open until their timeout), but every flow gets one
         // early verdict, including a lone unanswered packet.
-        const bool fresh = rec.state.last_seen > rec.last_snapshot_ts || rec.last_snapshot_ts == rec.state.start;
+        const bool fresh =
+            rec.state.last_seen > rec.last_snapshot_ts || rec.last_snapshot_ts == rec.state.start;
         if (fresh && now_ - rec.last_snapshot_ts >= config_.snapshot_interval_us) emit_snapshot(rec);
       }
     }

@@ -29,7 +29,7 @@ struct FlowRecord {
   // when the table is full.
   bool expired = false;
   std::int64_t last_snapshot_ts = 0;
-  Initiator initiator;          // decided from the first packet (core/initiator.hpp)
+  Initiator initiator;           // decided from the first packet (core/initiator.hpp)
   context::FlowContext context;  // the flow's handles into the host-context table (when enabled)
   features::FlowState state;
 };

@@ -51,7 +51,7 @@ struct LinkGroup {
 struct LinkSchema {
   std::string feature_profile;
   std::vector<std::string> feature_names;
-  std::vector<LinkGroup> groups;  // their values are concatenated in this order (group_features)
+  std::vector<LinkGroup> groups = {};  // their values are concatenated in this order (group_features)
 
   std::size_t group_width() const {
     std::size_t n = 0;

@@ -13,9 +13,9 @@
 namespace flowguard::capture {
 
 struct Slot {
-  FlowIdentity meta;             // who the record is: joined with its verdict later
-  std::int64_t enqueued_ns = 0;  // steady clock at on_flow(): the flow-to-verdict latency starts here
-  std::vector<float> features;   // sized once, at construction
+  FlowIdentity meta;                  // who the record is: joined with its verdict later
+  std::int64_t enqueued_ns = 0;       // steady clock at on_flow(): the flow-to-verdict latency starts here
+  std::vector<float> features;        // sized once, at construction
   std::vector<float> group_features;  // the announced groups' values, sized once
 };
 

@@ -104,7 +104,8 @@ void CsvWriter::on_flow(const FlowReport& report) {
   ++rows_;
 }
 
-char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile profile, const CsvOptions& options) {
+char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile profile,
+                            const CsvOptions& options) {
   const features::ProfileTraits traits = features::profile_traits(profile);
   if (options.snapshots) p = put(p, r.kind == RecordKind::snapshot ? "snapshot," : "final,");
   // Flow ID: the stored key, "a-b-portA-portB-proto".

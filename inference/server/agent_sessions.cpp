@@ -29,9 +29,9 @@ struct AgentSessions::Session {
   bool read_done = false;   // no more frames will be read (EOF, stop, error)
   bool fail_close = false;  // flush what is queued (the Error / refusal), then close without waiting
   bool open = true;
-  std::size_t n_features = 0;     // the model's input width: profile features + selected groups
-  std::size_t n_profile = 0;      // profile features per record (FlowRecord.features)
-  GroupSelection groups;          // the model's groups within FlowRecord.group_features
+  std::size_t n_features = 0;  // the model's input width: profile features + selected groups
+  std::size_t n_profile = 0;   // profile features per record (FlowRecord.features)
+  GroupSelection groups;       // the model's groups within FlowRecord.group_features
   std::string agent_id;
   std::uint64_t id = 0;
 };

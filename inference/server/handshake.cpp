@@ -70,7 +70,8 @@ std::string feature_group_difference(const v1::Hello& hello, const models::Manif
   std::vector<std::pair<std::string, Offered>> offered;
   std::uint32_t offset = 0;
   for (const auto& g : hello.feature_groups()) {
-    const bool seen = std::any_of(offered.begin(), offered.end(), [&](const auto& o) { return o.first == g.name(); });
+    const bool seen =
+        std::any_of(offered.begin(), offered.end(), [&](const auto& o) { return o.first == g.name(); });
     if (!seen) offered.push_back({g.name(), {&g, offset}});
     offset += static_cast<std::uint32_t>(g.feature_names_size());
   }
@@ -79,7 +80,8 @@ std::string feature_group_difference(const v1::Hello& hello, const models::Manif
   std::string why;
   auto add_why = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
   for (const auto& want : m.feature_groups) {
-    const auto it = std::find_if(offered.begin(), offered.end(), [&](const auto& o) { return o.first == want.name; });
+    const auto it =
+        std::find_if(offered.begin(), offered.end(), [&](const auto& o) { return o.first == want.name; });
     if (it == offered.end()) {
       if (missing) missing->insert(missing->end(), want.feature_names.begin(), want.feature_names.end());
       add_why(fmt::format("feature group '{}' ({} features) is not sent by the agent", want.name,

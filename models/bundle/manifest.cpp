@@ -153,7 +153,8 @@ std::vector<std::string> Manifest::problems() const {
 
 std::vector<std::string> Manifest::input_names() const {
   std::vector<std::string> names = feature_names;
-  for (const auto& g : feature_groups) names.insert(names.end(), g.feature_names.begin(), g.feature_names.end());
+  for (const auto& g : feature_groups)
+    names.insert(names.end(), g.feature_names.begin(), g.feature_names.end());
   return names;
 }
 

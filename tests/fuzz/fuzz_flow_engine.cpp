@@ -27,7 +27,8 @@ struct CheckingSink final : FlowSink {
     if (r.group_features.size() != context::feature_count) std::abort();
     for (const float v : r.group_features)
       if (!(v >= 0.0f) || v > 1e30f) std::abort();
-    if (r.initiator == FlowSide::unspecified || r.initiator_basis == InitiatorBasis::unspecified) std::abort();
+    if (r.initiator == FlowSide::unspecified || r.initiator_basis == InitiatorBasis::unspecified)
+      std::abort();
   }
 };
 

@@ -60,8 +60,8 @@ Csv read_csv(const std::string& path) {
 constexpr std::int64_t base_s = 1'600'000'000;
 constexpr V4 scanner{10, 0, 0, 66}, target{10, 0, 0, 10}, client{10, 0, 0, 1}, server{10, 0, 0, 20};
 
-TestPacket tcp(std::int64_t at_us, V4 src, V4 dst, std::uint16_t sport, std::uint16_t dport, std::uint8_t flags,
-               std::size_t payload = 0) {
+TestPacket tcp(std::int64_t at_us, V4 src, V4 dst, std::uint16_t sport, std::uint16_t dport,
+               std::uint8_t flags, std::size_t payload = 0) {
   FrameBuilder b;
   b.ethernet(0x0800).ipv4(src, dst, 6).tcp(sport, dport, flags, 1000);
   if (payload) b.payload(payload);
@@ -96,7 +96,8 @@ std::vector<TestPacket> traffic() {
   pk.push_back(tcp(1'000'000, client, server, 52000, 443, syn));
   pk.push_back(tcp(1'000'100, server, client, 443, 52000, syn | ack));
   pk.push_back(tcp(1'000'200, client, server, 52000, 443, ack));
-  for (int i = 1; i <= 120; ++i) pk.push_back(tcp(1'000'200 + i * 100'000, server, client, 443, 52000, ack, 1000));
+  for (int i = 1; i <= 120; ++i)
+    pk.push_back(tcp(1'000'200 + i * 100'000, server, client, 443, 52000, ack, 1000));
   std::stable_sort(pk.begin(), pk.end(), [](const TestPacket& a, const TestPacket& b) {
     return a.ts_sec != b.ts_sec ? a.ts_sec < b.ts_sec : a.ts_frac < b.ts_frac;
   });
@@ -107,8 +108,10 @@ double num(const std::vector<std::string>& row, std::size_t col) { return std::s
 
 }  // namespace
 
-TEST_CASE("flowguard-capture CSV with --csv-groups host_context and --csv-snapshots: scanner, benign client, long flow",
-          "[app][csv][host_context]") {
+TEST_CASE(
+    "flowguard-capture CSV with --csv-groups host_context and --csv-snapshots: scanner, benign client, long "
+    "flow",
+    "[app][csv][host_context]") {
   TempDir dir;
   const std::string pcap = dir.file("in.pcap");
   write_pcap(pcap, traffic());

@@ -28,7 +28,10 @@ std::map<std::string, float> named(std::span<const float, feature_count> v) {
   return m;
 }
 
-IpAddress addr(std::uint32_t n) { return ip4(10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)); }
+IpAddress addr(std::uint32_t n) {
+  return ip4(10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
+             static_cast<std::uint8_t>(n));
+}
 
 std::size_t resident_bytes() {
   std::ifstream in("/proc/self/statm");

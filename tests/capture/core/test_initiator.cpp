@@ -14,7 +14,9 @@ constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x1
 Initiator tcp_first(std::uint8_t flags, std::uint16_t sport, std::uint16_t dport) {
   return decide_initiator(FirstPacket{6, flags, sport, dport, -1});
 }
-Initiator udp_first(std::uint16_t sport, std::uint16_t dport) { return decide_initiator(FirstPacket{17, 0, sport, dport, -1}); }
+Initiator udp_first(std::uint16_t sport, std::uint16_t dport) {
+  return decide_initiator(FirstPacket{17, 0, sport, dport, -1});
+}
 Initiator icmp_first(std::int16_t type, bool v6 = false) {
   return decide_initiator(FirstPacket{static_cast<std::uint8_t>(v6 ? 58 : 1), 0, 0, 0, type});
 }
@@ -29,9 +31,9 @@ constexpr Initiator src_first{FlowSide::src, InitiatorBasis::first_packet};
 
 TEST_CASE("initiator: a handshake decides, whatever the ports say", "[initiator]") {
   CHECK(tcp_first(syn, 51000, 80) == src_hs);
-  CHECK(tcp_first(syn, 80, 51000) == src_hs);           // a SYN from port 80 still opened the flow
-  CHECK(tcp_first(syn | ack, 80, 51000) == dst_hs);     // the capture missed the SYN: the receiver opened it
-  CHECK(tcp_first(syn | ack, 51000, 80) == dst_hs);     // backscatter of a spoofed SYN flood: never the victim
+  CHECK(tcp_first(syn, 80, 51000) == src_hs);        // a SYN from port 80 still opened the flow
+  CHECK(tcp_first(syn | ack, 80, 51000) == dst_hs);  // the capture missed the SYN: the receiver opened it
+  CHECK(tcp_first(syn | ack, 51000, 80) == dst_hs);  // backscatter of a spoofed SYN flood: never the victim
   CHECK(tcp_first(syn | 0x40 | 0x80, 51000, 22) == src_hs);  // ECN-setup SYN (ECE+CWR) is still a SYN
 }
 
@@ -41,7 +43,7 @@ TEST_CASE("initiator: without a handshake the side on the service port is the re
   CHECK(tcp_first(rst, 80, 40000) == dst_port);         // a reset from the web server
   CHECK(tcp_first(fin | ack, 1500, 22) == src_port);
   CHECK(udp_first(53211, 53) == src_port);
-  CHECK(udp_first(53, 53211) == dst_port);              // a DNS answer seen first
+  CHECK(udp_first(53, 53211) == dst_port);  // a DNS answer seen first
   CHECK(udp_first(123, 40000) == dst_port);
   // Both above 1023: the lower one is the service when the other is ephemeral (>= 49152).
   CHECK(udp_first(50000, 8080) == src_port);
@@ -50,28 +52,28 @@ TEST_CASE("initiator: without a handshake the side on the service port is the re
 }
 
 TEST_CASE("initiator: otherwise the first packet's sender, marked weak", "[initiator]") {
-  CHECK(udp_first(5000, 6000) == src_first);    // both registered, neither ephemeral
-  CHECK(udp_first(50000, 60000) == src_first);  // both ephemeral
-  CHECK(udp_first(53, 123) == src_first);       // both well-known
-  CHECK(udp_first(5353, 5353) == src_first);    // same port
+  CHECK(udp_first(5000, 6000) == src_first);                           // both registered, neither ephemeral
+  CHECK(udp_first(50000, 60000) == src_first);                         // both ephemeral
+  CHECK(udp_first(53, 123) == src_first);                              // both well-known
+  CHECK(udp_first(5353, 5353) == src_first);                           // same port
   CHECK(decide_initiator(FirstPacket{47, 0, 0, 0, -1}) == src_first);  // GRE: no ports
   CHECK(decide_initiator(FirstPacket{17, 0, 0, 0, -1}) == src_first);
 }
 
 TEST_CASE("initiator: ICMP requests open, replies and errors answer", "[initiator]") {
-  CHECK(icmp_first(8) == src_hs);    // echo request
-  CHECK(icmp_first(0) == dst_hs);    // echo reply: the sender answered a request
-  CHECK(icmp_first(3) == dst_hs);    // destination unreachable
-  CHECK(icmp_first(11) == dst_hs);   // time exceeded
-  CHECK(icmp_first(13) == src_hs);   // timestamp request
-  CHECK(icmp_first(14) == dst_hs);   // timestamp reply
-  CHECK(icmp_first(5) == dst_hs);    // redirect comes from a router answering traffic
-  CHECK(icmp_first(128, true) == src_hs);  // ICMPv6 echo request
-  CHECK(icmp_first(129, true) == dst_hs);  // ICMPv6 echo reply
-  CHECK(icmp_first(1, true) == dst_hs);    // ICMPv6 destination unreachable
-  CHECK(icmp_first(135, true) == src_hs);  // neighbour solicitation
-  CHECK(icmp_first(136, true) == dst_hs);  // neighbour advertisement
-  CHECK(icmp_first(42) == src_first);      // unassigned type: no role known
+  CHECK(icmp_first(8) == src_hs);           // echo request
+  CHECK(icmp_first(0) == dst_hs);           // echo reply: the sender answered a request
+  CHECK(icmp_first(3) == dst_hs);           // destination unreachable
+  CHECK(icmp_first(11) == dst_hs);          // time exceeded
+  CHECK(icmp_first(13) == src_hs);          // timestamp request
+  CHECK(icmp_first(14) == dst_hs);          // timestamp reply
+  CHECK(icmp_first(5) == dst_hs);           // redirect comes from a router answering traffic
+  CHECK(icmp_first(128, true) == src_hs);   // ICMPv6 echo request
+  CHECK(icmp_first(129, true) == dst_hs);   // ICMPv6 echo reply
+  CHECK(icmp_first(1, true) == dst_hs);     // ICMPv6 destination unreachable
+  CHECK(icmp_first(135, true) == src_hs);   // neighbour solicitation
+  CHECK(icmp_first(136, true) == dst_hs);   // neighbour advertisement
+  CHECK(icmp_first(42) == src_first);       // unassigned type: no role known
   CHECK(icmp_first(8, true) == src_first);  // an IPv4 type number means nothing in ICMPv6
 }
 
@@ -89,7 +91,8 @@ TEST_CASE("engine: every record carries its flow's initiator, kept across a time
   engine->on_packet(flowguard::test::tcp(t0 + 100, client, server, ack));
   engine->on_packet(flowguard::test::tcp(t0 + 11 * sec, server, client, psh | ack, 100));
   // A mid-connection capture of UDP towards a service port, and a scanner's SYN.
-  engine->on_packet(flowguard::test::udp(t0 + 200, Endpoint{ip4(10, 0, 0, 3), 53}, Endpoint{ip4(10, 0, 0, 4), 53000}, 40));
+  engine->on_packet(
+      flowguard::test::udp(t0 + 200, Endpoint{ip4(10, 0, 0, 3), 53}, Endpoint{ip4(10, 0, 0, 4), 53000}, 40));
   engine->on_packet(flowguard::test::tcp(t0 + 300, scanner, victim, syn));
   engine->finish();
 

@@ -78,7 +78,8 @@ ft::TestPacket tcp(std::int64_t at_us, ft::V4 src, ft::V4 dst, std::uint16_t spo
 
 // Seconds of the day of an EVE timestamp ("2020-09-13T12:26:45.000200+0000").
 double day_seconds(const std::string& ts) {
-  return std::stoi(ts.substr(11, 2)) * 3600.0 + std::stoi(ts.substr(14, 2)) * 60.0 + std::stod(ts.substr(17, 9));
+  return std::stoi(ts.substr(11, 2)) * 3600.0 + std::stoi(ts.substr(14, 2)) * 60.0 +
+         std::stod(ts.substr(17, 9));
 }
 
 std::uint64_t stat(const std::string& path, const std::string& key) {
@@ -150,8 +151,9 @@ TEST_CASE("a long flow is judged by a snapshot before it ends, and host context 
   CHECK(scan_alerted);
 }
 
-TEST_CASE("an agent running with --host-context off is refused by a model that reads the group, with the names",
-          "[host_context]") {
+TEST_CASE(
+    "an agent running with --host-context off is refused by a model that reads the group, with the names",
+    "[host_context]") {
   std::vector<ft::TestPacket> pk;
   pk.push_back(tcp(0, client, server, 52000, 443, 0x02));
   TempDir d;

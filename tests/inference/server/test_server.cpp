@@ -574,7 +574,8 @@ TEST_CASE("feature groups: a model's groups must be announced with identical nam
 
   // Same names in another order: refused too (values would land in the wrong columns).
   AgentClient reordered(srv.socket());
-  ack = reordered.hello(feature_names(4), "corrected", "reordered", {{"host_context", {"hc_b", "hc_a", "hc_c"}}});
+  ack = reordered.hello(feature_names(4), "corrected", "reordered",
+                        {{"host_context", {"hc_b", "hc_a", "hc_c"}}});
   REQUIRE(ack);
   CHECK_FALSE(ack->accepted());
   CHECK(ack->reason().find("order") != std::string::npos);
@@ -618,6 +619,7 @@ TEST_CASE("feature groups: a model without groups ignores the groups an agent se
   for (int seq = 1; seq <= 2; ++seq) {
     auto vb = agent.read_verdicts();
     REQUIRE(vb);
-    for (const auto& v : vb->verdicts()) CHECK(v.predicted_class() == (vb->batch_seq() == 1 ? "DoS" : "BENIGN"));
+    for (const auto& v : vb->verdicts())
+      CHECK(v.predicted_class() == (vb->batch_seq() == 1 ? "DoS" : "BENIGN"));
   }
 }

@@ -38,8 +38,8 @@ void save_linear_model(const std::string& path, const std::string& version, std:
 // Feature groups as a manifest names them: (group name, feature names).
 using Groups = std::vector<std::pair<std::string, std::vector<std::string>>>;
 // The linear model above reading `n_features` profile features followed by `groups` (manifest
-// feature_groups): logit(DoS) = f0 - 1 as above, but logit(PortScan) = (first feature of the first group) - 1,
-// so a verdict shows which group values reached the model.
+// feature_groups): logit(DoS) = f0 - 1 as above, but logit(PortScan) = (first feature of the first group) -
+// 1, so a verdict shows which group values reached the model.
 void save_group_model(const std::string& path, const std::string& version, std::size_t n_features,
                       const Groups& groups);
 // Bundles that load but must be refused, and a file that is not a bundle at all.
