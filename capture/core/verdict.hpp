@@ -14,8 +14,8 @@ namespace flowguard::capture {
 
 enum class VerdictAction : std::uint8_t { allow = 1, alert = 2, block = 3, shed = 4 };
 
-// Which address of a flow: the server names the side a block applies to (always the flow's initiator).
-enum class FlowSide : std::uint8_t { unspecified = 0, src = 1, dst = 2 };
+// FlowSide (core/initiator.hpp) also names the address a block applies to: the server's block_side,
+// always the flow's initiator.
 
 // Why the server blocks a source (Verdict.evidence): what it accumulated about it. Empty rule: none sent.
 struct BlockEvidence {
@@ -56,9 +56,8 @@ struct FlowVerdict : FlowIdentity {
   std::span<const float> group_features;
   BlockEvidence evidence;
   FlowSide block_side = FlowSide::unspecified;  // the address a block applies to (the initiator)
-  // The agent's own view of who opened the flow, when it detects initiators (unspecified: unknown, no
-  // cross-check). A block naming the other side (the responder) is refused.
-  FlowSide observed_initiator = FlowSide::unspecified;
+  // The agent's own view of who opened the flow is FlowIdentity::initiator (unspecified: unknown, no
+  // cross-check): a block naming the other side (the responder) is refused.
 };
 
 class VerdictSink {

@@ -95,7 +95,7 @@ std::string_view to_string(BlockOutcome outcome) {
 
 std::optional<IpAddress> block_target(const FlowVerdict& v) {
   if (v.block_side == FlowSide::unspecified) return std::nullopt;
-  if (v.observed_initiator != FlowSide::unspecified && v.observed_initiator != v.block_side) return std::nullopt;
+  if (v.initiator != FlowSide::unspecified && v.initiator != v.block_side) return std::nullopt;
   return canonical(v.block_side == FlowSide::src ? v.src : v.dst);
 }
 

@@ -87,6 +87,7 @@ std::shared_ptr<const Model> load_model(const std::string& path,
     model->info = make_info(bundle);
     model->path = path;
     model->benign_index = bundle.manifest.benign_index();
+    model->input_names = bundle.manifest.input_names();
     model->module = std::make_shared<TorchModule>(TorchModule{bundle.module});
     return model;
   } catch (const models::BundleError& e) {

@@ -1,8 +1,10 @@
 // libFuzzer target: a sequence of frames (fuzz_input.hpp) decoded and fed to the flow engine with a
-// tiny table (evictions), expiry sweeps, snapshots and both profiles; every record the engine emits is
-// checked for the invariants its sinks rely on.
+// tiny table (evictions), expiry sweeps, snapshots, both profiles and a tiny host-context table
+// (evictions, stale handles); every record the engine emits is checked for the invariants its sinks
+// rely on.
 #include "fuzz_input.hpp"
 
+#include "context/host_context.hpp"
 #include "decode/decode_counters.hpp"
 #include "decode/decoder.hpp"
 #include "decode/reference_scan.hpp"
@@ -21,6 +23,12 @@ struct CheckingSink final : FlowSink {
   void on_flow(const FlowReport& r) override {
     // The link copies exactly n_features values and trusts the timestamps' order.
     if (r.features.size() != n_features || r.last_ts_us < r.first_ts_us) std::abort();
+    // Every record carries the whole group, finite and never negative, and a decided initiator.
+    if (r.group_features.size() != context::feature_count) std::abort();
+    for (const float v : r.group_features)
+      if (!(v >= 0.0f) || v > 1e30f) std::abort();
+    if (r.initiator == FlowSide::unspecified || r.initiator_basis == InitiatorBasis::unspecified)
+      std::abort();
   }
 };
 
@@ -37,7 +45,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.hash_seed = 42;  // reproducible crashes
   CheckingSink sink;
   sink.n_features = features::feature_names(config.profile).size();
-  const auto engine = FlowEngine::create(config, {&sink});
+  context::HostContextConfig hc;
+  hc.max_sources = 1u + ((flags >> 3) & 1) * 7;  // 1 or 8 sources: evictions and stale handles
+  hc.max_services = 4;
+  hc.hash_seed = 42;
+  context::HostContextTable table(hc);
+  const auto engine = FlowEngine::create(config, {&sink}, &table);
   const auto build = config.profile == features::Profile::cicids2017 ? ReferenceBuild::cicids2017
                                                                      : ReferenceBuild::corrected;
   fgfuzz::RecordReader records{std::span(data + 2, size - 2)};

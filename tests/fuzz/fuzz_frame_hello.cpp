@@ -8,6 +8,7 @@
 #include "flowguard/v1/flowguard.pb.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 namespace v1 = flowguard::v1;
@@ -22,6 +23,7 @@ const flowguard::models::Manifest& manifest() {
     x.architecture = "mlp";
     x.feature_profile = "corrected";
     x.feature_names = {"Flow Duration", "Total Fwd Packet", "Total Bwd packets", "f3"};
+    x.feature_groups = {{"host_context", {"hc_src_flows_1s", "hc_src_failed_1s"}}};
     x.class_names = {"BENIGN", "DoS"};
     x.benign_class = "BENIGN";
     return x;
@@ -37,7 +39,11 @@ void drain(flowguard::wire::FrameDecoder& dec) {
     v1::AgentMessage m;
     if (flowguard::wire::parse_payload(payload, m, why)) {
       if (m.has_hello()) {
-        const auto ack = flowguard::inference::check_hello(m.hello(), manifest(), info);
+        flowguard::inference::GroupSelection groups;
+        const auto ack = flowguard::inference::check_hello(m.hello(), manifest(), info, &groups);
+        // An accepted session's slices lie within what the agent announced.
+        for (const auto& [offset, length] : groups.slices)
+          if (offset + length > groups.offered_width) std::abort();
         (void)ack.accepted();
       }
       if (m.has_flows()) {

@@ -197,7 +197,7 @@ TEST_CASE("only the side the server names is blocked, a responder or no side is 
   // The agent's own view says src opened the flow; a block naming dst (the responder) is refused.
   v = verdict("10.0.0.7", VerdictAction::block);
   v.dst = addr("10.0.0.8");
-  v.observed_initiator = FlowSide::src;
+  v.initiator = FlowSide::src;
   v.block_side = FlowSide::dst;
   CHECK(m.apply(v) == BlockOutcome::responder);
   CHECK(m.counters().responder_refused == 2);

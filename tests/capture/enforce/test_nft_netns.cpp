@@ -488,7 +488,7 @@ TEST_CASE("only a flow's initiator is dropped: the responder of a scan and a blo
   none.block_side = FlowSide::unspecified;
   CHECK(m.apply(none) == BlockOutcome::responder);
   FlowVerdict responder = verdict("10.203.0.3", VerdictAction::block, "PortScan");
-  responder.observed_initiator = FlowSide::dst;
+  responder.initiator = FlowSide::dst;
   responder.block_side = FlowSide::src;
   CHECK(m.apply(responder) == BlockOutcome::responder);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -71,6 +71,9 @@ struct Flow {
     report.protocol = 6;
     report.fwd_packets = id;
     report.kind = kind;
+    // The initiator travels with the identity: odd ids opened by dst (e.g. a SYN-ACK seen first).
+    report.initiator = id % 2 ? FlowSide::dst : FlowSide::src;
+    report.initiator_basis = id % 2 ? InitiatorBasis::handshake : InitiatorBasis::service_port;
     report.features = features;
   }
 };
@@ -155,6 +158,8 @@ TEST_CASE("every record gets a verdict joined with the agent's own flow metadata
     CHECK(v.src.bytes[3] == v.flow_id % 250);
     CHECK(v.src_port == 1024 + v.flow_id % 1000);
     CHECK(v.fwd_packets == v.flow_id);
+    CHECK(v.initiator == (v.flow_id % 2 ? FlowSide::dst : FlowSide::src));
+    CHECK(v.initiator_basis == (v.flow_id % 2 ? InitiatorBasis::handshake : InitiatorBasis::service_port));
     CHECK(v.model_version == "A");
     CHECK_FALSE(v.reason.empty());
     if (v.kind == RecordKind::snapshot) ++snapshots;

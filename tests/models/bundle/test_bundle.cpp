@@ -72,6 +72,53 @@ TEST_CASE("manifest JSON round-trips and rejects inconsistent content") {
   CHECK_THROWS_WITH(Manifest::from_json(bad.to_json()), Catch::Contains("unsupported format"));
 }
 
+TEST_CASE("manifest feature_groups: round trip, input order, consistency checks") {
+  auto m = tiny_manifest(3, 2);
+  // Without groups the JSON has no feature_groups key (older bundles read and write as before).
+  CHECK(m.to_json().find("feature_groups") == std::string::npos);
+  CHECK(m.input_width() == 3);
+  m.feature_groups.push_back({"host_context", {"hc_a", "hc_b"}});
+  m.feature_groups.push_back({"other", {"o"}});
+  const auto back = Manifest::from_json(m.to_json());
+  REQUIRE(back.feature_groups.size() == 2);
+  CHECK((back.feature_groups == m.feature_groups));
+  CHECK(back.input_width() == 6);
+  CHECK(back.input_names() == std::vector<std::string>{"f0", "f1", "f2", "hc_a", "hc_b", "o"});
+
+  auto bad = m;
+  bad.feature_groups[1].name = "host_context";
+  CHECK_THROWS_WITH(Manifest::from_json(bad.to_json()), Catch::Contains("listed twice"));
+  bad = m;
+  bad.feature_groups[1].feature_names = {"f1"};
+  CHECK_THROWS_WITH(Manifest::from_json(bad.to_json()), Catch::Contains("repeat a feature name"));
+  bad = m;
+  bad.feature_groups[0].feature_names.clear();
+  CHECK_THROWS_WITH(Manifest::from_json(bad.to_json()), Catch::Contains("has no feature_names"));
+  bad = m;
+  bad.scaling.kind = "standard";
+  bad.scaling.center.assign(3, 0.0);  // profile only: the groups need theirs too
+  bad.scaling.scale.assign(3, 1.0);
+  CHECK_THROWS_WITH(Manifest::from_json(bad.to_json()), Catch::Contains("one value per feature"));
+  CHECK_THROWS_WITH(Manifest::from_json(R"({"format":"flowguard-model/1","name":"n","version":"1",
+      "feature_profile":"corrected","feature_names":["a"],"feature_groups":{"x":1},
+      "class_names":["B","C"],"benign_class":"B"})"),
+                    Catch::Contains("must be an array"));
+}
+
+TEST_CASE("a bundle reading a feature group validates with the wider input") {
+  TempDir dir;
+  const std::string path = (dir.path / "g.pt").string();
+  auto m = tiny_manifest(3, 2);
+  m.feature_groups.push_back({"host_context", {"hc_a", "hc_b"}});
+  save_bundle(linear_module(5, 2), m, path);
+  Bundle b = load_bundle(path);
+  CHECK_NOTHROW(validate_bundle(b, {1, 4}));
+  // A module that only takes the profile's 3 columns does not fit the manifest's 5.
+  save_bundle(linear_module(3, 2), m, path);
+  Bundle narrow = load_bundle(path);
+  CHECK_THROWS(validate_bundle(narrow, {1, 4}));
+}
+
 TEST_CASE("a saved bundle loads with its manifest and passes validation") {
   c10::InferenceMode guard;
   TempDir dir;
