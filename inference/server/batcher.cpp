@@ -20,7 +20,7 @@ void apply_unknown(Decision& d, float ood, double threshold) {
   // never evidence for a block; an allow stays an allow (the model found nothing to report).
   if (d.action == v1::ACTION_ALLOW) return;
   if (d.action == v1::ACTION_BLOCK) d.action = v1::ACTION_ALERT;
-  d.reason = fmt::format("unknown: ood score {:.3f} >= {:.3f}, at most an alert; {}", ood, threshold, d.reason);
+  d.reason = fmt::format("unknown: ood score {:.3f} > {:.3f}, at most an alert; {}", ood, threshold, d.reason);
 }
 
 Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeMetrics& metrics)

@@ -139,7 +139,7 @@ bool Model::predict(std::span<const float> x, std::size_t rows, std::vector<Pred
       const double limit = *manifest.thresholds.ood;
       for (std::size_t i = 0; i < rows; ++i) {
         out[i].ood = std::isfinite(o[i]) ? o[i] : std::numeric_limits<float>::max();
-        out[i].unknown = !(o[i] < limit);
+        out[i].unknown = !(o[i] <= limit);
       }
     }
     if (probs) {

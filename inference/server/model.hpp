@@ -24,7 +24,7 @@ struct Prediction {
   std::uint32_t class_index = 0;
   float score = 0;  // softmax probability of class_index
   // Abstention (docs/model-bundle.md): the bundle's ood(x) score and whether it reaches the manifest's
-  // thresholds.ood. A bundle without them gives ood = 0, unknown = false.
+  // thresholds.ood (strictly above). A bundle without them gives ood = 0, unknown = false.
   float ood = 0;
   bool unknown = false;
 };

@@ -41,7 +41,7 @@ struct ServeMetrics {
         inference_rows(r.counter({"flowguard_infer_inference_rows_total", "Flows run through forward()"})),
         explained_rows(r.counter({"flowguard_infer_explained_rows_total", "Verdicts given top features"})),
         unknown(r.counter({"flowguard_infer_unknown_total",
-                           "Verdicts marked unknown (ood score >= the model's thresholds.ood)", "unknown"})),
+                           "Verdicts marked unknown (ood score > the model's thresholds.ood)", "unknown"})),
         sessions_accepted(r.counter({"flowguard_infer_sessions_accepted_total", "Agent sessions accepted"})),
         sessions_refused(
             r.counter({"flowguard_infer_sessions_refused_total", "Agent sessions refused at Hello"})),

@@ -36,7 +36,7 @@ struct Thresholds {
   // Optional per-class overrides of the block threshold (tuned on validation data).
   std::map<std::string, double> block_per_class;
   std::string tuned_for;  // e.g. "target_fpr=0.005 on validation split"
-  // Abstention (docs/model-bundle.md): a flow whose `ood(x)` score is >= this is "unknown": at most an
+  // Abstention (docs/model-bundle.md): a flow whose `ood(x)` score is above this is "unknown": at most an
   // alert, never a block. Absent: the bundle has no out-of-distribution score.
   std::optional<double> ood;
 };

@@ -37,7 +37,7 @@ double expected_calibration_error(const std::vector<float>& logits, const std::v
                                   std::size_t n_classes, double temperature, int bins = 15);
 
 struct OodConfig {
-  std::size_t reference_rows = 2048;
+  std::size_t reference_rows = 1024;
   std::int64_t k = 5;
   double percentile = 99.5;  // threshold: this percentile of the validation rows' scores
   std::uint64_t seed = 1;

@@ -250,7 +250,7 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
     out.ood_threshold = percentile(val_ood, o.ood.percentile);
     auto rate = [&](const std::vector<float>& v) {
       std::size_t n = 0;
-      for (float s : v) n += s >= out.ood_threshold;
+      for (float s : v) n += s > out.ood_threshold;
       return v.empty() ? 0.0 : static_cast<double>(n) / static_cast<double>(v.size());
     };
     out.ood_rate_val = rate(val_ood);
@@ -324,7 +324,7 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
     std::snprintf(ood, sizeof ood,
                   "knn: ood(x) = mean Euclidean distance to the %lld nearest of %zu training rows over the "
                   "first %zu features, signed log1p, standardised on the training split, clamped to +/-20; "
-                  "unknown when >= thresholds.ood (p%.1f of the validation split)",
+                  "unknown when > thresholds.ood (p%.1f of the validation split)",
                   static_cast<long long>(o.ood.k), o.ood.reference_rows,
                   data.n_profile_features ? data.n_profile_features : data.n_features(), o.ood.percentile);
     m.calibration.ood_method = ood;
