@@ -6,6 +6,8 @@
 // Prints, per variant: seconds, packets, packets/s, and the agent's share of the bare loop's rate.
 //   bare         pcap_next_ex only
 //   in-process   PacketSource + decode_packet + FlowEngine in batches of 32 (no output), this process
+//   in-proc+hc   the same with the host-context table (capture/context) fed by the engine and read on
+//                every record: the cost of the feature group per packet
 //   agent        flowguard-capture -r BIG.pcap --profile P --csv /dev/null --no-server (a child process)
 
 #include "decode/decoder.hpp"
@@ -22,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,14 +73,17 @@ std::uint64_t bare_loop(const std::string& path, double& secs) {
   return n;
 }
 
-std::uint64_t in_process(const std::string& path, features::Profile profile, double& secs) {
+std::uint64_t in_process(const std::string& path, features::Profile profile, double& secs,
+                         bool host_context = false) {
   const auto start = Clock::now();
   FileOptions fo;
   fo.path = path;
   auto source = PacketSource::open_file(fo);
   EngineConfig config;
   config.profile = profile;
-  auto engine = FlowEngine::create(config, {});
+  std::unique_ptr<context::HostContextTable> table;
+  if (host_context) table = std::make_unique<context::HostContextTable>(context::HostContextConfig{});
+  auto engine = FlowEngine::create(config, {}, table.get());
   RawPacket raw;
   std::vector<DecodedPacket> batch(FlowEngine::max_batch);
   std::size_t batched = 0;
@@ -137,7 +143,7 @@ int main(int argc, char** argv) {
   }
   const auto prof = features::parse_profile(profile).value_or(features::Profile::corrected);
 
-  Timing bare, in, ag;
+  Timing bare, in, hc, ag;
   double s = 0, c0 = 0, cpu = 0;
   std::uint64_t packets = 0;
   for (int r = 0; r < runs; ++r) {
@@ -147,6 +153,9 @@ int main(int argc, char** argv) {
     c0 = thread_cpu();
     in_process(path, prof, s);
     in.keep_best(s, thread_cpu() - c0);
+    c0 = thread_cpu();
+    in_process(path, prof, s, true);
+    hc.keep_best(s, thread_cpu() - c0);
     agent(binary, path, profile, s, cpu);
     ag.keep_best(s, cpu);
   }
@@ -160,6 +169,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(packets), profile.c_str(), runs);
   report("bare", bare);
   report("in-process", in);
+  report("in-proc+hc", hc);
   report("agent", ag);
   return 0;
 }

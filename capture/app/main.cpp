@@ -4,7 +4,9 @@
 
 #include "app/options.hpp"
 #include "app/pipeline.hpp"
+#include "context/host_context.hpp"
 #include "core/extension.hpp"
+#include "core/feature_group.hpp"
 #include "enforce/enforce_extension.hpp"
 #include "features/profile.hpp"
 #include "flow/flow_engine.hpp"
@@ -73,11 +75,24 @@ std::vector<std::unique_ptr<AgentExtension>> make_extensions() {
 int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExtension>>& extensions) {
   const EngineConfig config = app::engine_config(options);
 
+  // The host-context group, when something reads it: its values ride on every record.
+  std::unique_ptr<context::HostContextTable> host_context;
+  std::vector<FeatureGroupInfo> groups;
+  if (app::host_context_active(options)) {
+    host_context = std::make_unique<context::HostContextTable>(app::host_context_config(options));
+    groups.push_back({context::group_name, context::feature_names()});
+  }
+
   // Sinks first: a bad output path or a missing server link fails before any packet is read.
   std::vector<FlowSink*> sinks;
   std::optional<output::CsvWriter> csv;
   if (!options.csv_path.empty()) {
-    csv.emplace(options.csv_path, config.profile);
+    output::CsvOptions csv_options;
+    csv_options.snapshots = options.csv_snapshots;
+    if (!options.csv_groups.empty() && host_context) {  // host_context is the only group
+      for (const auto n : context::feature_names()) csv_options.group_columns.push_back(n);
+    }
+    csv.emplace(options.csv_path, config.profile, std::move(csv_options));
     sinks.push_back(&*csv);
   }
 
@@ -95,6 +110,10 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
   register_decode_metrics(metrics, decode_counters);
   register_engine_metrics(metrics, [&engine] { return engine ? engine->stats() : EngineStats{}; });
   register_source_metrics(metrics, *source);
+  if (host_context) {
+    context::register_host_context_metrics(metrics,
+                                           [table = host_context.get()] { return table->stats(); });
+  }
 
   VerdictFanout verdicts;
   SourceControl input(*source);
@@ -103,7 +122,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
                        sinks,
                        verdicts,
                        metrics,
-                       input};
+                       input,
+                       groups};
   std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
@@ -112,7 +132,7 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
     started.push_back(e.get());
   }
 
-  engine = FlowEngine::create(config, sinks);
+  engine = FlowEngine::create(config, sinks, host_context.get());
   // The reference scan's quirks depend on the reference build, i.e. on the profile (reference_scan.hpp).
   const ReferenceBuild build = features::profile_traits(config.profile).reference_build;
   app::Pipeline pipeline(*source, *engine, decode_counters, app::decode_mode(options), build, &metrics);
@@ -162,6 +182,12 @@ int main(int argc, char** argv) {
     cli.parse(argc, argv);
     if (options.interface.empty() && options.file.empty()) {
       throw CLI::ValidationError("input", "one of -i IFACE or -r FILE is required");
+    }
+    if (!options.csv_groups.empty() && options.host_context == "off") {
+      throw CLI::ValidationError("--csv-groups", "host_context columns need --host-context on");
+    }
+    if ((!options.csv_groups.empty() || options.csv_snapshots) && options.csv_path.empty()) {
+      throw CLI::ValidationError("--csv-groups/--csv-snapshots", "they need --csv FILE");
     }
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);

@@ -52,12 +52,31 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--snapshot-packets", o.snapshot_packets,
-                 "Emit a mid-flow snapshot every N packets of a flow (0 = off; never written to CSV)")
+                 "Early verdicts: judge a live flow every N packets (0 = off). Snapshots go to the server, "
+                 "and to the CSV only with --csv-snapshots; --no-server without --csv-snapshots skips them")
       ->capture_default_str();
   app.add_option("--snapshot-interval", o.snapshot_interval_s,
-                 "Emit a mid-flow snapshot every T seconds of packet time (0 = off; never written to CSV)")
+                 "Early verdicts: judge a live flow every T seconds of packet time (0 = off)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--host-context", o.host_context,
+                 "Host context feature group (per-source flows, ports, hosts, failures, ... over 1/10/60 s; "
+                 "docs/host-context.md): sent to the server with every record")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--host-context-max-sources", o.host_context_max_sources,
+                 "Host-context table capacity in sources (and in destination services); preallocated, "
+                 "~470 bytes per source + ~90 per service; the least recently seen are evicted when full")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 24));
+  app.add_option("--csv-groups", o.csv_groups,
+                 "Append these feature groups' columns to the CSV, before Label (host_context); "
+                 "off by default so the CSV stays the reference's")
+      ->delimiter(',')
+      ->check(CLI::IsMember({std::string(context::group_name)}));
+  app.add_flag("--csv-snapshots", o.csv_snapshots,
+               "Also write mid-flow snapshots to the CSV, with a first column \"Record Kind\" "
+               "(snapshot|final)");
   app.add_option("--metrics-json", o.metrics_json,
                  "With every stats line, write all metrics (counters, gauges, histograms) as JSON to FILE "
                  "(replaced atomically)");
@@ -73,8 +92,21 @@ EngineConfig engine_config(const CaptureOptions& o) {
   c.timeouts.flow_us = seconds_to_us(o.active_timeout_s);
   c.timeouts.activity_us = seconds_to_us(o.activity_timeout_s);
   c.max_flows = o.max_flows;
-  c.snapshot_packets = o.snapshot_packets;
-  c.snapshot_interval_us = seconds_to_us(o.snapshot_interval_s);
+  // Snapshots cost a record each; without a reader (pure extractor) they are skipped.
+  const bool snapshots_read = !o.no_server || o.csv_snapshots;
+  c.snapshot_packets = snapshots_read ? o.snapshot_packets : 0;
+  c.snapshot_interval_us = snapshots_read ? seconds_to_us(o.snapshot_interval_s) : 0;
+  return c;
+}
+
+bool host_context_active(const CaptureOptions& o) {
+  return o.host_context == "on" && (!o.no_server || !o.csv_groups.empty());
+}
+
+context::HostContextConfig host_context_config(const CaptureOptions& o) {
+  context::HostContextConfig c;
+  c.max_sources = o.host_context_max_sources;
+  c.max_services = o.host_context_max_sources;
   return c;
 }
 

@@ -19,6 +19,7 @@ add_library(flowguard_capture_core STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/source/packet_source.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/features/cicids2017.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/features/corrected.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/context/host_context.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/flow/flow_table.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/flow/flow_engine.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/output/java_format.cpp

@@ -8,6 +8,7 @@
 // This header lives in core/ so that link/ and enforce/ depend downward on it, never on app/.
 
 #include "core/agent_metrics.hpp"
+#include "core/feature_group.hpp"
 #include "core/flow_report.hpp"
 #include "core/verdict.hpp"
 
@@ -39,6 +40,8 @@ struct AgentContext {
   VerdictFanout& verdicts;                          // the link delivers here; enforcement add()s to it
   AgentMetrics& metrics;                            // register counters here (stats line, control `stats`)
   InputControl& input;                              // live or file; stop the input early
+  // Feature groups every record carries (FlowReport::group_features, in this order); may be empty.
+  std::span<const FeatureGroupInfo> feature_groups = {};
 };
 
 class AgentExtension {

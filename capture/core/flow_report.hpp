@@ -13,6 +13,9 @@ namespace flowguard::capture {
 
 struct FlowReport : FlowIdentity {
   std::span<const double> features;  // in the profile's feature_names() order
+  // The announced feature groups' values, concatenated in announcement order (core/feature_group.hpp);
+  // empty when no group is computed. Taken when the record is produced (snapshot or final).
+  std::span<const float> group_features;
 
   // Added by the flow engine for exact CSV output; other consumers may ignore them.
   // Per feature: 1 if the reference prints it as an integer literal (long columns and the int 0 of

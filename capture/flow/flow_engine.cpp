@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <new>
 #include <random>
 
 namespace flowguard::capture {
@@ -20,6 +22,8 @@ constexpr std::uint32_t idle_sweep_budget = 4096;
 #endif
 constexpr std::size_t record_prefetch_distance = FLOWGUARD_RECORD_PREFETCH_DISTANCE;
 constexpr std::size_t sweep_prefetch_ahead = 16;  // activity entries: two cache lines ahead
+// A flow's host-context values are refreshed at most this often (packet time) while it is active.
+constexpr std::int64_t group_refresh_us = 100'000;
 
 std::uint64_t start_up_seed(std::uint64_t configured) {
   if (configured != 0) return configured;
@@ -30,11 +34,18 @@ std::uint64_t start_up_seed(std::uint64_t configured) {
 template <typename Profile>
 class Engine final : public FlowEngine {
  public:
-  Engine(const EngineConfig& config, std::vector<FlowSink*> sinks)
+  Engine(const EngineConfig& config, std::vector<FlowSink*> sinks, context::HostContextTable* host_context)
       : config_(config),
         profile_(config.timeouts),
         table_(config.max_flows, start_up_seed(config.hash_seed)),
-        sinks_(std::move(sinks)) {}
+        sinks_(std::move(sinks)),
+        ctx_(host_context) {
+    if (ctx_ != nullptr) {
+      // One cache entry per flow slot; calloc'ed so pages are touched only when slots are.
+      group_cache_.reset(static_cast<GroupCache*>(std::calloc(table_.capacity(), sizeof(GroupCache))));
+      if (!group_cache_) throw std::bad_alloc();
+    }
+  }
 
   void on_packet(const DecodedPacket& d) override { on_packets({&d, 1}); }
 
@@ -140,10 +151,12 @@ class Engine final : public FlowEngine {
       switch (step) {
         case Step::absorbed:
           table_.set_activity(slot, p.ts);
+          context_packet(rec, p);
           maybe_snapshot(rec);
           break;
         case Step::close:
           ++flows_ended_;
+          context_packet(rec, p);
           emit_final(rec);
           --active_;
           table_.erase(slot);
@@ -158,8 +171,11 @@ class Engine final : public FlowEngine {
             emit_final(rec);
           }
           profile_.restart(rec.state, p, step);
-          start_record(rec);
+          // A split that keeps the orientation continues the conversation: same initiator.
+          if (step == Step::split_own) rec.initiator = decide_initiator(first_packet_of(p));
+          start_record(rec, step == Step::split_own);
           table_.set_activity(slot, p.ts);
+          context_packet(rec, p);
           break;
       }
     }
@@ -172,16 +188,87 @@ class Engine final : public FlowEngine {
     const std::uint32_t slot = table_.insert(q.key, q.hash);
     FlowRecord& rec = table_.at(slot);
     profile_.begin(rec.state, q.packet, features::orientation_of(q.packet));
+    rec.initiator = decide_initiator(first_packet_of(q.packet));
     ++active_;
-    start_record(rec);
+    start_record(rec, true);
     table_.set_activity(slot, q.packet.ts);
+    context_packet(rec, q.packet);
     return slot;
   }
 
-  void start_record(FlowRecord& rec) {
+  void start_record(FlowRecord& rec, bool new_conversation) {
     rec.flow_id = next_flow_id_++;
     rec.last_snapshot_ts = rec.state.start;
     ++created_;
+    if (ctx_ == nullptr) return;
+    group_cache_[slot_of(rec)].valid = false;
+    const features::Orientation& d = rec.state.dir;
+    const bool src_opened = rec.initiator.side != FlowSide::dst;
+    const bool handshake = rec.initiator.basis == InitiatorBasis::handshake && rec.state.protocol == 6;
+    context::FlowStart s;
+    s.initiator = src_opened ? d.src : d.dst;
+    s.responder = src_opened ? d.dst : d.src;
+    s.responder_port = src_opened ? d.dst_port : d.src_port;
+    s.protocol = rec.state.protocol;
+    s.ts = rec.state.start;
+    s.new_conversation = new_conversation;
+    s.expects_answer = new_conversation && handshake && src_opened;
+    s.answered = new_conversation && handshake && !src_opened;
+    ctx_->flow_started(rec.context, s);
+  }
+
+  static FirstPacket first_packet_of(const features::ProfilePacket& p) {
+    return FirstPacket{p.protocol, p.tcp_flags, p.src_port, p.dst_port, p.icmp_type};
+  }
+
+  // The initiator's address and port in the flow's orientation.
+  static const IpAddress& initiator_address(const FlowRecord& rec) {
+    return rec.initiator.side == FlowSide::dst ? rec.state.dir.dst : rec.state.dir.src;
+  }
+  static std::uint16_t initiator_port(const FlowRecord& rec) {
+    return rec.initiator.side == FlowSide::dst ? rec.state.dir.dst_port : rec.state.dir.src_port;
+  }
+
+  void context_packet(FlowRecord& rec, const features::ProfilePacket& p) {
+    if (ctx_ == nullptr) return;
+    const IpAddress& init = initiator_address(rec);
+    const bool from_initiator = p.src == init && p.src_port == initiator_port(rec);
+    ctx_->packet(rec.context, init, from_initiator, p.tcp_flags, p.payload, p.ts);
+    // A TCP connection is over for the host context at a reset or once both sides sent FIN, although
+    // the profile keeps the record open until its timeout (corrected): short and same-size shares and
+    // open-flow counts must not wait for it.
+    const features::FlowState& f = rec.state;
+    if (f.protocol == 6 && rec.context.started && (p.has(tcp_flag::rst) || (f.fwd_fin > 0 && f.bwd_fin > 0)))
+      ctx_->flow_ended(rec.context, init, f.packets(), f.fwd_bytes + f.bwd_bytes, p.ts);
+    GroupCache& c = group_cache_[slot_of(rec)];
+    if (!c.valid || p.ts - c.ts >= group_refresh_us) refresh_group(rec, c, p.ts);
+  }
+
+  // A record's host-context values describe the source as of the flow's last activity: fresh while the
+  // flow is active, else the values cached at its last packets (a record emitted long after, by the
+  // idle sweep or at end of input, must not read an idle source's empty windows). Computing them is
+  // ~30 table reads, so it happens at most every group_refresh_us of a flow's packet time.
+  struct GroupCache {
+    bool valid;
+    std::int64_t ts;
+    float v[context::feature_count];
+  };
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+
+  std::uint32_t slot_of(const FlowRecord& rec) const {
+    return static_cast<std::uint32_t>(&rec - &table_.at(0));
+  }
+
+  void refresh_group(const FlowRecord& rec, GroupCache& c, std::int64_t now) {
+    const features::FlowState& f = rec.state;
+    const bool src_opened = rec.initiator.side != FlowSide::dst;
+    ctx_->values(rec.context, src_opened ? f.dir.src : f.dir.dst, src_opened ? f.dir.dst : f.dir.src,
+                 src_opened ? f.dir.dst_port : f.dir.src_port, f.protocol, now,
+                 std::span<float, context::feature_count>(c.v));
+    c.ts = now;
+    c.valid = true;
   }
 
   // Table full: reuse an already-emitted expired record if the sample holds one, else evict the
@@ -255,7 +342,11 @@ class Engine final : public FlowEngine {
     deliver(rec, RecordKind::snapshot);
   }
 
-  void emit_final(const FlowRecord& rec) {
+  void emit_final(FlowRecord& rec) {
+    if (ctx_ != nullptr) {
+      const features::FlowState& f = rec.state;
+      ctx_->flow_ended(rec.context, initiator_address(rec), f.packets(), f.fwd_bytes + f.bwd_bytes, now_);
+    }
     if (!profile_.writable(rec.state)) {
       ++suppressed_;
       return;
@@ -283,6 +374,13 @@ class Engine final : public FlowEngine {
     r.fwd_bytes = static_cast<std::uint64_t>(f.fwd_bytes);
     r.bwd_bytes = static_cast<std::uint64_t>(f.bwd_bytes);
     r.kind = kind;
+    r.initiator = rec.initiator.side;
+    r.initiator_basis = rec.initiator.basis;
+    if (ctx_ != nullptr) {
+      GroupCache& c = group_cache_[slot_of(rec)];
+      if (!c.valid || now_ - f.last_seen <= group_refresh_us) refresh_group(rec, c, now_);
+      r.group_features = std::span<const float>(c.v, context::feature_count);
+    }
     r.features = row_.values();
     r.feature_integral = row_.integral();
     r.key_src = rec.key.address_a();
@@ -296,6 +394,8 @@ class Engine final : public FlowEngine {
   Profile profile_;
   FlowTable table_;
   std::vector<FlowSink*> sinks_;
+  context::HostContextTable* ctx_ = nullptr;
+  std::unique_ptr<GroupCache[], FreeDeleter> group_cache_;
   std::array<Pending, max_batch> pending_{};
   features::FeatureRow row_;
   std::int64_t now_ = 0;
@@ -307,10 +407,11 @@ class Engine final : public FlowEngine {
 
 }  // namespace
 
-std::unique_ptr<FlowEngine> FlowEngine::create(const EngineConfig& config, std::vector<FlowSink*> sinks) {
+std::unique_ptr<FlowEngine> FlowEngine::create(const EngineConfig& config, std::vector<FlowSink*> sinks,
+                                               context::HostContextTable* host_context) {
   return features::visit_profile(config.profile,
                                  [&]<typename P>(std::type_identity<P>) -> std::unique_ptr<FlowEngine> {
-                                   return std::make_unique<Engine<P>>(config, std::move(sinks));
+                                   return std::make_unique<Engine<P>>(config, std::move(sinks), host_context);
                                  });
 }
 

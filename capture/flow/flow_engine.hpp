@@ -9,8 +9,11 @@
 //    so a late packet still continues the conversation the way the reference would;
 //  - when the table is full, an expired record is reclaimed, else the least recently seen of a bounded
 //    sample is evicted (its final record is emitted and counted);
-//  - optional mid-flow snapshots (every N packets and/or every T seconds of packet time).
+//  - optional mid-flow snapshots (every N packets and/or every T seconds of packet time);
+//  - each flow's initiator (core/initiator.hpp) and, with a host-context table, the flow's events feed
+//    the table and every record carries the group's values (FlowReport::group_features).
 
+#include "context/host_context.hpp"
 #include "core/agent_metrics.hpp"
 #include "decode/packet.hpp"
 #include "features/profile.hpp"
@@ -57,8 +60,10 @@ struct EngineStats {
 class FlowEngine {
  public:
   virtual ~FlowEngine() = default;
-  // Sinks are not owned and must outlive the engine.
-  static std::unique_ptr<FlowEngine> create(const EngineConfig& config, std::vector<FlowSink*> sinks);
+  // Sinks and the host-context table (may be null: no group values) are not owned and must outlive
+  // the engine.
+  static std::unique_ptr<FlowEngine> create(const EngineConfig& config, std::vector<FlowSink*> sinks,
+                                            context::HostContextTable* host_context = nullptr);
 
   virtual void on_packet(const DecodedPacket& packet) = 0;
   // Same as on_packet() for each packet in order; looks the batch's flows up ahead of time (prefetch),

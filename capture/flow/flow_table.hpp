@@ -4,8 +4,10 @@
 // hashes. A dense list of occupied slots lets the engine sweep and evict with bounded work per packet.
 // Nothing here allocates after construction.
 
-#include "features/flow_state.hpp"
+#include "context/host_context.hpp"
 #include "core/flow_key.hpp"
+#include "core/initiator.hpp"
+#include "features/flow_state.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +29,8 @@ struct FlowRecord {
   // when the table is full.
   bool expired = false;
   std::int64_t last_snapshot_ts = 0;
+  Initiator initiator;          // decided from the first packet (core/initiator.hpp)
+  context::FlowContext context;  // the flow's handles into the host-context table (when enabled)
   features::FlowState state;
 };
 static_assert(std::is_trivially_destructible_v<FlowRecord>);

@@ -1,8 +1,13 @@
 #include "link/codec.hpp"
 
+static_assert(static_cast<int>(flowguard::capture::FlowSide::dst) == flowguard::v1::FLOW_SIDE_DST);
+static_assert(static_cast<int>(flowguard::capture::InitiatorBasis::first_packet) ==
+              flowguard::v1::INITIATOR_BASIS_FIRST_PACKET);
+
 namespace flowguard::capture {
 
-void encode_record(const FlowIdentity& m, std::span<const float> features, v1::FlowRecord& r) {
+void encode_record(const FlowIdentity& m, std::span<const float> features,
+                   std::span<const float> group_features, v1::FlowRecord& r) {
   r.set_flow_id(m.flow_id);
   const auto sv = m.src.view(), dv = m.dst.view();
   r.set_src_ip(reinterpret_cast<const char*>(sv.data()), sv.size());
@@ -19,6 +24,10 @@ void encode_record(const FlowIdentity& m, std::span<const float> features, v1::F
   r.set_bwd_bytes(m.bwd_bytes);
   r.set_kind(m.kind == RecordKind::snapshot ? v1::RECORD_KIND_SNAPSHOT : v1::RECORD_KIND_FINAL);
   r.mutable_features()->Add(features.begin(), features.end());
+  r.mutable_group_features()->Add(group_features.begin(), group_features.end());
+  // core/initiator.hpp numbers its enumerators as the wire does.
+  r.set_initiator(static_cast<v1::FlowSide>(m.initiator));
+  r.set_initiator_basis(static_cast<v1::InitiatorBasis>(m.initiator_basis));
 }
 
 v1::AgentMessage make_hello(const LinkOptions& options, const LinkSchema& schema) {
@@ -29,6 +38,11 @@ v1::AgentMessage make_hello(const LinkOptions& options, const LinkSchema& schema
   h->set_agent_version(options.agent_version);
   h->set_feature_profile(schema.feature_profile);
   for (const auto& n : schema.feature_names) h->add_feature_names(n);
+  for (const auto& g : schema.groups) {
+    auto* fg = h->add_feature_groups();
+    fg->set_name(g.name);
+    for (const auto& n : g.feature_names) fg->add_feature_names(n);
+  }
   return msg;
 }
 

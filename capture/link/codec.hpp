@@ -15,7 +15,8 @@
 
 namespace flowguard::capture {
 
-void encode_record(const FlowIdentity& id, std::span<const float> features, v1::FlowRecord& out);
+void encode_record(const FlowIdentity& id, std::span<const float> features,
+                   std::span<const float> group_features, v1::FlowRecord& out);
 v1::AgentMessage make_hello(const LinkOptions& options, const LinkSchema& schema);
 VerdictAction to_action(v1::Action action);
 // The server's part of a verdict (action, class, scores, model, reasons); the identity is the link's.

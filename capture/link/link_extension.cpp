@@ -22,6 +22,11 @@ class LinkExtension final : public AgentExtension {
     LinkSchema schema;
     schema.feature_profile = std::string(context.profile_name);
     for (auto n : context.feature_names) schema.feature_names.emplace_back(n);
+    for (const FeatureGroupInfo& g : context.feature_groups) {
+      LinkGroup& lg = schema.groups.emplace_back();
+      lg.name = std::string(g.name);
+      for (auto n : g.feature_names) lg.feature_names.emplace_back(n);
+    }
     options_.agent_version = FLOWGUARD_VERSION;
     // A file can wait for the server (every flow judged, same answer on every replay); packets on a live
     // interface cannot, so live capture fails open.

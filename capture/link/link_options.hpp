@@ -41,10 +41,23 @@ struct LinkOptions {
   std::chrono::milliseconds hello_timeout{5000};
 };
 
+// A feature group the agent announces (Hello.feature_groups) and sends with every record.
+struct LinkGroup {
+  std::string name;
+  std::vector<std::string> feature_names;
+};
+
 // The feature schema the agent announces in its Hello.
 struct LinkSchema {
   std::string feature_profile;
   std::vector<std::string> feature_names;
+  std::vector<LinkGroup> groups;  // their values are concatenated in this order (group_features)
+
+  std::size_t group_width() const {
+    std::size_t n = 0;
+    for (const auto& g : groups) n += g.feature_names.size();
+    return n;
+  }
 };
 
 void register_link_options(CLI::App& app, LinkOptions& options);

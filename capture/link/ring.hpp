@@ -16,13 +16,18 @@ struct Slot {
   FlowIdentity meta;             // who the record is: joined with its verdict later
   std::int64_t enqueued_ns = 0;  // steady clock at on_flow(): the flow-to-verdict latency starts here
   std::vector<float> features;   // sized once, at construction
+  std::vector<float> group_features;  // the announced groups' values, sized once
 };
 
 // Single producer (capture thread), single consumer (sender thread), fixed capacity.
 class Ring {
  public:
-  Ring(std::size_t capacity, std::size_t n_features) : slots_(std::max<std::size_t>(capacity, 1)) {
-    for (auto& s : slots_) s.features.resize(n_features);
+  Ring(std::size_t capacity, std::size_t n_features, std::size_t n_group_features = 0)
+      : slots_(std::max<std::size_t>(capacity, 1)) {
+    for (auto& s : slots_) {
+      s.features.resize(n_features);
+      s.group_features.resize(n_group_features);
+    }
   }
   Slot* reserve() {
     const auto h = head_.load(std::memory_order_relaxed);

@@ -58,7 +58,8 @@ struct ServerLink::Impl {
         schema(std::move(s)),
         sink(vs),
         nf(schema.feature_names.size()),
-        ring(opts.queue_flows, nf) {
+        ngf(schema.group_width()),
+        ring(opts.queue_flows, nf, ngf) {
     if (opts.agent_id.empty()) opts.agent_id = host_name();
     opts.batch_flows = std::max<std::size_t>(opts.batch_flows, 1);
     if (opts.max_in_flight == 0) opts.max_in_flight = std::max(opts.queue_flows, opts.batch_flows);
@@ -69,6 +70,7 @@ struct ServerLink::Impl {
   LinkSchema schema;
   VerdictSink* sink;
   std::size_t nf;
+  std::size_t ngf;  // group values per record (0: no group announced)
   Ring ring;
   AtomicCounters c;
   std::atomic<bool> connected{false}, stopping{false}, broken{false}, started{false};
@@ -100,13 +102,14 @@ struct ServerLink::Impl {
     add(c.offered);
     if (!opts.judge_multicast && !in_default_judge_scope(r)) return add(c.out_of_scope);
     if (!waiting() && !connected.load(std::memory_order_acquire)) return add(c.server_away);
-    if (r.features.size() != nf) return add(c.bad_record);
+    if (r.features.size() != nf || (ngf != 0 && r.group_features.size() != ngf)) return add(c.bad_record);
     Slot* s = ring.reserve();
     if (!s && waiting()) s = wait_for_room();
     if (!s) return add(connected.load(std::memory_order_acquire) ? c.queue_full : c.server_away);
     s->meta = r.identity();
     s->enqueued_ns = steady_ns();
     for (std::size_t i = 0; i < nf; ++i) s->features[i] = static_cast<float>(r.features[i]);
+    for (std::size_t i = 0; i < ngf; ++i) s->group_features[i] = r.group_features[i];
     ring.publish();
     // Wake the sender only on the edges that matter; its timed wait covers a missed wake-up.
     const auto n = ring.size();
@@ -325,7 +328,7 @@ struct ServerLink::Impl {
     for (std::size_t i = 0; i < n; ++i) {
       Slot* s = ring.front();
       if (!s) break;
-      encode_record(s->meta, s->features, *fb->add_flows());
+      encode_record(s->meta, s->features, s->group_features, *fb->add_flows());
       entry.metas.push_back(s->meta);
       entry.enqueued_ns.push_back(s->enqueued_ns);
       ring.pop();

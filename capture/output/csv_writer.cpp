@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -14,8 +16,10 @@ namespace flowguard::capture::output {
 namespace {
 
 constexpr std::size_t buffer_size = 1 << 20;
-// Upper bound of one row: 81 features + identifiers, each well below java_text_max.
-constexpr std::size_t max_row_bytes = 100 * java_text_max;
+// Upper bound of one row: 81 features + identifiers + group columns (capped below), each well below
+// java_text_max.
+constexpr std::size_t max_group_columns = 64;
+constexpr std::size_t max_row_bytes = (100 + max_group_columns) * java_text_max;
 
 char* put(char* p, std::string_view s) {
   std::memcpy(p, s.data(), s.size());
@@ -43,15 +47,28 @@ bool is_botnet_host(const IpAddress& ip) {
 
 }  // namespace
 
-CsvWriter::CsvWriter(const std::string& path, features::Profile profile)
-    : profile_(profile), path_(path), buffer_(buffer_size) {
+std::string CsvWriter::header(features::Profile profile, const CsvOptions& options) {
+  const std::string_view base = features::csv_header(profile);
+  std::string h = options.snapshots ? "Record Kind," : "";
+  if (options.group_columns.empty()) return h.append(base);
+  // Both profiles end with Label: the group columns go just before it.
+  const std::size_t label = base.rfind(',');
+  h.append(base.substr(0, label));
+  for (const auto name : options.group_columns) h.append(",").append(name);
+  return h.append(base.substr(label));
+}
+
+CsvWriter::CsvWriter(const std::string& path, features::Profile profile, CsvOptions options)
+    : profile_(profile), options_(std::move(options)), path_(path), buffer_(buffer_size) {
+  if (options_.group_columns.size() > max_group_columns)
+    throw Exception(ErrorCode::invalid_argument, "too many feature-group columns for the CSV writer");
   file_ = std::fopen(path.c_str(), "w");
   if (file_ == nullptr) {
     throw Exception(Error::from_errno("cannot open CSV output '" + path + "'", errno));
   }
-  const std::string_view header = features::csv_header(profile);
-  std::memcpy(buffer_.data(), header.data(), header.size());
-  used_ = header.size();
+  const std::string h = header(profile, options_);
+  std::memcpy(buffer_.data(), h.data(), h.size());
+  used_ = h.size();
   buffer_[used_++] = '\n';
 }
 
@@ -79,16 +96,17 @@ void CsvWriter::close() {
 }
 
 void CsvWriter::on_flow(const FlowReport& report) {
-  if (report.kind != RecordKind::final_record || file_ == nullptr) return;
+  if ((report.kind != RecordKind::final_record && !options_.snapshots) || file_ == nullptr) return;
   if (buffer_.size() - used_ < max_row_bytes) flush();
-  char* end = append_row(buffer_.data() + used_, report, profile_);
+  char* end = append_row(buffer_.data() + used_, report, profile_, options_);
   *end++ = '\n';
   used_ = static_cast<std::size_t>(end - buffer_.data());
   ++rows_;
 }
 
-char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile profile) {
+char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile profile, const CsvOptions& options) {
   const features::ProfileTraits traits = features::profile_traits(profile);
+  if (options.snapshots) p = put(p, r.kind == RecordKind::snapshot ? "snapshot," : "final,");
   // Flow ID: the stored key, "a-b-portA-portB-proto".
   p = put_address(p, r.key_src);
   *p++ = '-';
@@ -128,6 +146,13 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
       p += format_java_double(v, p);
     }
   }
+  // Group values as the wire carries them (float), shortest text that reads back to the same float.
+  // A record without them (group not computed) gets zeros, so the columns never shift.
+  for (std::size_t i = 0; i < options.group_columns.size(); ++i) {
+    *p++ = ',';
+    const float v = i < r.group_features.size() ? r.group_features[i] : 0.0f;
+    p = std::to_chars(p, p + java_text_max, v).ptr;
+  }
   *p++ = ',';
   switch (traits.label) {
     case features::LabelStyle::need_manual_label:
@@ -140,9 +165,10 @@ char* CsvWriter::append_row(char* p, const FlowReport& r, features::Profile prof
   return p;
 }
 
-std::string CsvWriter::format_row(const FlowReport& report, features::Profile profile) {
+std::string CsvWriter::format_row(const FlowReport& report, features::Profile profile,
+                                  const CsvOptions& options) {
   std::string s(max_row_bytes, '\0');
-  char* end = append_row(s.data(), report, profile);
+  char* end = append_row(s.data(), report, profile, options);
   s.resize(static_cast<std::size_t>(end - s.data()));
   return s;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Summarises a flowguard demo run against the capture's ground truth (standard library only).
 
-Reads the event store (every alert verdict, one row per flow, and every block decision); the EVE file
-folds repeated alerts, so it is only used for the line count."""
+Reads the event store (every alert verdict and every block decision); the EVE file folds repeated
+alerts, so it is only used for the line count. A flow judged several times (snapshots of a live flow,
+then its final record) counts once, with the class of its latest alert."""
 import collections
 import json
 import sqlite3
@@ -17,7 +18,8 @@ def main(events_db, eve_path, truth_path):
 
     db = sqlite3.connect(events_db)
     per_host = collections.defaultdict(collections.Counter)
-    for src, dst, cls in db.execute("SELECT src_ip, dest_ip, class FROM alerts"):
+    for src, dst, cls in db.execute(
+            "SELECT src_ip, dest_ip, class FROM alerts WHERE id IN (SELECT max(id) FROM alerts GROUP BY flow_id)"):
         host = src if src in attackers else dst if dst in attackers else (dst if src == victim else src)
         per_host[host][cls] += 1
     blocked = collections.defaultdict(set)

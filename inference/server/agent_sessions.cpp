@@ -29,7 +29,9 @@ struct AgentSessions::Session {
   bool read_done = false;   // no more frames will be read (EOF, stop, error)
   bool fail_close = false;  // flush what is queued (the Error / refusal), then close without waiting
   bool open = true;
-  std::size_t n_features = 0;
+  std::size_t n_features = 0;     // the model's input width: profile features + selected groups
+  std::size_t n_profile = 0;      // profile features per record (FlowRecord.features)
+  GroupSelection groups;          // the model's groups within FlowRecord.group_features
   std::string agent_id;
   std::uint64_t id = 0;
 };
@@ -107,12 +109,13 @@ void AgentSessions::on_hello(const std::shared_ptr<Session>& s, const v1::Hello&
   s->agent_id = hello.agent_id();
   const auto model = holder_.get();
   v1::ServerMessage reply;
-  *reply.mutable_hello_ack() = check_hello(hello, model->manifest, model->info);
+  *reply.mutable_hello_ack() = check_hello(hello, model->manifest, model->info, &s->groups);
   const bool ok = reply.hello_ack().accepted();
   send(*s, reply, false);
   if (ok) {
     s->accepted = true;
     s->n_features = model->n_features();
+    s->n_profile = model->manifest.feature_names.size();
     accepted_.fetch_add(1);
     metrics_.sessions_accepted.inc();
     spdlog::info("session {}: agent '{}' {} connected (model {} {})", s->id, hello.agent_id(),
@@ -130,10 +133,16 @@ void AgentSessions::on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& b
   if (n > kMaxFlowsPerBatch)
     return protocol_error(
         *s, fmt::format("FlowBatch of {} flows exceeds max_batch_flows {}", n, kMaxFlowsPerBatch));
-  for (const auto& f : batch.flows())
-    if (static_cast<std::size_t>(f.features_size()) != s->n_features)
+  const bool reads_groups = !s->groups.slices.empty();
+  for (const auto& f : batch.flows()) {
+    if (static_cast<std::size_t>(f.features_size()) != s->n_profile)
       return protocol_error(*s, fmt::format("flow {} has {} features, the handshake agreed on {}",
-                                            f.flow_id(), f.features_size(), s->n_features));
+                                            f.flow_id(), f.features_size(), s->n_profile));
+    // Group values the model does not read are dropped unchecked (older models, newer agents).
+    if (reads_groups && static_cast<std::size_t>(f.group_features_size()) != s->groups.offered_width)
+      return protocol_error(*s, fmt::format("flow {} has {} group feature values, the handshake announced {}",
+                                            f.flow_id(), f.group_features_size(), s->groups.offered_width));
+  }
   metrics_.flow_batches.inc();
   metrics_.flows_received.inc(n);
 
@@ -159,8 +168,13 @@ void AgentSessions::on_flows(const std::shared_ptr<Session>& s, v1::FlowBatch& b
   job->features.reserve(admitted * s->n_features);
   for (std::size_t i = 0; i < admitted; ++i) {
     job->slots[i] = static_cast<std::uint32_t>(i);
-    const auto& feats = batch.flows(static_cast<int>(i)).features();
-    job->features.insert(job->features.end(), feats.begin(), feats.end());
+    const auto& flow = batch.flows(static_cast<int>(i));
+    job->features.insert(job->features.end(), flow.features().begin(), flow.features().end());
+    // The model's input: profile features, then each group it reads, in its manifest's order.
+    for (const auto& [offset, length] : s->groups.slices) {
+      const auto from = flow.group_features().begin() + offset;
+      job->features.insert(job->features.end(), from, from + length);
+    }
   }
   job->done = [this, s](std::string frame, std::size_t verdicts) {
     asio::post(ioc_, [this, s, frame = std::move(frame), verdicts]() mutable {

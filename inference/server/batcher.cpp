@@ -204,7 +204,7 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
         auto& v = *job->reply.mutable_verdicts()->mutable_verdicts(static_cast<int>(slot));
         for (const auto& a : attr[i]) {
           auto* f = v.add_top_features();
-          f->set_name(m.feature_names[a.feature]);
+          f->set_name(a.feature < model->input_names.size() ? model->input_names[a.feature] : std::string());
           f->set_value(fx[i * nf + a.feature]);
           f->set_contribution(a.contribution);
         }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace flowguard::inference {
@@ -57,7 +58,51 @@ std::string feature_schema_difference(const std::string& profile_a, const std::v
   return why;
 }
 
-v1::HelloAck check_hello(const v1::Hello& hello, const models::Manifest& m, const v1::ModelInfo& info) {
+std::string feature_group_difference(const v1::Hello& hello, const models::Manifest& m,
+                                     GroupSelection& selection, std::vector<std::string>* missing,
+                                     std::vector<std::string>* unexpected) {
+  selection = GroupSelection{};
+  // Where each announced group starts in the record's group_features (the first of a repeated name).
+  struct Offered {
+    const v1::FeatureGroup* group;
+    std::uint32_t offset;
+  };
+  std::vector<std::pair<std::string, Offered>> offered;
+  std::uint32_t offset = 0;
+  for (const auto& g : hello.feature_groups()) {
+    const bool seen = std::any_of(offered.begin(), offered.end(), [&](const auto& o) { return o.first == g.name(); });
+    if (!seen) offered.push_back({g.name(), {&g, offset}});
+    offset += static_cast<std::uint32_t>(g.feature_names_size());
+  }
+  selection.offered_width = offset;
+
+  std::string why;
+  auto add_why = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  for (const auto& want : m.feature_groups) {
+    const auto it = std::find_if(offered.begin(), offered.end(), [&](const auto& o) { return o.first == want.name; });
+    if (it == offered.end()) {
+      if (missing) missing->insert(missing->end(), want.feature_names.begin(), want.feature_names.end());
+      add_why(fmt::format("feature group '{}' ({} features) is not sent by the agent", want.name,
+                          want.feature_names.size()));
+      continue;
+    }
+    const v1::FeatureGroup& got = *it->second.group;
+    const std::vector<std::string> names(got.feature_names().begin(), got.feature_names().end());
+    std::vector<std::string> miss, extra;
+    const std::string diff = feature_schema_difference("", want.feature_names, "", names, &miss, &extra);
+    if (!diff.empty()) {
+      if (missing) missing->insert(missing->end(), miss.begin(), miss.end());
+      if (unexpected) unexpected->insert(unexpected->end(), extra.begin(), extra.end());
+      add_why(fmt::format("feature group '{}': {}", want.name, diff));
+      continue;
+    }
+    selection.slices.emplace_back(it->second.offset, static_cast<std::uint32_t>(names.size()));
+  }
+  return why;
+}
+
+v1::HelloAck check_hello(const v1::Hello& hello, const models::Manifest& m, const v1::ModelInfo& info,
+                         GroupSelection* selection) {
   v1::HelloAck ack;
   ack.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
   if (hello.protocol_version() != v1::PROTOCOL_VERSION_CURRENT) {
@@ -70,6 +115,9 @@ v1::HelloAck check_hello(const v1::Hello& hello, const models::Manifest& m, cons
   std::vector<std::string> missing, unexpected;
   auto why = feature_schema_difference(m.feature_profile, m.feature_names, hello.feature_profile(), offered,
                                        &missing, &unexpected);
+  GroupSelection groups;
+  if (const auto gwhy = feature_group_difference(hello, m, groups, &missing, &unexpected); !gwhy.empty())
+    why += (why.empty() ? "" : "; ") + gwhy;
   if (!why.empty()) {
     ack.set_accepted(false);
     ack.set_reason(fmt::format("agent '{}' does not match model '{}' version {}: {}", hello.agent_id(),
@@ -79,6 +127,7 @@ v1::HelloAck check_hello(const v1::Hello& hello, const models::Manifest& m, cons
     return ack;
   }
   ack.set_accepted(true);
+  if (selection) *selection = std::move(groups);
   *ack.mutable_model() = info;
   ack.set_max_batch_flows(kMaxFlowsPerBatch);
   return ack;

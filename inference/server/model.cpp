@@ -89,6 +89,7 @@ std::shared_ptr<const Model> load_model(const std::string& path,
     model->path = path;
     model->benign_index = bundle.manifest.benign_index();
     model->has_ood = bundle.manifest.thresholds.ood.has_value() && bundle.module.find_method("ood").has_value();
+    model->input_names = bundle.manifest.input_names();
     model->module = std::make_shared<TorchModule>(TorchModule{bundle.module});
     return model;
   } catch (const models::BundleError& e) {

@@ -39,10 +39,12 @@ class Model {
   models::Manifest manifest;
   v1::ModelInfo info;
   std::string path;
-  std::size_t n_features() const { return manifest.feature_names.size(); }
+  // The forward input's width: profile features, then the manifest's feature groups.
+  std::size_t n_features() const { return manifest.input_width(); }
   std::size_t n_classes() const { return manifest.class_names.size(); }
   std::optional<std::size_t> benign_index;
   bool has_ood = false;  // the manifest sets thresholds.ood and the module has ood(x)
+  std::vector<std::string> input_names;  // manifest.input_names(): names of the forward input's columns
 
   // Runs forward + softmax on `rows` x n_features() raw features (row-major). Writes one Prediction per
   // row and, when `probs` is non-null, rows x n_classes() probabilities. Returns false and sets `why`

@@ -68,8 +68,10 @@ ReloadResult ModelManager::reload(const std::string& requested,
     return fail(e.what());
   }
   const auto cur = holder_.get();
-  const auto diff = feature_schema_difference(cur->manifest.feature_profile, cur->manifest.feature_names,
-                                              next->manifest.feature_profile, next->manifest.feature_names);
+  // Sessions fixed their record layout (profile and group slices) at their Hello: the full input schema
+  // must stay while agents are connected.
+  const auto diff = feature_schema_difference(cur->manifest.feature_profile, cur->input_names,
+                                              next->manifest.feature_profile, next->input_names);
   if (const auto agents = connected_agents(); !diff.empty() && agents > 0)
     return fail(
         fmt::format("'{}' ({} {}) has a different feature schema than the serving model and {} agent(s) "

@@ -65,7 +65,7 @@ Bundle load_bundle(const std::string& path) {
 }
 
 void validate_bundle(Bundle& bundle, const std::vector<std::int64_t>& batch_sizes) {
-  const auto n_features = static_cast<std::int64_t>(bundle.manifest.feature_names.size());
+  const auto n_features = static_cast<std::int64_t>(bundle.manifest.input_width());
   const auto n_classes = static_cast<std::int64_t>(bundle.manifest.class_names.size());
   auto check = [&](const torch::Tensor& x, const std::string& what) {
     torch::jit::IValue out;

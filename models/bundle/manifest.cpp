@@ -52,6 +52,17 @@ Manifest Manifest::from_json(const std::string& text) {
   m.architecture = optional_field<std::string>(j, "architecture", "unknown");
   m.feature_profile = required<std::string>(j, "feature_profile");
   m.feature_names = required<std::vector<std::string>>(j, "feature_names");
+  if (j.contains("feature_groups") && !j.at("feature_groups").is_null()) {
+    const auto& groups = j.at("feature_groups");
+    if (!groups.is_array()) throw ManifestError("manifest: field 'feature_groups' must be an array");
+    for (const auto& g : groups) {
+      if (!g.is_object()) throw ManifestError("manifest: each feature_groups entry must be an object");
+      FeatureGroup fg;
+      fg.name = required<std::string>(g, "name");
+      fg.feature_names = required<std::vector<std::string>>(g, "feature_names");
+      m.feature_groups.push_back(std::move(fg));
+    }
+  }
   m.class_names = required<std::vector<std::string>>(j, "class_names");
   m.benign_class = required<std::string>(j, "benign_class");
   m.created_at = optional_field<std::string>(j, "created_at", "");
@@ -91,6 +102,12 @@ std::string Manifest::to_json(int indent) const {
   j["architecture"] = architecture;
   j["feature_profile"] = feature_profile;
   j["feature_names"] = feature_names;
+  // Written only when present, so bundles without groups keep their manifest text.
+  if (!feature_groups.empty()) {
+    j["feature_groups"] = json::array();
+    for (const auto& g : feature_groups)
+      j["feature_groups"].push_back({{"name", g.name}, {"feature_names", g.feature_names}});
+  }
   j["scaling"] = {{"kind", scaling.kind},
                   {"applied", scaling.applied},
                   {"center", scaling.center},
@@ -124,13 +141,22 @@ std::vector<std::string> Manifest::problems() const {
   if (feature_names.empty()) out.push_back("feature_names is empty");
   if (std::set<std::string>(feature_names.begin(), feature_names.end()).size() != feature_names.size())
     out.push_back("feature_names has duplicates");
+  std::set<std::string> group_names;
+  for (const auto& g : feature_groups) {
+    if (g.name.empty()) out.push_back("a feature group has an empty name");
+    if (!group_names.insert(g.name).second) out.push_back("feature group '" + g.name + "' is listed twice");
+    if (g.feature_names.empty()) out.push_back("feature group '" + g.name + "' has no feature_names");
+  }
+  const auto inputs = input_names();
+  if (!feature_groups.empty() && std::set<std::string>(inputs.begin(), inputs.end()).size() != inputs.size())
+    out.push_back("feature_groups repeat a feature name of the profile or of another group");
   if (class_names.size() < 2) out.push_back("class_names needs at least two classes");
   if (!benign_index()) out.push_back("benign_class '" + benign_class + "' is not one of class_names");
   if (scaling.kind != "none" && scaling.kind != "standard" && scaling.kind != "minmax")
     out.push_back("scaling.kind must be none, standard or minmax");
   if (scaling.kind != "none" &&
-      (scaling.center.size() != feature_names.size() || scaling.scale.size() != feature_names.size()))
-    out.push_back("scaling.center/scale must have one value per feature");
+      (scaling.center.size() != input_width() || scaling.scale.size() != input_width()))
+    out.push_back("scaling.center/scale must have one value per feature (profile and groups)");
   if (!(thresholds.alert >= 0.0 && thresholds.alert <= 1.0) ||
       !(thresholds.block >= 0.0 && thresholds.block <= 1.0))
     out.push_back("thresholds must lie in [0, 1]");
@@ -143,6 +169,18 @@ std::vector<std::string> Manifest::problems() const {
   if (!(calibration.temperature > 0.0) || !std::isfinite(calibration.temperature))
     out.push_back("calibration.temperature must be a positive number");
   return out;
+}
+
+std::vector<std::string> Manifest::input_names() const {
+  std::vector<std::string> names = feature_names;
+  for (const auto& g : feature_groups) names.insert(names.end(), g.feature_names.begin(), g.feature_names.end());
+  return names;
+}
+
+std::size_t Manifest::input_width() const {
+  std::size_t n = feature_names.size();
+  for (const auto& g : feature_groups) n += g.feature_names.size();
+  return n;
 }
 
 std::optional<std::size_t> Manifest::benign_index() const {

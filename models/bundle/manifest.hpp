@@ -50,6 +50,15 @@ struct Calibration {
   std::string details_json = "{}";  // free JSON: NLL/ECE before and after, reference size, percentile
 };
 
+// A named feature group beyond the profile (e.g. "host_context", docs/host-context.md) that the model
+// reads. The agent announces its groups in the Hello; the server refuses a session that lacks one of
+// the model's groups or sends it with other names, and drops groups the model does not read.
+struct FeatureGroup {
+  std::string name;
+  std::vector<std::string> feature_names;  // ordered
+  friend bool operator==(const FeatureGroup&, const FeatureGroup&) = default;
+};
+
 struct Manifest {
   std::string format = kBundleFormat;
   std::string name;
@@ -57,6 +66,9 @@ struct Manifest {
   std::string architecture;     // "cnn_lstm", "cnn", "mlp", or free text for imported models
   std::string feature_profile;  // "corrected" or "cicids2017"
   std::vector<std::string> feature_names;
+  // Optional: groups the model reads. forward() takes the profile features followed by each group's
+  // features, in this order (input_names()). Absent or empty: profile features only, as in format 1.
+  std::vector<FeatureGroup> feature_groups;
   Scaling scaling;
   std::vector<std::string> class_names;
   std::string benign_class;
@@ -72,6 +84,9 @@ struct Manifest {
   // Empty when consistent; otherwise one sentence per problem.
   std::vector<std::string> problems() const;
   std::optional<std::size_t> benign_index() const;
+  // The model's input columns: feature_names, then each group's names in feature_groups order.
+  std::vector<std::string> input_names() const;
+  std::size_t input_width() const;
 };
 
 }  // namespace flowguard::models

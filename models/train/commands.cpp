@@ -151,31 +151,13 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-// The feature groups a model reads: its feature names past the profile's, matched against the known
-// groups in order (the manifest's names are the contract; docs/model-bundle.md).
-std::vector<std::string> groups_of(const models::Manifest& manifest) {
-  std::vector<std::string> groups;
-  const auto* base = profile_features(manifest.feature_profile);
-  if (base == nullptr || manifest.feature_names.size() <= base->size()) return groups;
-  std::size_t at = base->size();
-  while (at < manifest.feature_names.size()) {
-    const auto* g = group_features("host_context");
-    if (g == nullptr || manifest.feature_names.size() - at < g->size() ||
-        !std::equal(g->begin(), g->end(), manifest.feature_names.begin() + static_cast<std::ptrdiff_t>(at)))
-      break;
-    groups.push_back("host_context");
-    at += g->size();
-  }
-  return groups;
-}
-
 // Loads data for an existing model: the profile comes from the manifest and the features must match.
 Dataset load_for_model(const models::Manifest& manifest, const std::vector<std::string>& paths,
                        bool require_labels) {
   LoadOptions lo;
   lo.require_labels = require_labels;
   if (profile_features(manifest.feature_profile) != nullptr) lo.profile = manifest.feature_profile;
-  lo.groups = groups_of(manifest);
+  for (const auto& g : manifest.feature_groups) lo.groups.push_back(g.name);
   // Labels the model does not know but the merged map turns into one of its classes are renamed (a model
   // trained with the map is evaluated on the original CIC labels); others stay and are reported unknown.
   for (const auto& [from, to] : merged_label_map()) {
@@ -184,8 +166,8 @@ Dataset load_for_model(const models::Manifest& manifest, const std::vector<std::
       lo.label_map[from] = to;
   }
   Dataset data = load_dataset(paths, lo);
-  if (data.feature_names != manifest.feature_names)
-    throw std::runtime_error("the model's " + std::to_string(manifest.feature_names.size()) +
+  if (data.feature_names != manifest.input_names())
+    throw std::runtime_error("the model's " + std::to_string(manifest.input_width()) +
                              " feature names (profile '" + manifest.feature_profile +
                              "') differ from the data's " + std::to_string(data.feature_names.size()) +
                              " (profile '" + data.profile + "')");
@@ -293,7 +275,11 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   m.version = o.version;
   m.architecture = o.config.arch;
   m.feature_profile = data.profile;
-  m.feature_names = data.feature_names;
+  // The profile's features, then each group's (docs/model-bundle.md, feature_groups): the module's input
+  // is their concatenation, in this order.
+  m.feature_names.assign(data.feature_names.begin(),
+                         data.feature_names.begin() + static_cast<std::ptrdiff_t>(data.n_profile_features));
+  for (const auto& g : data.groups) m.feature_groups.push_back({g, *group_features(g)});
   const bool trees = is_tree_arch(o.config.arch);
   if (trees) {
     // Trees compare raw values: no scaling (docs/training.md, "Tree ensembles").

@@ -118,7 +118,7 @@ const std::vector<std::string>* profile_features(std::string_view profile) {
 }
 
 const std::vector<std::string>* group_features(std::string_view group) {
-  // Host context (capture side: per source address = the flow's initiator, windows of packet time).
+  // Host context: the capture agent's names and order (capture/context/host_context.cpp, docs/host-context.md).
   static const std::vector<std::string> host_context = [] {
     std::vector<std::string> names;
     for (const char* base : {"hc_src_flows", "hc_src_dst_ports", "hc_src_dst_hosts", "hc_src_failed",

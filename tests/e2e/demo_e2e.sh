@@ -28,9 +28,11 @@ for _ in $(seq 1 300); do [ -S "$work/infer.sock" ] && break; kill -0 "$server" 
 stats=$(cat "$work/metrics.json")
 num() { python3 -c 'import json,sys; print(next(m["value"] for m in json.load(open(sys.argv[1]))["metrics"] if m["key"] == sys.argv[2]))' "$work/metrics.json" "$1"; }
 created=$(num flows_created); sent=$(num link_sent); scope=$(num out_of_scope); judged=$(num judged); unjudged=$(num unjudged)
-echo "flows=$created sent=$sent out_of_scope=$scope judged=$judged unjudged=$unjudged"
+# Every record goes to the server: each flow's final record and its snapshots (early verdicts, on by default).
+records=$(( $(num records_final) + $(num records_snapshot) ))
+echo "flows=$created records=$records sent=$sent out_of_scope=$scope judged=$judged unjudged=$unjudged"
 [ "${created:-0}" -gt 1000 ] || fail "too few flows: $stats"
-[ $((sent + scope)) = "$created" ] || fail "flows neither sent nor counted out of scope: $stats"
+[ $((sent + scope)) = "$records" ] || fail "records neither sent nor counted out of scope: $stats"
 [ "$scope" -lt 100 ] || fail "too many flows out of the judge scope: $stats"
 [ "$judged" = "$sent" ] || fail "not every flow was judged: $stats"
 [ "$unjudged" = 0 ] || fail "unjudged flows: $stats"

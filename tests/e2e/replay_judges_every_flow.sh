@@ -39,10 +39,12 @@ for a,k,n in sqlite3.connect(sys.argv[1]).execute("SELECT action, class, count(*
 for run in 1 2; do
   replay "run$run"
   created=$(num flows_created "run$run"); sent=$(num link_sent "run$run"); scope=$(num out_of_scope "run$run")
+  # Every record is judged: each flow's final record and its snapshots (early verdicts, on by default).
+  records=$(( $(num records_final "run$run") + $(num records_snapshot "run$run") ))
   judged=$(num judged "run$run"); unjudged=$(num unjudged "run$run"); shed=$(num shed "run$run")
   echo "run $run: flows=$created sent=$sent out_of_scope=$scope judged=$judged shed=$shed unjudged=$unjudged"
   [ "${created:-0}" -gt 1000 ] || fail "too few flows: $(cat "$work/run$run.stats")"
-  [ $((sent + scope)) = "$created" ] || fail "flows neither sent nor out of scope: $(cat "$work/run$run.stats")"
+  [ $((sent + scope)) = "$records" ] || fail "records neither sent nor out of scope: $(cat "$work/run$run.stats")"
   [ "$judged" = "$sent" ] || fail "not every flow was judged: $(cat "$work/run$run.stats")"
   [ "$unjudged" = 0 ] || fail "unjudged flows: $(cat "$work/run$run.stats")"
   classes "run$run" >"$work/run$run.classes"

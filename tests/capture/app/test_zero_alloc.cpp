@@ -1,9 +1,12 @@
 // The packet path allocates nothing after warm-up (docs/features.md): the bundled demo capture runs
-// through decode -> flow engine -> CSV writer and -> server link (on_flow into its ring) while this
+// through decode -> flow engine (with the host-context table and snapshots on, as the agent runs by
+// default) -> CSV writer (group columns and snapshot rows) and -> server link (on_flow into its ring,
+// group values included) while this
 // binary's replaced global operator new counts every heap allocation made on the capture thread.
 // The link talks to a minimal in-test server (handshake only) so records really enter the ring; its
 // sender thread allocates protobuf messages by design and is not counted (per-thread switch).
 
+#include "context/host_context.hpp"
 #include "decode/decoder.hpp"
 #include "features/profile.hpp"
 #include "flow/flow_engine.hpp"
@@ -164,17 +167,26 @@ TEST_CASE("decode -> flow engine -> CSV writer and server link allocates nothing
   lo.queue_flows = 1 << 16;  // larger than the capture's flow count: every record fits in the ring
   lo.max_in_flight = 1 << 16;
   lo.agent_id = "zero-alloc-test";
-  LinkSchema schema{std::string(features::profile_name(profile)), {}};
+  LinkSchema schema{std::string(features::profile_name(profile)), {}, {}};
   for (const auto n : features::feature_names(profile)) schema.feature_names.emplace_back(n);
+  LinkGroup& group = schema.groups.emplace_back();
+  group.name = std::string(context::group_name);
+  for (const auto n : context::feature_names()) group.feature_names.emplace_back(n);
   ServerLink link(lo, std::move(schema), nullptr);
   link.start();
   REQUIRE(link.wait_connected(std::chrono::seconds(10)));
 
-  output::CsvWriter csv((dir / "flows.csv").string(), profile);
+  output::CsvOptions csv_options;
+  csv_options.snapshots = true;
+  for (const auto n : context::feature_names()) csv_options.group_columns.push_back(n);
+  output::CsvWriter csv((dir / "flows.csv").string(), profile, csv_options);
   EngineConfig config;
   config.profile = profile;
   config.max_flows = 1 << 14;
-  auto engine = FlowEngine::create(config, {&csv, &link});
+  config.snapshot_packets = 1000;
+  config.snapshot_interval_us = 5'000'000;
+  context::HostContextTable host_context({});
+  auto engine = FlowEngine::create(config, {&csv, &link}, &host_context);
 
   FileOptions fo;
   fo.path = demo_pcap().string();
@@ -228,5 +240,6 @@ TEST_CASE("decode -> flow engine -> CSV writer and server link allocates nothing
   CHECK(after.unjudged_queue_full == link_before.unjudged_queue_full);
   CHECK(after.unjudged_server_away == link_before.unjudged_server_away);
   CHECK(offered - skipped > 1000);
+  CHECK(after.unjudged_bad_record == link_before.unjudged_bad_record);  // group values fit the schema
   CHECK(allocations == 0);
 }

@@ -541,3 +541,83 @@ TEST_CASE("a graceful stop answers the batches still queued before closing the s
   for (const auto& v : vb->verdicts()) CHECK(v.action() == v1::ACTION_BLOCK);
   CHECK(c.wait_closed());
 }
+
+TEST_CASE("feature groups: a model's groups must be announced with identical names, extra groups are dropped",
+          "[groups]") {
+  TempDir d;
+  const std::vector<std::string> hc{"hc_a", "hc_b", "hc_c"};
+  save_group_model(d.file("g.pt"), "G", 4, {{"host_context", hc}});
+  InProcessServer srv(d.file("g.pt"));
+
+  // An agent without the group is refused, told the group and its names.
+  AgentClient old_agent(srv.socket());
+  auto ack = old_agent.hello(feature_names(4));
+  REQUIRE(ack);
+  CHECK_FALSE(ack->accepted());
+  CHECK(ack->reason().find("feature group 'host_context' (3 features) is not sent by the agent") !=
+        std::string::npos);
+  REQUIRE(ack->missing_features_size() == 3);
+  CHECK(ack->missing_features(0) == "hc_a");
+  CHECK(ack->missing_features(2) == "hc_c");
+  CHECK(old_agent.wait_closed());
+
+  // The group with other names: refused with the differing names on both sides.
+  AgentClient renamed(srv.socket());
+  ack = renamed.hello(feature_names(4), "corrected", "renamed", {{"host_context", {"hc_a", "hc_x", "hc_c"}}});
+  REQUIRE(ack);
+  CHECK_FALSE(ack->accepted());
+  CHECK(ack->reason().find("feature group 'host_context'") != std::string::npos);
+  REQUIRE(ack->missing_features_size() == 1);
+  CHECK(ack->missing_features(0) == "hc_b");
+  REQUIRE(ack->unexpected_features_size() == 1);
+  CHECK(ack->unexpected_features(0) == "hc_x");
+
+  // Same names in another order: refused too (values would land in the wrong columns).
+  AgentClient reordered(srv.socket());
+  ack = reordered.hello(feature_names(4), "corrected", "reordered", {{"host_context", {"hc_b", "hc_a", "hc_c"}}});
+  REQUIRE(ack);
+  CHECK_FALSE(ack->accepted());
+  CHECK(ack->reason().find("order") != std::string::npos);
+
+  // A newer agent announcing another group first: accepted; the model reads only its slice.
+  AgentClient agent(srv.socket());
+  ack = agent.hello(feature_names(4), "corrected", "newer", {{"extra", {"x0", "x1"}}, {"host_context", hc}});
+  REQUIRE(ack);
+  REQUIRE(ack->accepted());
+  // extra = (9, 9) would make PortScan if it were read as the model's group; host_context = (0, 0, 0).
+  REQUIRE(agent.send_flows(1, 10, 2, kBenign, {9, 9, 0, 0, 0}));
+  // host_context's first value 10: PortScan, score ~1.
+  REQUIRE(agent.send_flows(2, 20, 2, kBenign, {0, 0, 10, 0, 0}));
+  auto vb = agent.read_verdicts();
+  REQUIRE(vb);
+  REQUIRE(vb->batch_seq() == 1);
+  for (const auto& v : vb->verdicts()) CHECK(v.predicted_class() == "BENIGN");
+  vb = agent.read_verdicts();
+  REQUIRE(vb);
+  REQUIRE(vb->batch_seq() == 2);
+  for (const auto& v : vb->verdicts()) {
+    CHECK(v.predicted_class() == "PortScan");
+    CHECK(v.action() == v1::ACTION_BLOCK);
+  }
+  // A record with the wrong number of group values is a protocol error that closes the session.
+  REQUIRE(agent.send_flows(3, 30, 1, kBenign, {0, 0, 10}));
+  CHECK(agent.wait_closed());
+  CHECK(srv.server->metrics().value("sessions_refused") == 3);
+}
+
+TEST_CASE("feature groups: a model without groups ignores the groups an agent sends", "[groups]") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"));
+  AgentClient agent(srv.socket());
+  auto ack = agent.hello(feature_names(4), "corrected", "newer", {{"host_context", {"hc_a", "hc_b"}}});
+  REQUIRE(ack);
+  REQUIRE(ack->accepted());
+  REQUIRE(agent.send_flows(1, 10, 3, kDoS, {50, 50}));
+  REQUIRE(agent.send_flows(2, 20, 1, kBenign));  // no group values at all: also fine for this model
+  for (int seq = 1; seq <= 2; ++seq) {
+    auto vb = agent.read_verdicts();
+    REQUIRE(vb);
+    for (const auto& v : vb->verdicts()) CHECK(v.predicted_class() == (vb->batch_seq() == 1 ? "DoS" : "BENIGN"));
+  }
+}

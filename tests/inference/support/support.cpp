@@ -122,7 +122,8 @@ bool AgentClient::wait_closed(std::chrono::milliseconds timeout) {
 }
 
 std::optional<v1::HelloAck> AgentClient::hello(const std::vector<std::string>& names,
-                                               const std::string& profile, const std::string& agent) {
+                                               const std::string& profile, const std::string& agent,
+                                               const Groups& groups) {
   v1::AgentMessage m;
   auto* h = m.mutable_hello();
   h->set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
@@ -130,6 +131,11 @@ std::optional<v1::HelloAck> AgentClient::hello(const std::vector<std::string>& n
   h->set_agent_version("test");
   h->set_feature_profile(profile);
   for (const auto& n : names) h->add_feature_names(n);
+  for (const auto& [name, features] : groups) {
+    auto* g = h->add_feature_groups();
+    g->set_name(name);
+    for (const auto& n : features) g->add_feature_names(n);
+  }
   if (!send(m)) return std::nullopt;
   auto r = read();
   if (!r || !r->has_hello_ack()) return std::nullopt;
@@ -137,7 +143,7 @@ std::optional<v1::HelloAck> AgentClient::hello(const std::vector<std::string>& n
 }
 
 bool AgentClient::send_flows(std::uint64_t seq, std::uint64_t first, std::size_t n,
-                             const std::vector<float>& row) {
+                             const std::vector<float>& row, const std::vector<float>& group_row) {
   v1::AgentMessage m;
   auto* b = m.mutable_flows();
   b->set_batch_seq(seq);
@@ -149,6 +155,7 @@ bool AgentClient::send_flows(std::uint64_t seq, std::uint64_t first, std::size_t
     f->set_protocol(6);
     f->set_kind(v1::RECORD_KIND_FINAL);
     f->mutable_features()->Add(row.begin(), row.end());
+    f->mutable_group_features()->Add(group_row.begin(), group_row.end());
   }
   return send(m);
 }

@@ -35,6 +35,13 @@ std::vector<std::string> feature_names(std::size_t n, const std::string& prefix 
 // score ~1 (block), f0 = 1.5 -> DoS with score ~0.56 (alert). Thresholds alert 0.5, block 0.9.
 void save_linear_model(const std::string& path, const std::string& version, std::size_t n_features = 4,
                        const std::string& name = "lin", const std::string& profile = "corrected");
+// Feature groups as a manifest names them: (group name, feature names).
+using Groups = std::vector<std::pair<std::string, std::vector<std::string>>>;
+// The linear model above reading `n_features` profile features followed by `groups` (manifest
+// feature_groups): logit(DoS) = f0 - 1 as above, but logit(PortScan) = (first feature of the first group) - 1,
+// so a verdict shows which group values reached the model.
+void save_group_model(const std::string& path, const std::string& version, std::size_t n_features,
+                      const Groups& groups);
 // Bundles that load but must be refused, and a file that is not a bundle at all.
 void save_wrong_shape_model(const std::string& path, std::size_t n_features = 4);
 void save_throwing_model(const std::string& path, std::size_t n_features = 4);
@@ -56,10 +63,11 @@ class AgentClient {
   bool wait_closed(std::chrono::milliseconds timeout = 10s);
   std::optional<flowguard::v1::HelloAck> hello(const std::vector<std::string>& names,
                                                const std::string& profile = "corrected",
-                                               const std::string& agent = "test-agent");
+                                               const std::string& agent = "test-agent",
+                                               const Groups& groups = {});
   // A FlowBatch with `n` flows whose feature rows are all `row`.
   bool send_flows(std::uint64_t seq, std::uint64_t first_flow_id, std::size_t n,
-                  const std::vector<float>& row);
+                  const std::vector<float>& row, const std::vector<float>& group_row = {});
 
  private:
   int fd_ = -1;

@@ -27,13 +27,15 @@ Manifest manifest(const std::string& name, const std::string& version, std::size
   return m;
 }
 
-torch::jit::Module linear(std::size_t nf, std::int64_t out_classes, const std::string& body = "") {
+// `portscan_input`: the input column that drives the PortScan logit (1 unless a group model says).
+torch::jit::Module linear(std::size_t nf, std::int64_t out_classes, const std::string& body = "",
+                          std::int64_t portscan_input = 1) {
   torch::jit::Module m("Linear");
   auto w = torch::zeros({static_cast<std::int64_t>(nf), out_classes});
   auto b = torch::zeros({out_classes});
   if (out_classes >= 3 && nf >= 2) {
     w.index_put_({0, 1}, 1.0);
-    w.index_put_({1, 2}, 1.0);
+    w.index_put_({portscan_input, 2}, 1.0);
     b.index_put_({1}, -1.0);
     b.index_put_({2}, -1.0);
   }
@@ -53,6 +55,17 @@ torch::jit::Module linear(std::size_t nf, std::int64_t out_classes, const std::s
 void save_linear_model(const std::string& path, const std::string& version, std::size_t nf,
                        const std::string& name, const std::string& profile) {
   flowguard::models::save_bundle(linear(nf, 3), manifest(name, version, nf, profile), path);
+}
+
+void save_group_model(const std::string& path, const std::string& version, std::size_t nf,
+                      const Groups& groups) {
+  Manifest m = manifest("grouped", version, nf, "corrected");
+  std::size_t width = nf;
+  for (const auto& [name, features] : groups) {
+    m.feature_groups.push_back({name, features});
+    width += features.size();
+  }
+  flowguard::models::save_bundle(linear(width, 3, "", static_cast<std::int64_t>(nf)), m, path);
 }
 
 void save_wrong_shape_model(const std::string& path, std::size_t nf) {
