@@ -35,6 +35,17 @@ Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double
   for (auto& [key, rows] : groups) {
     const std::size_t c = key.first;
     const std::size_t rank = rank_in_class[c]++;  // 0 for the class's first file: the old seed
+    if (kind == SplitKind::kTime) {
+      // Unknown times sort after known ones; ties keep file order.
+      std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
+        const double ta = data.time[a], tb = data.time[b];
+        if (std::isnan(ta) || std::isnan(tb)) return !std::isnan(ta) && std::isnan(tb);
+        return ta < tb;
+      });
+    } else {
+      std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + c + (static_cast<std::uint64_t>(rank) << 32));
+      std::shuffle(rows.begin(), rows.end(), rng);
+    }
     const std::size_t n = rows.size();
     auto n_test = static_cast<std::size_t>(std::llround(static_cast<double>(n) * test_fraction));
     auto n_val = static_cast<std::size_t>(std::llround(static_cast<double>(n) * val_fraction));
