@@ -32,6 +32,10 @@ struct TrainOptions {
   bool abstain = true;               // temperature scaling + ood() in the bundle (abstain.hpp)
   OodConfig ood;
   std::string command_line;
+  // Operator feedback (export-feedback CSVs): benign rows added to the training split only, each
+  // repeated extra_benign_repeat times; validation and test stay as drawn from `data`.
+  std::vector<std::string> extra_benign;
+  std::size_t extra_benign_repeat = 20;
 };
 
 struct TrainOutcome {
