@@ -353,7 +353,6 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       break;
     case ControlRequest::kReload:
     case ControlRequest::kModels:
-    case ControlRequest::kMarkFalsePositive:  // build fix on branch context; helper "feedback" owns it
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
       break;
