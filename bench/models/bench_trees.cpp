@@ -80,20 +80,29 @@ int main(int argc, char** argv) {
     flowguard::inference::configure_torch_threads(1);
     std::printf("allocator: flowguard-infer settings\n");
   }
-  std::printf("%-28s %-14s %12s %12s %12s %16s\n", "bundle", "architecture", "batch 1", "batch 16",
-              "batch 256", "explain b16");
+  std::printf("%-28s %-14s %12s %12s %12s %16s %18s\n", "bundle", "architecture", "batch 1", "batch 16",
+              "batch 256", "explain b16", "b256 without ood");
   for (const auto& path : paths) {
     auto b = flowguard::models::load_bundle(path);
-    const std::size_t nf = b.manifest.feature_names.size();
+    const std::size_t nf = b.manifest.input_width();  // profile features and feature groups
     const auto x = random_rows(4096, nf);
     c10::InferenceMode guard;
+    const auto ood = b.module.find_method("ood");
     double r[3];
     const std::int64_t batches[3] = {1, 16, 256};
     for (int i = 0; i < 3; ++i)
       r[i] = rate(x, nf, batches[i], seconds, [&](const torch::Tensor& in) {
-        // What the server does per batch: forward, then softmax.
-        return torch::softmax(b.module.forward({in}).toTensor(), 1);
+        // What the server does per batch: forward, then softmax, and the ood() score when the bundle
+        // abstains (docs/model-bundle.md).
+        auto p = torch::softmax(b.module.forward({in}).toTensor(), 1);
+        if (ood) return p.sum() + (*ood)({in}).toTensor().sum();
+        return p;
       });
+    std::string plain = "-";
+    if (ood)
+      plain = std::to_string(static_cast<long>(rate(x, nf, 256, seconds, [&](const torch::Tensor& in) {
+        return torch::softmax(b.module.forward({in}).toTensor(), 1);
+      })));
     std::string ex = "-";
     if (auto m = b.module.find_method("explain")) {
       const auto cls = torch::zeros({16}, torch::kInt64);
@@ -101,8 +110,8 @@ int main(int argc, char** argv) {
       ex = std::to_string(static_cast<long>(e));
     }
     std::string name = path.size() > 28 ? path.substr(path.size() - 28) : path;
-    std::printf("%-28s %-14s %12.0f %12.0f %12.0f %16s   flows per CPU-second\n", name.c_str(),
-                b.manifest.architecture.c_str(), r[0], r[1], r[2], ex.c_str());
+    std::printf("%-28s %-14s %12.0f %12.0f %12.0f %16s %18s   flows per CPU-second\n", name.c_str(),
+                b.manifest.architecture.c_str(), r[0], r[1], r[2], ex.c_str(), plain.c_str());
   }
   return 0;
 }

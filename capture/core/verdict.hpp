@@ -47,6 +47,10 @@ struct FlowVerdict : FlowIdentity {
   std::string reason;
   std::string model_name, model_version;
   std::vector<FeatureContribution> top_features;
+  // Abstention: the flow is far from the model's training data (server: ood score >= thresholds.ood).
+  // Such a verdict is at most an alert; the EVE record and the event store show `unknown`.
+  bool unknown = false;
+  float ood_score = 0;
 
   // What the model was given for this flow, as sent (profile order, then the Hello's feature groups
   // concatenated; group_features is empty when no group was announced). Views into the link's

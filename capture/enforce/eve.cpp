@@ -118,7 +118,8 @@ nlohmann::json eve_alert(const FlowVerdict& v, const AlertContext& ctx) {
         {"rev", 1},
         {"signature", "flowguard ML: " + v.predicted_class},
         {"category", category_for(v.predicted_class)},
-        {"severity", v.action == VerdictAction::block ? 1 : 2},
+        // An unknown flow (abstention) is a low-severity alert: the model does not know what it is.
+        {"severity", v.action == VerdictAction::block ? 1 : (v.unknown ? 3 : 2)},
         // Suricata metadata values are lists of strings.
         {"metadata",
          {{"model", {v.model_name}},
@@ -143,6 +144,8 @@ nlohmann::json eve_alert(const FlowVerdict& v, const AlertContext& ctx) {
         {"enforce_mode", to_string(ctx.mode)},
         {"record_kind", record_kind_name(v.kind)},
         {"reason", v.reason},
+        {"unknown", v.unknown},
+        {"ood_score", v.ood_score},
         {"top_features", top},
         {"suppressed", ctx.suppressed_before}}},
   };
@@ -200,6 +203,7 @@ std::string console_line(const FlowVerdict& v, const AlertContext& ctx) {
   std::string line = fmt::format("ALERT {} {:.2f} {} -> {} {} model {} {}{}", v.predicted_class, v.score,
                                  endpoint(v.src, v.src_port), endpoint(v.dst, v.dst_port), proto,
                                  v.model_name, version, tag);
+  if (v.unknown) line += fmt::format(" [unknown: ood {:.2f}]", v.ood_score);
   if (ctx.suppressed_before > 0) line += fmt::format(" (+{} similar)", ctx.suppressed_before);
   return line;
 }

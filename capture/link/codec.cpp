@@ -67,6 +67,8 @@ void decode_verdict(const v1::Verdict& v, FlowVerdict& fv) {
   fv.reason = v.reason();
   fv.model_name = v.model_name();
   fv.model_version = v.model_version();
+  fv.unknown = v.unknown();
+  fv.ood_score = v.ood_score();
   fv.top_features.clear();
   for (const auto& f : v.top_features()) fv.top_features.push_back({f.name(), f.value(), f.contribution()});
   fv.block_side = v.block_side() == v1::FLOW_SIDE_SRC   ? FlowSide::src

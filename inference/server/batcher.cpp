@@ -2,6 +2,7 @@
 
 #include "framing.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,6 +14,15 @@ namespace flowguard::inference {
 void make_shed(v1::Verdict& v, const std::string& reason) {
   v.set_action(v1::ACTION_SHED);
   v.set_reason(reason);
+}
+
+void apply_unknown(Decision& d, float ood, double threshold) {
+  // Abstention (docs/inference.md): the flow is far from everything the model was trained on, so its
+  // class score means little. It may still alert (an operator looks at it), but it never blocks and is
+  // never evidence for a block; an allow stays an allow (the model found nothing to report).
+  if (d.action == v1::ACTION_ALLOW) return;
+  if (d.action == v1::ACTION_BLOCK) d.action = v1::ACTION_ALERT;
+  d.reason = fmt::format("unknown: ood score {:.3f} > {:.3f}, at most an alert; {}", ood, threshold, d.reason);
 }
 
 Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy, ServeMetrics& metrics,
@@ -287,6 +297,12 @@ void Batcher::run(std::vector<std::unique_ptr<Job>>& jobs) {
                                     probs.begin() + static_cast<std::ptrdiff_t>((r + 1) * nc));
       auto d = decide(policy_, m.thresholds, cls,
                       model->benign_index && *model->benign_index == p.class_index, p.score);
+      if (p.unknown) {
+        apply_unknown(d, p.ood, *m.thresholds.ood);
+        metrics_.unknown.inc(1);
+      }
+      v.set_unknown(p.unknown);
+      v.set_ood_score(p.ood);
       const auto& metas = job->meta;
       decide_with_evidence(v, d, *model, cls, slot < metas.size() ? &metas[slot] : nullptr);
       switch (v.action()) {

@@ -104,4 +104,7 @@ class Batcher {
 // Fills a SHED verdict (the server did not judge the flow).
 void make_shed(v1::Verdict& v, const std::string& reason);
 
+// An unknown flow (ood score > thresholds.ood): a block becomes an alert, alerts say why; allow stays.
+void apply_unknown(Decision& d, float ood, double threshold);
+
 }  // namespace flowguard::inference

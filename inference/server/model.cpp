@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <malloc.h>
 
 namespace flowguard::inference {
@@ -87,6 +88,7 @@ std::shared_ptr<const Model> load_model(const std::string& path,
     model->info = make_info(bundle);
     model->path = path;
     model->benign_index = bundle.manifest.benign_index();
+    model->has_ood = bundle.manifest.thresholds.ood.has_value() && bundle.module.find_method("ood").has_value();
     model->input_names = bundle.manifest.input_names();
     model->module = std::make_shared<TorchModule>(TorchModule{bundle.module});
     return model;
@@ -124,6 +126,22 @@ bool Model::predict(std::span<const float> x, std::size_t rows, std::vector<Pred
       // A NaN probability would compare false against every threshold and read as "allow, score nan":
       // make it an explicit zero-confidence benign-looking row instead.
       if (!std::isfinite(out[i].score)) out[i].score = 0;
+    }
+    if (has_ood) {
+      // ood(x) -> [rows]; a non-finite score (cannot happen with a validated bundle) counts as unknown:
+      // abstaining is the safe side.
+      auto ood = module->module.get_method("ood")({input}).toTensor().to(torch::kFloat32).contiguous();
+      if (ood.dim() != 1 || ood.size(0) != static_cast<std::int64_t>(rows)) {
+        why = "model returned ood scores of the wrong shape";
+        out.clear();
+        return false;
+      }
+      const float* o = ood.data_ptr<float>();
+      const double limit = *manifest.thresholds.ood;
+      for (std::size_t i = 0; i < rows; ++i) {
+        out[i].ood = std::isfinite(o[i]) ? o[i] : std::numeric_limits<float>::max();
+        out[i].unknown = !(o[i] <= limit);
+      }
     }
     if (probs) {
       probs->assign(p.data_ptr<float>(), p.data_ptr<float>() + rows * static_cast<std::size_t>(nc));

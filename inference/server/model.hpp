@@ -23,6 +23,10 @@ struct TorchModule;  // model.cpp
 struct Prediction {
   std::uint32_t class_index = 0;
   float score = 0;  // softmax probability of class_index
+  // Abstention (docs/model-bundle.md): the bundle's ood(x) score and whether it reaches the manifest's
+  // thresholds.ood (strictly above). A bundle without them gives ood = 0, unknown = false.
+  float ood = 0;
+  bool unknown = false;
 };
 
 struct Attribution {
@@ -39,6 +43,7 @@ class Model {
   std::size_t n_features() const { return manifest.input_width(); }
   std::size_t n_classes() const { return manifest.class_names.size(); }
   std::optional<std::size_t> benign_index;
+  bool has_ood = false;  // the manifest sets thresholds.ood and the module has ood(x)
   std::vector<std::string> input_names;  // manifest.input_names(): names of the forward input's columns
 
   // Runs forward + softmax on `rows` x n_features() raw features (row-major). Writes one Prediction per

@@ -40,6 +40,8 @@ struct ServeMetrics {
         inference_batches(r.counter({"flowguard_infer_inference_batches_total", "forward() calls"})),
         inference_rows(r.counter({"flowguard_infer_inference_rows_total", "Flows run through forward()"})),
         explained_rows(r.counter({"flowguard_infer_explained_rows_total", "Verdicts given top features"})),
+        unknown(r.counter({"flowguard_infer_unknown_total",
+                           "Verdicts marked unknown (ood score > the model's thresholds.ood)", "unknown"})),
         sessions_accepted(r.counter({"flowguard_infer_sessions_accepted_total", "Agent sessions accepted"})),
         sessions_refused(
             r.counter({"flowguard_infer_sessions_refused_total", "Agent sessions refused at Hello"})),
@@ -89,6 +91,7 @@ struct ServeMetrics {
   metrics::Counter& inference_batches;  // forward() calls
   metrics::Counter& inference_rows;
   metrics::Counter& explained_rows;
+  metrics::Counter& unknown;  // abstention: at most an alert, never a block
   metrics::Counter& sessions_accepted;
   metrics::Counter& sessions_refused;  // HelloAck accepted=false
   metrics::Counter& protocol_errors;   // sessions closed for a bad frame or protocol violation

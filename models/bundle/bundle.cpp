@@ -113,6 +113,22 @@ void validate_bundle(Bundle& bundle, const std::vector<std::int64_t>& batch_size
       throw BundleError("'" + bundle.path +
                         "': explain() must return finite [batch, n_features(+1)] contributions");
   }
+  // Abstention: a manifest with thresholds.ood needs ood(x) -> finite [batch] scores (docs/model-bundle.md).
+  auto ood = bundle.module.find_method("ood");
+  if (bundle.manifest.thresholds.ood && !ood)
+    throw BundleError("'" + bundle.path + "': the manifest sets thresholds.ood but the module has no ood()");
+  if (ood) {
+    torch::Tensor o;
+    try {
+      o = (*ood)({odd}).toTensor();
+    } catch (const std::exception& ex) {
+      std::string msg = ex.what();
+      if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+      throw BundleError("'" + bundle.path + "': ood() threw: " + msg);
+    }
+    if (o.dim() != 1 || o.size(0) != 2 || !torch::isfinite(o).all().item<bool>())
+      throw BundleError("'" + bundle.path + "': ood() must return finite [batch] scores");
+  }
 }
 
 void save_bundle(const torch::jit::Module& module, const Manifest& manifest, const std::string& path) {

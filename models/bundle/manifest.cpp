@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace flowguard::models {
@@ -79,6 +80,14 @@ Manifest Manifest::from_json(const std::string& text) {
     m.thresholds.block = optional_field<double>(t, "block", m.thresholds.block);
     m.thresholds.block_per_class = optional_field<std::map<std::string, double>>(t, "block_per_class", {});
     m.thresholds.tuned_for = optional_field<std::string>(t, "tuned_for", "");
+    if (t.contains("ood") && !t.at("ood").is_null()) m.thresholds.ood = optional_field<double>(t, "ood", 0.0);
+  }
+  if (j.contains("calibration") && j.at("calibration").is_object()) {
+    const auto& c = j.at("calibration");
+    m.calibration.temperature = optional_field<double>(c, "temperature", 1.0);
+    m.calibration.method = optional_field<std::string>(c, "method", "");
+    m.calibration.ood_method = optional_field<std::string>(c, "ood_method", "");
+    if (c.contains("details")) m.calibration.details_json = c.at("details").dump();
   }
   if (j.contains("training")) m.training_json = j.at("training").dump();
   if (auto p = m.problems(); !p.empty()) throw ManifestError("manifest: " + p.front());
@@ -110,6 +119,14 @@ std::string Manifest::to_json(int indent) const {
                      {"block", thresholds.block},
                      {"block_per_class", thresholds.block_per_class},
                      {"tuned_for", thresholds.tuned_for}};
+  if (thresholds.ood) j["thresholds"]["ood"] = *thresholds.ood;
+  if (!calibration.method.empty() || !calibration.ood_method.empty() || calibration.temperature != 1.0) {
+    json details = json::parse(calibration.details_json.empty() ? "{}" : calibration.details_json, nullptr, false);
+    j["calibration"] = {{"temperature", calibration.temperature},
+                        {"method", calibration.method},
+                        {"ood_method", calibration.ood_method},
+                        {"details", details.is_discarded() ? json::object() : details}};
+  }
   j["created_at"] = created_at;
   j["training"] = json::parse(training_json.empty() ? "{}" : training_json, nullptr, false);
   if (j["training"].is_discarded()) j["training"] = json::object();
@@ -148,6 +165,9 @@ std::vector<std::string> Manifest::problems() const {
       out.push_back("thresholds.block_per_class names unknown class '" + cls + "'");
     if (!(t >= 0.0 && t <= 1.0)) out.push_back("thresholds.block_per_class['" + cls + "'] outside [0, 1]");
   }
+  if (thresholds.ood && !std::isfinite(*thresholds.ood)) out.push_back("thresholds.ood must be finite");
+  if (!(calibration.temperature > 0.0) || !std::isfinite(calibration.temperature))
+    out.push_back("calibration.temperature must be a positive number");
   return out;
 }
 

@@ -36,6 +36,18 @@ struct Thresholds {
   // Optional per-class overrides of the block threshold (tuned on validation data).
   std::map<std::string, double> block_per_class;
   std::string tuned_for;  // e.g. "target_fpr=0.005 on validation split"
+  // Abstention (docs/model-bundle.md): a flow whose `ood(x)` score is above this is "unknown": at most an
+  // alert, never a block. Absent: the bundle has no out-of-distribution score.
+  std::optional<double> ood;
+};
+
+// How the bundle's scores were calibrated and how its out-of-distribution score is computed. The module
+// already applies the temperature (forward() returns logits / temperature); this block documents it.
+struct Calibration {
+  double temperature = 1.0;
+  std::string method;      // e.g. "temperature scaling on the validation split"
+  std::string ood_method;  // e.g. "knn: mean distance to the 5 nearest of 2048 training rows, ..."
+  std::string details_json = "{}";  // free JSON: NLL/ECE before and after, reference size, percentile
 };
 
 // A named feature group beyond the profile (e.g. "host_context", docs/host-context.md) that the model
@@ -61,6 +73,7 @@ struct Manifest {
   std::vector<std::string> class_names;
   std::string benign_class;
   Thresholds thresholds;
+  Calibration calibration;
   std::string created_at;  // ISO-8601 UTC
   // Free-form JSON text: training data, command line, metrics summary. Kept verbatim.
   std::string training_json = "{}";

@@ -158,9 +158,17 @@ Dataset load_for_model(const models::Manifest& manifest, const std::vector<std::
   LoadOptions lo;
   lo.require_labels = require_labels;
   if (profile_features(manifest.feature_profile) != nullptr) lo.profile = manifest.feature_profile;
+  for (const auto& g : manifest.feature_groups) lo.groups.push_back(g.name);
+  // Labels the model does not know but the merged map turns into one of its classes are renamed (a model
+  // trained with the map is evaluated on the original CIC labels); others stay and are reported unknown.
+  for (const auto& [from, to] : merged_label_map()) {
+    const auto& cn = manifest.class_names;
+    if (std::find(cn.begin(), cn.end(), from) == cn.end() && std::find(cn.begin(), cn.end(), to) != cn.end())
+      lo.label_map[from] = to;
+  }
   Dataset data = load_dataset(paths, lo);
-  if (data.feature_names != manifest.feature_names)
-    throw std::runtime_error("the model's " + std::to_string(manifest.feature_names.size()) +
+  if (data.feature_names != manifest.input_names())
+    throw std::runtime_error("the model's " + std::to_string(manifest.input_width()) +
                              " feature names (profile '" + manifest.feature_profile +
                              "') differ from the data's " + std::to_string(data.feature_names.size()) +
                              " (profile '" + data.profile + "')");
@@ -175,6 +183,11 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   TrainOutcome out;
   LoadOptions lo;
   lo.profile = o.profile;
+  lo.groups = o.groups;
+  if (o.label_map == "merged")
+    lo.label_map = merged_label_map();
+  else if (o.label_map != "none")
+    throw std::invalid_argument("unknown --label-map '" + o.label_map + "' (use merged or none)");
   Dataset data = load_dataset(o.data, lo);
   out.load_seconds = seconds_since(t0);
   log << "loaded " << data.rows() << " rows from " << data.files.size() << " file(s) in " << out.load_seconds
@@ -195,6 +208,7 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
     // Operator feedback: flows marked false positive, training split only (docs/training.md).
     LoadOptions elo;
     elo.profile = data.profile;
+    elo.groups = data.groups;  // same input width; an export without the group's columns gives NaN
     const Dataset extra = load_dataset(o.extra_benign, elo);
     extra_rows = add_extra_rows(train, extra, data.class_names[benign], o.extra_benign_repeat);
     log << "added " << extra_rows << " operator-feedback row(s) labelled " << data.class_names[benign]
@@ -216,6 +230,35 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
 
   const auto counts = class_counts(data);
   const std::size_t k = data.class_names.size();
+  if (data.stats.rows_relabelled)
+    log << "label map '" << o.label_map << "': " << data.stats.rows_relabelled << " rows relabelled\n";
+  if (o.abstain) {
+    // Calibration and the out-of-distribution score (abstain.hpp), both fitted on training/validation
+    // rows only; the wrapped module is what is evaluated, tuned and shipped.
+    const auto val_logits = predict_logits(out.trained.module, val);
+    out.calibration = fit_temperature(val_logits, val.y, k);
+    const std::size_t ood_features = data.n_profile_features ? data.n_profile_features : data.n_features();
+    const OodReference ref = build_ood_reference(train, ood_features, o.ood);
+    out.trained.module = wrap_with_abstention(out.trained.module, out.calibration.temperature, ref);
+    const auto val_ood = predict_ood(out.trained.module, val);
+    out.ood_threshold = percentile(val_ood, o.ood.percentile);
+    auto rate = [&](const std::vector<float>& v) {
+      std::size_t n = 0;
+      for (float s : v) n += s > out.ood_threshold;
+      return v.empty() ? 0.0 : static_cast<double>(n) / static_cast<double>(v.size());
+    };
+    out.ood_rate_val = rate(val_ood);
+    out.ood_rate_test = rate(predict_ood(out.trained.module, test));
+    char line[300];
+    std::snprintf(line, sizeof line,
+                  "calibration: temperature %.4f (validation NLL %.4f -> %.4f, ECE %.4f -> %.4f); ood: "
+                  "k=%lld nearest of %zu training rows, threshold %.4f (p%.1f of validation), unknown "
+                  "%.2f%% of validation, %.2f%% of test\n",
+                  out.calibration.temperature, out.calibration.nll_before, out.calibration.nll_after,
+                  out.calibration.ece_before, out.calibration.ece_after, static_cast<long long>(ref.k), ref.n_rows,
+                  out.ood_threshold, o.ood.percentile, 100 * out.ood_rate_val, 100 * out.ood_rate_test);
+    log << line;
+  }
   const auto val_scored = score_rows(predict_proba(out.trained.module, val), k, benign);
   const auto test_proba = predict_proba(out.trained.module, test);
   const auto test_scored = score_rows(test_proba, k, benign);
@@ -244,7 +287,11 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   m.version = o.version;
   m.architecture = o.config.arch;
   m.feature_profile = data.profile;
-  m.feature_names = data.feature_names;
+  // The profile's features, then each group's (docs/model-bundle.md, feature_groups): the module's input
+  // is their concatenation, in this order.
+  m.feature_names.assign(data.feature_names.begin(),
+                         data.feature_names.begin() + static_cast<std::ptrdiff_t>(data.n_profile_features));
+  for (const auto& g : data.groups) m.feature_groups.push_back({g, *group_features(g)});
   const bool trees = is_tree_arch(o.config.arch);
   if (trees) {
     // Trees compare raw values: no scaling (docs/training.md, "Tree ensembles").
@@ -266,6 +313,30 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
                 "block: benign FPR <= %g, alert: attack recall >= %g, on the validation split", o.target_fpr,
                 o.target_recall);
   m.thresholds.tuned_for = tuned;
+  if (o.abstain) {
+    m.thresholds.ood = out.ood_threshold;
+    m.calibration.temperature = out.calibration.temperature;
+    m.calibration.method = "temperature scaling: forward() returns logits / temperature, temperature "
+                           "minimising the validation split's negative log-likelihood";
+    char ood[300];
+    std::snprintf(ood, sizeof ood,
+                  "knn: ood(x) = mean Euclidean distance to the %lld nearest of %zu training rows over the "
+                  "first %zu features, signed log1p, standardised on the training split, clamped to +/-20; "
+                  "unknown when > thresholds.ood (p%.1f of the validation split)",
+                  static_cast<long long>(o.ood.k), o.ood.reference_rows,
+                  data.n_profile_features ? data.n_profile_features : data.n_features(), o.ood.percentile);
+    m.calibration.ood_method = ood;
+    m.calibration.details_json = json{{"validation_nll_before", out.calibration.nll_before},
+                                      {"validation_nll_after", out.calibration.nll_after},
+                                      {"validation_ece_before", out.calibration.ece_before},
+                                      {"validation_ece_after", out.calibration.ece_after},
+                                      {"ood_percentile", o.ood.percentile},
+                                      {"ood_k", o.ood.k},
+                                      {"ood_reference_rows", o.ood.reference_rows},
+                                      {"unknown_rate_validation", out.ood_rate_val},
+                                      {"unknown_rate_test", out.ood_rate_test}}
+                                     .dump();
+  }
   m.created_at = utc_now_iso();
   json training;
   training["command"] = o.command_line;
@@ -273,6 +344,9 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   training["files"] = data.files.size();
   training["rows"] = {{"train", train.rows()}, {"val", val.rows()}, {"test", test.rows()}};
   training["split"] = {{"kind", o.split}, {"seed", o.config.seed}, {"description", split.description}};
+  training["label_map"] = {{"name", o.label_map}, {"map", lo.label_map}, {"rows_relabelled", data.stats.rows_relabelled}};
+  training["feature_groups"] = data.groups;
+  training["rows_group_missing"] = data.stats.rows_group_missing;
   if (!o.extra_benign.empty())
     training["extra_benign"] = {
         {"files", o.extra_benign}, {"rows", extra_rows}, {"repeat", o.extra_benign_repeat}};
@@ -354,6 +428,15 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   in.extra = {{"load_seconds", out.load_seconds},        {"train_seconds", out.trained.seconds},
               {"total_seconds", out.total_seconds},      {"export_max_abs_diff", out.export_max_abs_diff},
               {"threads", trees ? o.config.threads : 1}, {"class_weights", out.trained.class_weights}};
+  if (o.abstain) {
+    in.extra["temperature"] = out.calibration.temperature;
+    in.extra["validation_nll_before_after"] = {out.calibration.nll_before, out.calibration.nll_after};
+    in.extra["validation_ece_before_after"] = {out.calibration.ece_before, out.calibration.ece_after};
+    in.extra["ood_threshold"] = out.ood_threshold;
+    in.extra["unknown_rate_validation"] = out.ood_rate_val;
+    in.extra["unknown_rate_test"] = out.ood_rate_test;
+  }
+  if (!data.groups.empty()) in.extra["feature_groups"] = data.groups;
   if (trees) {
     in.extra["tree_strategy"] = to_string(out.trained.compiled.strategy);
     in.extra["trees_compiled"] = out.trained.compiled.trees_compiled;

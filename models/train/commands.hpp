@@ -2,6 +2,7 @@
 // The three flowguard-train subcommands as functions (main.cpp only parses the command line), so
 // tests drive exactly what users run.
 
+#include "abstain.hpp"
 #include "metrics.hpp"
 #include "model.hpp"
 
@@ -26,6 +27,10 @@ struct TrainOptions {
   double target_fpr = 0.005;    // block threshold: benign FPR on validation <= this
   double target_recall = 0.99;  // alert threshold: attack recall on validation >= this
   std::size_t major_min = 500;  // classes with at least this many flows form the "major" macro-F1
+  std::string label_map = "merged";  // merged (profiles.hpp, merged_label_map) | none
+  std::vector<std::string> groups;   // feature groups to read after the profile's (e.g. host_context)
+  bool abstain = true;               // temperature scaling + ood() in the bundle (abstain.hpp)
+  OodConfig ood;
   std::string command_line;
   // Operator feedback (export-feedback CSVs): benign rows added to the training split only, each
   // repeated extra_benign_repeat times; validation and test stay as drawn from `data`.
@@ -38,6 +43,9 @@ struct TrainOutcome {
   Evaluation test, validation;
   double load_seconds = 0, total_seconds = 0;
   double export_max_abs_diff = 0;  // trained module vs saved-and-reloaded bundle, on the test rows
+  CalibrationFit calibration;      // on the validation split (abstain only)
+  double ood_threshold = 0;        // thresholds.ood (abstain only)
+  double ood_rate_val = 0, ood_rate_test = 0;  // share of rows at or above it
 };
 
 TrainOutcome run_train(const TrainOptions& options, std::ostream& log);

@@ -117,6 +117,8 @@ struct Layout {
   std::string profile;
   bool nsl_kdd = false;
   std::vector<std::size_t> feature_columns;  // CSV column of each profile feature
+  std::vector<std::optional<std::size_t>> group_columns;  // CSV column of each group feature, if present
+  bool group_missing = false;                             // some group's columns are absent (NaN)
   std::size_t n_columns = 0;
   std::optional<std::size_t> label, id, timestamp;
   std::optional<std::size_t> duration_feature;  // index in the feature vector
@@ -187,6 +189,20 @@ Layout detect_layout(const std::string& file, const std::vector<std::string_view
     for (std::size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", `" : "`") + missing[i] + "`";
     throw DataError(file + ": " + std::to_string(missing.size()) + " feature column(s) of profile '" +
                     layout.profile + "' missing: " + list + (missing.size() > 5 ? ", ..." : ""));
+  }
+  for (const auto& g : opt.groups) {
+    const auto* gnames = group_features(g);
+    if (gnames == nullptr) throw DataError("unknown feature group '" + g + "' (known: host_context)");
+    std::size_t found = 0;
+    for (const auto& n : *gnames) {
+      layout.group_columns.push_back(find_column(header, n));
+      found += layout.group_columns.back().has_value();
+    }
+    // All or nothing: a file with some of a group's columns is a broken export, not missing context.
+    if (found != 0 && found != gnames->size())
+      throw DataError(file + ": " + std::to_string(gnames->size() - found) + " of the " +
+                      std::to_string(gnames->size()) + " columns of feature group '" + g + "' missing");
+    layout.group_missing = layout.group_missing || found == 0;
   }
   layout.label = find_column(header, opt.label_column);
   layout.id = find_column(header, "id");
@@ -305,6 +321,13 @@ Dataset load_dataset(const std::vector<std::string>& paths, const LoadOptions& o
     if (data.profile.empty()) {
       data.profile = layout.profile;
       data.feature_names = *profile_features(layout.profile);
+      data.n_profile_features = data.feature_names.size();
+      for (const auto& g : options.groups) {
+        if (layout.nsl_kdd) throw DataError(file + ": NSL-KDD has no feature groups");
+        const auto* gnames = group_features(g);
+        data.feature_names.insert(data.feature_names.end(), gnames->begin(), gnames->end());
+        data.groups.push_back(g);
+      }
     } else if (data.profile != layout.profile) {
       throw DataError(file + ": profile '" + layout.profile + "' differs from the earlier files' '" +
                       data.profile + "'; load one profile at a time");
@@ -367,7 +390,23 @@ Dataset load_dataset(const std::vector<std::string>& paths, const LoadOptions& o
           row[out++] = static_cast<float>(v);
         }
       } else {
-        for (std::size_t f = 0; f < nf; ++f) {
+        const std::size_t np = layout.feature_columns.size();
+        for (std::size_t f = np; f < nf; ++f) {
+          // Group features: NaN (missing) when the file has no such column, parsed like the others if it has.
+          row[f] = std::numeric_limits<float>::quiet_NaN();
+          const auto& col = layout.group_columns[f - np];
+          if (!col) continue;
+          double v = 0;
+          const Cell cell = parse_number(fields[*col], v);
+          if (cell == Cell::kBad) {
+            bad = true;
+            note(data.stats, where + ": `" + data.feature_names[f] + "` is not a number: '" +
+                                 std::string(fields[*col]) + "'");
+            break;
+          }
+          row[f] = static_cast<float>(v);
+        }
+        for (std::size_t f = 0; f < np && !bad; ++f) {
           double v = 0;
           const Cell cell = parse_number(fields[layout.feature_columns[f]], v);
           if (cell == Cell::kBad) {
@@ -385,6 +424,13 @@ Dataset load_dataset(const std::vector<std::string>& paths, const LoadOptions& o
       std::string label;
       if (!bad && layout.label) {
         label = std::string(trim(fields[*layout.label]));
+        if (!options.label_map.empty() && !label.empty()) {
+          std::string mapped = map_label(options.label_map, label);
+          if (mapped != label) {
+            ++data.stats.rows_relabelled;
+            label = std::move(mapped);
+          }
+        }
         if (label.empty()) {
           bad = true;
           note(data.stats, where + ": empty label");
@@ -401,6 +447,7 @@ Dataset load_dataset(const std::vector<std::string>& paths, const LoadOptions& o
       data.stats.rows_with_nan += nan;
       data.stats.rows_with_inf += inf;
       data.stats.rows_unknown_category += unknown_category;
+      data.stats.rows_group_missing += layout.group_missing;
       if (layout.duration_feature && row[*layout.duration_feature] < 0.0f)
         ++data.stats.rows_negative_duration;
       double t = kNaNValue;
@@ -434,6 +481,8 @@ Dataset subset(const Dataset& data, const std::vector<std::size_t>& rows) {
   Dataset out;
   out.profile = data.profile;
   out.feature_names = data.feature_names;
+  out.groups = data.groups;
+  out.n_profile_features = data.n_profile_features;
   out.class_names = data.class_names;
   out.files = data.files;
   out.has_labels = data.has_labels;

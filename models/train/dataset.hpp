@@ -33,12 +33,16 @@ struct LoadStats {
   std::size_t cells_inf = 0;
   std::size_t rows_bad_timestamp = 0;     // kept; their time is taken as unknown (NaN)
   std::size_t rows_unknown_category = 0;  // NSL-KDD value outside the standard vocabulary; kept
+  std::size_t rows_relabelled = 0;        // labels renamed by LoadOptions::label_map; kept
+  std::size_t rows_group_missing = 0;     // rows of files without a requested group's columns (NaN); kept
   std::vector<std::string> notes;         // first few drop reasons with file:line
 };
 
 struct Dataset {
   std::string profile;  // corrected, cicids2017 or nsl-kdd
-  std::vector<std::string> feature_names;
+  std::vector<std::string> feature_names;  // the profile's features, then every group's (LoadOptions::groups)
+  std::vector<std::string> groups;         // feature groups appended after the profile's features
+  std::size_t n_profile_features = 0;      // feature_names[0, n_profile_features) are the profile's
   std::vector<float> x;                  // row-major [rows x features], raw values (NaN/Inf kept)
   std::vector<std::string> class_names;  // labels present, sorted
   std::vector<std::int32_t> y;           // index into class_names, -1 when the input has no label
@@ -59,6 +63,13 @@ struct LoadOptions {
   std::string profile;  // empty: detect from the header; otherwise required to match
   std::string label_column = "Label";
   bool require_labels = true;
+  // Labels renamed on load (e.g. merged_label_map(): labels with the same observable behaviour become
+  // one class). Applied to every file, so CIC rows and lab rows get the same classes.
+  std::map<std::string, std::string> label_map;
+  // Feature groups appended after the profile's features (e.g. "host_context"). A file without a group's
+  // columns (the CIC sample) gives NaN for them: "missing", which trees route by a learned default
+  // direction (docs/training.md, "Feature groups").
+  std::vector<std::string> groups;
 };
 
 // Every PATH may be a file or a directory (its *.csv and *.txt files, sorted by name, are read).

@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
       ->add_option("--tree-strategy", t.config.tree_strategy,
                    "auto | gemm | tree_traversal | perfect_tree_traversal (how trees become tensors)")
       ->capture_default_str();
+  train
+      ->add_option("--label-map", t.label_map,
+                   "merged (labels with the same observable behaviour become one class) | none")
+      ->capture_default_str();
+  train->add_option("--groups", t.groups, "feature groups to read after the profile's (host_context)");
+  bool no_abstain = false;
+  train->add_flag("--no-abstain", no_abstain, "no temperature scaling and no ood() score in the bundle");
+  train->add_option("--ood-percentile", t.ood.percentile, "ood threshold: this percentile of validation")
+      ->capture_default_str();
+  train->add_option("--ood-reference", t.ood.reference_rows, "training rows kept for the ood distance")
+      ->capture_default_str();
+  train->add_option("--ood-k", t.ood.k, "neighbours averaged by the ood distance")->capture_default_str();
   bool quiet = false;
   train->add_flag("--quiet", quiet, "no per-epoch progress");
   train
@@ -114,6 +126,8 @@ int main(int argc, char** argv) {
   try {
     if (train->parsed()) {
       t.config.progress = !quiet;
+      t.abstain = !no_abstain;
+      t.ood.seed = t.config.seed;
       t.command_line = command_line;
       run_train(t, std::cout);
     } else if (evaluate->parsed()) {

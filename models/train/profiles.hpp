@@ -4,6 +4,7 @@
 // (capture/features/profile.hpp), so the order is the same definition on both sides of the socket;
 // `nsl-kdd` exists for offline experiments only (no live extractor produces it).
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,16 @@ const std::vector<std::string>& nslkdd_features();
 
 // Returns nullptr for an unknown profile name.
 const std::vector<std::string>* profile_features(std::string_view profile);
+
+// The features of a feature group the capture agent appends after the profile's (`--csv-groups`,
+// FlowRecord.group_features), in the agent's order; nullptr for an unknown group.
+const std::vector<std::string>* group_features(std::string_view group);
+
+// The label map applied by default when training (models/README.md, "Label map"): labels whose flows
+// show the same observable behaviour are one class.
+const std::map<std::string, std::string>& merged_label_map();
+// A label after the map (itself when the map does not name it).
+std::string map_label(const std::map<std::string, std::string>& map, const std::string& label);
 
 // Whether a class name denotes benign traffic ("BENIGN" in CIC-IDS2017, "normal" in NSL-KDD).
 bool looks_benign(std::string_view label);

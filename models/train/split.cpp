@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -20,11 +21,20 @@ Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double
                  double test_fraction) {
   Split split;
   const std::size_t k = data.class_names.size();
-  std::vector<std::vector<std::size_t>> by_class(k);
+  // Groups: one per class and input file, each split on its own. Inputs from different sources (the CIC
+  // sample, each lab capture) then all contribute to train, validation and test; with one time split per
+  // class, a later source (lab rows recorded in 2026) would otherwise fill only the validation and test
+  // parts. The CIC sample has one file per class, so its split is what it was with one group per class.
+  std::map<std::pair<std::size_t, std::uint32_t>, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < data.rows(); ++i)
-    if (data.y[i] >= 0) by_class[static_cast<std::size_t>(data.y[i])].push_back(i);
-  for (std::size_t c = 0; c < k; ++c) {
-    auto& rows = by_class[c];
+    if (data.y[i] >= 0) {
+      const std::uint32_t file = i < data.file_index.size() ? data.file_index[i] : 0;
+      groups[{static_cast<std::size_t>(data.y[i]), file}].push_back(i);
+    }
+  std::vector<std::size_t> rank_in_class(k, 0);
+  for (auto& [key, rows] : groups) {
+    const std::size_t c = key.first;
+    const std::size_t rank = rank_in_class[c]++;  // 0 for the class's first file: the old seed
     if (kind == SplitKind::kTime) {
       // Unknown times sort after known ones; ties keep file order.
       std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
@@ -33,7 +43,7 @@ Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double
         return ta < tb;
       });
     } else {
-      std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + c);
+      std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + c + (static_cast<std::uint64_t>(rank) << 32));
       std::shuffle(rows.begin(), rows.end(), rng);
     }
     const std::size_t n = rows.size();
@@ -62,13 +72,13 @@ Split make_split(const Dataset& data, SplitKind kind, std::uint64_t seed, double
                                   "/" + std::to_string(pct_test);
   if (kind == SplitKind::kTime) {
     split.description =
-        "time split " + proportions + " train/val/test by flow start time within each class" +
+        "time split " + proportions + " train/val/test by flow start time within each class and file" +
         std::string(data.has_timestamps ? ""
                                         : " (no or unparsable Timestamp column for some rows: "
                                           "file order used for those)");
   } else {
     split.description =
-        "random stratified split " + proportions + " train/val/test, seed " + std::to_string(seed);
+        "random split " + proportions + " train/val/test within each class and file, seed " + std::to_string(seed);
   }
   return split;
 }

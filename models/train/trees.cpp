@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -286,10 +287,45 @@ std::vector<float> TreeEnsemble::margins(const float* row) const {
   return out;
 }
 
+// XGBoost prints a non-finite float as `inf`, `-inf`, `Infinity` or `nan` (a split between the largest
+// finite value and +/-FLT_MAX, which is what the trainer gives +/-Inf, lands on +inf in float32): not JSON.
+// Outside strings they become numbers beyond float range, which round back to +/-inf on the float cast,
+// so the compiled comparison is exactly XGBoost's.
+std::string json_with_finite_literals(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    auto word = [&](const char* w) { return text.compare(i, std::strlen(w), w) == 0; };
+    if (word("Infinity") || word("inf")) {
+      out += "1e39";
+      i += word("Infinity") ? 7 : 2;
+    } else if (word("nan") || word("NaN")) {
+      out += "0";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 TreeEnsemble parse_xgboost_json(const std::string& model_json) {
   TreeEnsemble e;
   try {
-    const auto j = json::parse(model_json);
+    const auto j = json::parse(json_with_finite_literals(model_json));
     const auto& learner = j.at("learner");
     const auto& lmp = learner.at("learner_model_param");
     const std::string objective = learner.at("objective").at("name").get<std::string>();
