@@ -146,8 +146,13 @@ def score(truth, flows, alerts, evidence=None):
         elif sc > alerted[fid][3]:
             alerted[fid][2:] = [cls, sc]
         if action == "block" and enf in DECIDED:
-            first_block.setdefault(labels.canonical(src), ts)
-            blocked_by[alerted[fid][1]].add(labels.canonical(src))
+            # The address a block applies to: the flow's initiator, which the server names (block_side)
+            # and the block list records; an event store without evidence columns only knows src.
+            addr = labels.canonical(src)
+            if evidence and addr not in evidence and labels.canonical(dst) in evidence:
+                addr = labels.canonical(dst)
+            first_block.setdefault(addr, ts)
+            blocked_by[alerted[fid][1]].add(addr)
 
     attack_flows = sum(n for lab, n in flow_count.items() if lab != labels.BENIGN)
     benign_flows = flow_count[labels.BENIGN]
