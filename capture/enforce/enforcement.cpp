@@ -314,6 +314,10 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
       break;
+    case ControlRequest::kMarkFalsePositive:  // placeholder until the feedback branch lands (harden: build fix)
+      resp.set_ok(false);
+      resp.set_error("mark-false-positive is not supported by this build");
+      break;
     case ControlRequest::BODY_NOT_SET:
       resp.set_ok(false);
       resp.set_error("empty request");

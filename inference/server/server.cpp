@@ -9,6 +9,8 @@
 #include "control_service.hpp"
 #include "metrics_proto.hpp"
 
+#include "common/log_safe.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -46,10 +48,10 @@ struct Server::Impl {
         policy(std::move(p)),
         metrics(registry),
         holder(std::move(initial)),
-        models(holder, policy, metrics, opts.model_path, warmup_batches(opts.batch)),
+        models(holder, policy, metrics, opts.model_path, warmup_batches(opts.batch), opts.max_model_bytes),
         batcher(opts.batch, holder, policy, metrics),
-        sessions(ioc, SessionOptions{opts.max_frame_bytes, opts.hello_timeout}, holder, batcher, metrics),
-        control(ioc, control_handlers()),
+        sessions(ioc, session_options(opts), holder, batcher, metrics),
+        control(ioc, control_options(opts), control_handlers()),
         data_acc(ioc),
         ctl_acc(ioc),
         signals(ioc),
@@ -60,6 +62,30 @@ struct Server::Impl {
     registry.gauge_fn(
         {"flowguard_infer_queue_depth_flows", "Flows waiting for inference", "queue_depth", {}, 1.0, false},
         [this] { return static_cast<std::int64_t>(batcher.queued_flows()); });
+    registry.collector([this](std::vector<metrics::Sample>& out) { sessions.collect(out); });
+  }
+
+  static SessionOptions session_options(const ServerOptions& o) {
+    SessionOptions s;
+    s.max_frame_bytes = o.max_frame_bytes;
+    s.hello_timeout = o.hello_timeout;
+    s.max_sessions = o.max_sessions;
+    s.frame_timeout = o.frame_timeout;
+    s.idle_timeout = o.idle_timeout;
+    s.max_buffered_bytes = o.max_session_buffer;
+    s.max_unanswered_flows = o.max_unanswered_flows;
+    s.stall_timeout = o.stall_timeout;
+    return s;
+  }
+
+  ControlOptions control_options(const ServerOptions& o) {
+    ControlOptions c;
+    c.max_connections = o.max_control_connections;
+    c.idle_timeout = o.control_idle_timeout;
+    c.refused = &metrics.control_refused;
+    c.accept_errors = &metrics.control_accept_errors;
+    c.timeouts = &metrics.control_timeouts;
+    return c;
   }
 
   ServerOptions opts;
@@ -187,7 +213,7 @@ struct Server::Impl {
   }
 
   awaitable<void> reload_and_log(std::string path, std::string origin) {
-    spdlog::info("reload requested by {}: '{}'", origin, path.empty() ? opts.model_path : path);
+    spdlog::info("reload requested by {}: '{}'", origin, log_safe(path.empty() ? opts.model_path : path, 512));
     co_await reload_async(std::move(path));
   }
 
