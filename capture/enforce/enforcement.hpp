@@ -42,6 +42,9 @@ struct EnforceOptions {
   std::string allowlist_file;
   bool no_host_allowlist = false;                      // loopback stays allowlisted regardless
   std::string control_socket = kDefaultControlSocket;  // "none" disables
+  std::size_t control_max_connections = 16;
+  unsigned control_idle_timeout_ms = 10000;
+  std::function<std::string(int fd)> control_check_peer;  // set by the app (SO_PEERCRED); empty: none
   std::string state_dir = kDefaultStateDir;            // "none" disables persistence
   std::string alerts_path;
   double alert_interval_s = 1.0;

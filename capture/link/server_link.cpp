@@ -6,6 +6,7 @@
 #include "link/judge_scope.hpp"
 #include "link/ring.hpp"
 
+#include "common/log_safe.hpp"
 #include "common/unix_socket.hpp"
 #include "flowguard/v1/flowguard.pb.h"
 #include "framing.hpp"
@@ -145,11 +146,11 @@ struct ServerLink::Impl {
 
   void set_error(const std::string& e, bool log_as_error) {
     std::lock_guard lock(mu);
-    if (e != last_error) {
+    if (e != last_error) {  // the text may quote the server (its Error, a refusal reason)
       if (log_as_error)
-        spdlog::error("server link: {}", e);
+        spdlog::error("server link: {}", log_safe(e, 512));
       else
-        spdlog::warn("server link: {}", e);
+        spdlog::warn("server link: {}", log_safe(e, 512));
     }
     last_error = e;
   }
@@ -191,7 +192,7 @@ struct ServerLink::Impl {
     if (ever_connected) add(c.reconnects);
     ever_connected = true;
     spdlog::info("server link: connected to flowguard-infer at {} (model {} {})", opts.socket_path,
-                 ack->model().name(), ack->model().version());
+                 log_safe(ack->model().name()), log_safe(ack->model().version()));
     broken.store(false);
     connected.store(true, std::memory_order_release);
     receiver = std::thread([this, s, d = std::move(dec)]() mutable { receive_loop(s, std::move(d)); });
@@ -392,7 +393,8 @@ struct ServerLink::Impl {
     if (msg.has_model_changed()) {
       add(c.model_changes);
       const auto& m = msg.model_changed();
-      spdlog::info("server link: flowguard-infer now serves model {} {}", m.name(), m.version());
+      spdlog::info("server link: flowguard-infer now serves model {} {}", log_safe(m.name()),
+                   log_safe(m.version()));
       std::lock_guard lock(mu);
       model = m.name() + " " + m.version();
       return;
