@@ -41,6 +41,7 @@ void ControlService::make_room() {
   error_code ec;
   oldest->sock.close(ec);
   oldest->deadline.cancel();
+  clients_.erase(oldest);  // its coroutines hold their own reference and finish on their own
 }
 
 awaitable<void> ControlService::accept_loop(local::acceptor& acceptor) {
