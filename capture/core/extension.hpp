@@ -39,6 +39,7 @@ struct AgentContext {
   VerdictFanout& verdicts;                          // the link delivers here; enforcement add()s to it
   AgentMetrics& metrics;                            // register counters here (stats line, control `stats`)
   InputControl& input;                              // live or file; stop the input early
+  bool needs_net_admin = false;  // set by a part that changes firewall state later (privilege drop)
 };
 
 class AgentExtension {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,17 @@ ControlServer::ControlServer(ControlServerOptions options, ControlHandler handle
   if (listener.replaced_stale)
     spdlog::info("control socket: replaced the stale socket file {}", options_.path);
   listen_fd_ = listener.fd.release();
+  if (options_.check_peers) {
+    struct stat st {};
+    if (::stat(options_.path.c_str(), &st) != 0) st.st_gid = ::getegid();
+    auto policy = priv::make_peer_policy(options_.allow_groups, st.st_gid);
+    if (!policy) {
+      ::close(listen_fd_);
+      ::unlink(options_.path.c_str());
+      throw Exception(std::move(policy).error());
+    }
+    peers_ = std::move(*policy);
+  }
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     const int err = errno;
     ::close(listen_fd_);
@@ -186,8 +198,8 @@ void ControlServer::run() {
           break;
         }
         backoff.succeeded();
-        if (options_.check_peer) {
-          if (auto why = options_.check_peer(fd); !why.empty()) {
+        {
+          if (auto why = priv::check_peer(fd, peers_); !why.empty()) {
             refused_.fetch_add(1);
             std::uint64_t suppressed = 0;
             if (log_refused.allow(suppressed))

@@ -18,6 +18,9 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "common/privileges.hpp"
 
 namespace flowguard::capture::enforce {
 
@@ -30,8 +33,10 @@ struct ControlServerOptions {
   std::size_t max_pending_output = 4 * 1024 * 1024;
   unsigned mode = 0660;  // socket file permissions: root and the flowguard group
   std::chrono::milliseconds idle_timeout{10000};  // idle between requests, or mid-frame since its start
-  // Returns "" when the peer on `fd` may use the socket, else the reason it is refused. Empty: no check.
-  std::function<std::string(int fd)> check_peer;
+  // Peer check (SO_PEERCRED): root, this process's user, and members of these groups (names or ids);
+  // empty: the socket file's group. check_peers=false: anyone who can open the socket file.
+  bool check_peers = true;
+  std::vector<std::string> allow_groups;
 };
 
 class ControlServer {
@@ -57,6 +62,7 @@ class ControlServer {
 
   ControlServerOptions options_;
   ControlHandler handler_;
+  priv::PeerPolicy peers_;
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   std::thread thread_;

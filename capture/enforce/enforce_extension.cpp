@@ -19,6 +19,7 @@ class EnforceExtension final : public AgentExtension {
     enforce::mark_explicit(handles_, options_);
     enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION, &context.metrics);
     context.verdicts.add(enforcement_.get());
+    if (options_.mode == "nftables") context.needs_net_admin = true;  // nft transactions on every block
   }
   void stop() override {
     if (enforcement_) enforcement_->stop();

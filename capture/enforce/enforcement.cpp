@@ -57,6 +57,10 @@ EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) 
       ->capture_default_str()
       ->check(CLI::Range(1, 4096))
       ->group(g);
+  app.add_option("--allow-group", o.control_allow_groups,
+                 "Groups (names or ids) whose members may use the control socket, besides root and this "
+                 "process's user (default: the socket file's group)")
+      ->group(g);
   app.add_option("--control-idle-timeout-ms", o.control_idle_timeout_ms,
                  "Close a control connection idle (or stopped mid-frame) this long")
       ->capture_default_str()
@@ -152,7 +156,7 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
       co.path = o.control_socket;
       co.max_clients = o.control_max_connections;
       co.idle_timeout = std::chrono::milliseconds(o.control_idle_timeout_ms);
-      co.check_peer = o.control_check_peer;
+      co.allow_groups = o.control_allow_groups;
       e->control_ = std::make_unique<ControlServer>(
           std::move(co), [raw = e.get()](const auto& req) { return raw->handle_control(req); });
     } catch (const std::exception& ex) {

@@ -80,6 +80,16 @@ awaitable<void> AgentSessions::accept_loop(local::acceptor& acceptor) {
       continue;
     }
     backoff.succeeded();
+    if (opts_.check_peer) {
+      if (auto why = opts_.check_peer(sock.native_handle()); !why.empty()) {
+        metrics_.agent_refused.inc();
+        std::uint64_t suppressed = 0;
+        if (log_refused.allow(suppressed))
+          spdlog::warn("agent socket: refused a connection: {} ({} similar suppressed)", why, suppressed);
+        sock.close(ec);
+        continue;
+      }
+    }
     if (sessions_.size() >= opts_.max_sessions) {
       metrics_.agent_refused.inc();
       std::uint64_t suppressed = 0;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,12 +37,15 @@ struct SessionOptions {
   std::size_t max_buffered_bytes = 32u * 1024u * 1024u;
   std::size_t max_unanswered_flows = 65536;
   std::chrono::milliseconds stall_timeout{30000};
+  // "" when the peer on the fd may connect, else why not (set by the server after binding).
+  std::function<std::string(int fd)> check_peer;
 };
 
 class AgentSessions {
  public:
   AgentSessions(asio::io_context& ioc, SessionOptions opts, ModelHolder& holder, Batcher& batcher,
                 ServeMetrics& metrics);
+  void set_peer_check(std::function<std::string(int fd)> check) { opts_.check_peer = std::move(check); }
 
   // Accepts agents until the acceptor is closed.
   awaitable<void> accept_loop(local::acceptor& acceptor);
@@ -73,7 +77,7 @@ class AgentSessions {
   void on_frame(const std::shared_ptr<Session>& s, std::string_view payload);
 
   asio::io_context& ioc_;
-  const SessionOptions opts_;
+  SessionOptions opts_;
   ModelHolder& holder_;
   Batcher& batcher_;
   ServeMetrics& metrics_;

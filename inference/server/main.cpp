@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-model-bytes", opts.max_model_bytes,
                  "larger model files are refused before they are read")
       ->capture_default_str();
+  app.add_option("--allow-group", opts.allow_groups,
+                 "groups (names or ids) whose members may connect to both sockets, besides root and this "
+                 "process's user (default: each socket file's group)");
   unsigned stats_interval_s = 60;
   app.add_option("--stats-interval", stats_interval_s, "log the stats line every N seconds (0: never)")
       ->capture_default_str();

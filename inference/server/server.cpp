@@ -10,11 +10,13 @@
 #include "metrics_proto.hpp"
 
 #include "common/log_safe.hpp"
+#include "common/privileges.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -104,6 +106,7 @@ struct Server::Impl {
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd;
   bool stopping = false;
   bool bound_data = false, bound_ctl = false;
+  priv::PeerPolicy data_peers, ctl_peers;  // built in start() from each socket file's group
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // ------------------------------------------------------------------ control handlers
@@ -119,6 +122,7 @@ struct Server::Impl {
       wire::to_proto(snap, *r.mutable_metrics());
     };
     h.counted = [this] { metrics.control_requests.inc(); };
+    h.check_peer = [this](int fd) { return priv::check_peer(fd, ctl_peers); };
     return h;
   }
 
@@ -169,6 +173,18 @@ struct Server::Impl {
       throw;
     }
     bound_ctl = true;
+    if (opts.check_peers) {
+      try {
+        data_peers = peer_policy(opts.socket_path);
+        ctl_peers = peer_policy(opts.control_path);
+      } catch (...) {
+        remove_socket_files();
+        throw;
+      }
+      sessions.set_peer_check([this](int fd) { return priv::check_peer(fd, data_peers); });
+      spdlog::info("peer check: agent socket allows {}; control socket allows {}", data_peers.describe(),
+                   ctl_peers.describe());
+    }
     if (!opts.watch_dir.empty()) {
       const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
       if (fd < 0 || ::inotify_add_watch(fd, opts.watch_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
@@ -180,6 +196,12 @@ struct Server::Impl {
       }
       watch_fd = std::make_unique<asio::posix::stream_descriptor>(ioc, fd);
     }
+  }
+
+  priv::PeerPolicy peer_policy(const std::string& path) const {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) st.st_gid = ::getegid();
+    return priv::make_peer_policy(opts.allow_groups, st.st_gid).value_or_throw();
   }
 
   void remove_socket_files() {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace flowguard::inference {
 
@@ -41,6 +42,10 @@ struct ServerOptions {
   std::size_t max_unanswered_flows = 65536;               // flows of one agent not answered yet
   std::chrono::milliseconds stall_timeout{30000};  // at a cap and the agent reads nothing: close
   std::uint64_t max_model_bytes = 1ull << 30;  // larger bundle files are refused before reading
+  // Peer check on both sockets (SO_PEERCRED): root, this process's user, and members of these groups
+  // (names or ids; empty: each socket file's group). false: anyone who can open the socket files.
+  bool check_peers = true;
+  std::vector<std::string> allow_groups;
   // Control socket:
   std::size_t max_control_connections = 16;
   std::chrono::milliseconds control_idle_timeout{10000};  // between requests and mid-frame

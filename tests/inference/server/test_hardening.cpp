@@ -10,6 +10,9 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <fstream>
 #include <map>
 #include <poll.h>
@@ -347,6 +350,52 @@ TEST_CASE("status and verdicts are answered while a reload reads a large file") 
   reloader.join();
   CHECK_FALSE(reload_answer.ok());
   CHECK(srv.server->metrics().value("reloads_failed") == 1);
+}
+
+TEST_CASE("both sockets refuse a peer whose uid is not allowed, even with a widened file mode") {
+  if (::geteuid() != 0) {
+    WARN("not root: cannot fork a peer with another uid; the peer check is covered by test_privileges");
+    return;
+  }
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"));
+  ::chmod(srv.socket().c_str(), 0666);
+  ::chmod(srv.control().c_str(), 0666);
+  const std::string hello = hello_frame("intruder");
+  v1::ControlRequest req;
+  req.mutable_status();
+  const std::string status = flowguard::wire::encode_frame(req);
+  // A child running as nobody (65534): connects, sends, and reports whether any answer came.
+  auto as_nobody = [](const std::string& path, const std::string& frame) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) std::_Exit(100);
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::_Exit(9);
+      (void)!::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 5000) <= 0) std::_Exit(8);
+      char buf[64];
+      std::_Exit(::recv(fd, buf, sizeof buf, 0) > 0 ? 11 : 10);  // 10: closed without an answer
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  CHECK(as_nobody(srv.socket(), hello) == 10);
+  CHECK(as_nobody(srv.control(), status) == 10);
+  const auto k = srv.server->metrics();
+  CHECK(k.value("refused_agent") == 1);
+  CHECK(k.value("refused_control") == 1);
+  CHECK(k.value("sessions_accepted") == 0);
+  // Root (the test) still gets through.
+  CHECK(control_status(srv.control()).ok());
+  AgentClient ok(srv.socket());
+  CHECK(ok.hello(feature_names(4))->accepted());
 }
 
 #if defined(FG_INFER_BIN)
