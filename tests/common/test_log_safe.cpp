@@ -24,7 +24,7 @@ TEST_CASE("log_safe: long strings are capped and say how much was left out") {
   CHECK(log_safe(big).size() < 200);
 }
 
-TEST_CASE("LogThrottle lets one line through per interval and counts the rest; RetryBackoff doubles") {
+TEST_CASE("LogThrottle lets one line through per interval and counts the rest, RetryBackoff doubles") {
   using Clock = flowguard::LogThrottle::Clock;
   flowguard::LogThrottle t(std::chrono::seconds(10));
   const auto t0 = Clock::time_point{} + std::chrono::hours(1);

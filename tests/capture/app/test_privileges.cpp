@@ -142,7 +142,7 @@ int status_as(uid_t uid, gid_t gid, const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("the capture agent drops to --user with only the capabilities it needs; peers are checked",
+TEST_CASE("the capture agent drops to --user with only the capabilities it needs and checks peers",
           "[privileges]") {
   if (::geteuid() != 0) FLOWGUARD_SKIP("needs root (starts the agent as root and switches users)");
   const passwd* nobody = ::getpwnam("nobody");

@@ -185,7 +185,7 @@ TEST_CASE("an agent flooding 4096-flow batches cannot make another agent's flows
             "flowguard_infer_session_flows_shed_total{session=\"2\",agent=\"flood\"}") != std::string::npos);
 }
 
-TEST_CASE("a lone agent may use the whole queue; beyond it its flows are shed as overload") {
+TEST_CASE("a lone agent may use the whole queue, beyond it its flows are shed as overload") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) { o.batch.max_queue = 100; });
@@ -201,7 +201,7 @@ TEST_CASE("a lone agent may use the whole queue; beyond it its flows are shed as
   CHECK(srv.server->metrics().value("shed_fair_share") == 0);
 }
 
-TEST_CASE("connections beyond --max-sessions get an Error and are closed; a freed slot is reusable") {
+TEST_CASE("connections beyond --max-sessions get an Error and are closed, a freed slot is reusable") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   InProcessServer srv(d.file("a.pt"), [](inf::ServerOptions& o) { o.max_sessions = 3; });
@@ -267,7 +267,7 @@ TEST_CASE("an agent that sends but never reads its verdicts is stopped being rea
   CHECK(eventually([&] { return srv.server->metrics().value("sessions") == 0; }));
 }
 
-TEST_CASE("idle control connections cannot lock out status; idle and mid-frame ones time out") {
+TEST_CASE("idle control connections cannot lock out status, idle and mid-frame ones time out") {
   TempDir d;
   save_linear_model(d.file("a.pt"), "A");
   SECTION("the connection idle longest makes room") {
