@@ -82,11 +82,15 @@ awaitable<void> ControlService::accept_loop(local::acceptor& acceptor) {
       sock.close(ec);
       continue;
     }
-    auto c = std::make_shared<Client>(std::move(sock));
-    clients_.insert(c);
-    asio::co_spawn(ioc_, session(c), asio::detached);
-    asio::co_spawn(ioc_, watchdog(c), asio::detached);
+    serve(std::move(sock));
   }
+}
+
+void ControlService::serve(local::socket sock) {
+  auto c = std::make_shared<Client>(std::move(sock));
+  clients_.insert(c);
+  asio::co_spawn(ioc_, session(c), asio::detached);
+  asio::co_spawn(ioc_, watchdog(c), asio::detached);
 }
 
 awaitable<void> ControlService::watchdog(std::shared_ptr<Client> c) {

@@ -44,6 +44,9 @@ class ControlService {
  public:
   ControlService(asio::io_context& ioc, ControlOptions options, ControlHandlers handlers);
   awaitable<void> accept_loop(local::acceptor& acceptor);
+  // Serves one connected client (what accept_loop does after the peer check and the connection limit;
+  // the fuzz target feeds a socketpair here).
+  void serve(local::socket sock);
   void close_all();  // shutdown
   void clear() { clients_.clear(); }
   std::size_t open() const { return clients_.size(); }

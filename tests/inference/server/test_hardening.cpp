@@ -59,6 +59,24 @@ struct RawConn {
     }
     return true;
   }
+  // Like send(), but a send timeout is retried until `patience` passes without any byte going out (a
+  // busy server is not a server that stopped reading).
+  bool send_patiently(const std::string& bytes, std::chrono::milliseconds patience) const {
+    std::size_t off = 0;
+    auto last_progress = std::chrono::steady_clock::now();
+    while (off < bytes.size()) {
+      const auto n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<std::size_t>(n);
+        last_progress = std::chrono::steady_clock::now();
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (std::chrono::steady_clock::now() - last_progress >= patience) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
   // True once the peer closed (EOF or reset) within `timeout`; data before that is discarded.
   bool closed_within(std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -257,10 +275,10 @@ TEST_CASE("an agent that sends but never reads its verdicts is stopped being rea
   REQUIRE(c.fd >= 0);
   REQUIRE(c.send(hello_frame("deaf")));
   // Never read: the verdicts pile up in the server until it stops reading this socket; then our sends
-  // time out (200 ms) and we stop.
+  // make no progress for 3 s and we stop.
   std::size_t sent = 0;
   for (std::uint64_t seq = 1; seq <= 5000; ++seq, ++sent)
-    if (!c.send(flows_frame(seq, 1024))) break;
+    if (!c.send_patiently(flows_frame(seq, 1024), 3s)) break;
   CHECK(sent < 5000);  // the server stopped reading (back-pressure), so our send timed out
   REQUIRE(eventually([&] { return srv.server->metrics().value("closed_stalled") == 1; }));
   CHECK(c.closed_within(10s));
