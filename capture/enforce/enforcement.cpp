@@ -339,9 +339,9 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
       break;
-    case ControlRequest::kMarkFalsePositive:  // placeholder until the feedback branch lands (harden: build fix)
+    case ControlRequest::kMarkFalsePositive:
       resp.set_ok(false);
-      resp.set_error("mark-false-positive is not supported by this build");
+      resp.set_error("false-positive marking is not supported by this agent");
       break;
     case ControlRequest::BODY_NOT_SET:
       resp.set_ok(false);

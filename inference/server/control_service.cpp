@@ -139,9 +139,10 @@ awaitable<v1::ControlResponse> ControlService::handle(const v1::ControlRequest& 
     case v1::ControlRequest::kBlocks:
     case v1::ControlRequest::kBlock:
     case v1::ControlRequest::kUnblock:
+    case v1::ControlRequest::kMarkFalsePositive:
       resp.set_ok(false);
       resp.set_error(
-          "block lists are served by the capture agent (flowguard-capture), not by flowguard-infer");
+          "block lists and false-positive marks are served by the capture agent (flowguard-capture), not by flowguard-infer");
       break;
     default:
       resp.set_ok(false);
