@@ -1,6 +1,7 @@
 #include "agent_sessions.hpp"
 
 #include "framing.hpp"
+#include "accept_guard.hpp"
 #include "handshake.hpp"
 
 #include "common/log_safe.hpp"
@@ -58,28 +59,19 @@ AgentSessions::AgentSessions(asio::io_context& ioc, SessionOptions opts, ModelHo
     : ioc_(ioc), opts_(opts), holder_(holder), batcher_(batcher), metrics_(metrics) {}
 
 awaitable<void> AgentSessions::accept_loop(local::acceptor& acceptor) {
-  RetryBackoff backoff;
-  LogThrottle log_errors, log_refused;
-  asio::steady_timer pause(ioc_);
+  AcceptGuard guard(ioc_, "agent socket");
+  LogThrottle log_refused;
   for (;;) {
     error_code ec;
     local::socket sock(ioc_);
     co_await acceptor.async_accept(sock, asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      metrics_.agent_accept_errors.inc();
-      std::uint64_t suppressed = 0;
-      if (log_errors.allow(suppressed))
-        spdlog::warn("accept on agent socket failed: {} ({} similar suppressed)", ec.message(), suppressed);
-      // Out of descriptors: the listener stays readable, so retrying at once would spin; wait instead.
-      if (accept_error_is_resource(ec.value())) {
-        pause.expires_after(backoff.failed());
-        co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
-        if (stopping_) co_return;
-      }
+      co_await guard.failed(ec, &metrics_.agent_accept_errors);
+      if (stopping_) co_return;
       continue;
     }
-    backoff.succeeded();
+    guard.succeeded();
     if (opts_.check_peer) {
       if (auto why = opts_.check_peer(sock.native_handle()); !why.empty()) {
         metrics_.agent_refused.inc();

@@ -1,5 +1,6 @@
 #include "control_service.hpp"
 
+#include "accept_guard.hpp"
 #include "framing.hpp"
 #include "model_manager.hpp"
 
@@ -45,27 +46,19 @@ void ControlService::make_room() {
 }
 
 awaitable<void> ControlService::accept_loop(local::acceptor& acceptor) {
-  RetryBackoff backoff;
-  LogThrottle log_errors, log_refused;
-  asio::steady_timer pause(ioc_);
+  AcceptGuard guard(ioc_, "control socket");
+  LogThrottle log_refused;
   for (;;) {
     error_code ec;
     local::socket sock(ioc_);
     co_await acceptor.async_accept(sock, asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      if (opts_.accept_errors) opts_.accept_errors->inc();
-      std::uint64_t suppressed = 0;
-      if (log_errors.allow(suppressed))
-        spdlog::warn("accept on control socket failed: {} ({} similar suppressed)", ec.message(), suppressed);
-      if (accept_error_is_resource(ec.value())) {  // the listener stays readable: wait, do not spin
-        pause.expires_after(backoff.failed());
-        co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
-        if (stopping_) co_return;
-      }
+      co_await guard.failed(ec, opts_.accept_errors);
+      if (stopping_) co_return;
       continue;
     }
-    backoff.succeeded();
+    guard.succeeded();
     if (on_.check_peer) {
       if (auto why = on_.check_peer(sock.native_handle()); !why.empty()) {
         if (opts_.refused) opts_.refused->inc();
