@@ -69,6 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t off = 0;
   bool half_closed = false;
   char sink[65536];
+  bool ended = false;
   for (int round = 0; round < 100000; ++round) {
     if (off < size) {
       const auto n = ::send(sv[0], data + off, size - off, MSG_NOSIGNAL);
@@ -81,8 +82,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ioc.poll();
     ioc.restart();
     const auto r = ::recv(sv[0], sink, sizeof sink, 0);
-    if (half_closed && service.open() == 0 && r <= 0) break;
+    if (half_closed && service.open() == 0 && r <= 0) {
+      ended = true;
+      break;
+    }
   }
+  // After EOF (or a bad frame) the service must have closed the connection: one still open would be a
+  // client that can hold a slot forever.
+  if (!ended) __builtin_trap();
   service.close_all();
   ioc.poll();
   ::close(sv[0]);
