@@ -54,6 +54,7 @@ void drop_privileges(const app::CaptureOptions& o, bool live, bool net_admin) {
   auto spec = flowguard::priv::user_spec(o.user);
   if (!spec) {
     if (o.user_explicit) throw flowguard::Exception(std::move(spec).error());
+    if (!live) return;  // reading a file as root (a developer's replay): no warning noise
     std::fprintf(stderr,
                  "flowguard-capture: warning: no user '%s' on this host; staying root with every capability "
                  "(create the user, or pass --user NAME / --user none)\n",
