@@ -6,6 +6,7 @@
 #include "core/flow_identity.hpp"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct FlowVerdict : FlowIdentity {
   std::string reason;
   std::string model_name, model_version;
   std::vector<FeatureContribution> top_features;
+
+  // What the model was given for this flow, as sent (profile order, then the Hello's feature groups
+  // concatenated; group_features is empty when no group was announced). Views into the link's
+  // in-flight batch: valid only during on_verdict(). Consumers copy them only when they keep them
+  // (the event store, for alerts), so allow verdicts cost nothing extra.
+  std::span<const float> features;
+  std::span<const float> group_features;
 };
 
 class VerdictSink {

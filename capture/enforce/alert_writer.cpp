@@ -52,6 +52,9 @@ void AlertWriter::record_event(const FlowVerdict& v, BlockOutcome outcome, const
   a.model_version = v.model_version;
   a.reason = v.reason;
   a.eve_json = eve_line;  // empty for an alert folded out of the EVE file
+  // Kept so an operator can mark the alert a false positive and retrain with it (docs/operations.md).
+  a.features.assign(v.features.begin(), v.features.end());
+  a.group_features.assign(v.group_features.begin(), v.group_features.end());
   events_->record(std::move(a));
 }
 

@@ -17,6 +17,10 @@ class EnforceExtension final : public AgentExtension {
   void add_options(CLI::App& app) override { handles_ = enforce::register_enforce_options(app, options_); }
   void start(AgentContext& context) override {
     enforce::mark_explicit(handles_, options_);
+    // The event store keeps each alert's features under this layout (operator feedback, export).
+    // Feature groups (host_context) join here once the agent context announces them.
+    options_.feature_schema.profile = std::string(context.profile_name);
+    for (auto n : context.feature_names) options_.feature_schema.feature_names.emplace_back(n);
     enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION, &context.metrics);
     context.verdicts.add(enforcement_.get());
     if (options_.mode == "nftables") context.needs_net_admin = true;  // nft transactions on every block

@@ -122,8 +122,8 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
   if (!o.allowlist_file.empty()) allow.load_file(o.allowlist_file);
 
   if (!o.events_path.empty()) {
-    e->events_ =
-        std::make_unique<EventStore>(EventStoreOptions{o.events_path, o.events_retention_days, 8192, 512});
+    e->events_ = std::make_unique<EventStore>(
+        EventStoreOptions{o.events_path, o.events_retention_days, 8192, 512}, o.feature_schema);
   }
 
   BlockManagerOptions bo;
@@ -236,6 +236,8 @@ void Enforcement::register_metrics(AgentMetrics& m) {
         {"events_dropped", "Events dropped: store queue full", [ev] { return ev->dropped(); }, true});
     items.push_back(
         {"events_write_errors", "Event store write errors", [ev] { return ev->write_errors(); }, false});
+    items.push_back({"feedback_marked", "Alerts marked false positive by an operator",
+                     [ev] { return ev->feedback_rows(); }, false});
   }
   if (control_) {
     const ControlServer* c = control_.get();
@@ -276,6 +278,43 @@ void add_plain_counters(const metrics::Snapshot& snapshot,
 }
 
 }  // namespace
+
+ControlResult Enforcement::mark_false_positive(const flowguard::v1::MarkFalsePositiveRequest& req) {
+  if (!events_)
+    return Error{ErrorCode::unavailable, "this agent keeps no event store (start it with --events FILE.db)"};
+  FeedbackRequest r;
+  r.alert_id = req.alert_id();
+  r.address = req.address();
+  if (r.alert_id < 0) return Error{ErrorCode::invalid_argument, "alert ids are positive"};
+  if (!r.address.empty()) {
+    // The address as the store writes it (canonical text), so another spelling of an IPv6 address or
+    // an IPv4-mapped one still finds its alerts.
+    const auto parsed = parse_address(r.address);
+    if (!parsed)
+      return Error{ErrorCode::invalid_argument, "'" + r.address + "' is not an IPv4 or IPv6 address"};
+    r.address = format_address(*parsed);
+  }
+  r.note = req.note();
+  r.operator_name = req.operator_();
+  auto out = events_->mark_false_positive(r);
+  if (!out) return out.error();
+  auto ids = [](const std::vector<std::int64_t>& v) {
+    std::string s;
+    constexpr std::size_t kShown = 20;  // a block can have thousands of alerts: the message stays short
+    for (std::size_t i = 0; i < v.size() && i < kShown; ++i) s += (i ? "," : "") + std::to_string(v[i]);
+    if (v.size() > kShown) s += ",... (" + std::to_string(v.size()) + " in all)";
+    return s;
+  };
+  std::string msg = "marked " + std::to_string(out->marked.size()) + " alert(s) as false positive (BENIGN)";
+  if (!out->marked.empty()) msg += ": " + ids(out->marked);
+  if (!out->already_marked.empty()) msg += "; already marked: " + ids(out->already_marked);
+  if (out->without_features > 0)
+    msg += "; " + std::to_string(out->without_features) +
+           " of them were stored without features (older agent) and cannot be exported for training";
+  spdlog::info("feedback: {}{}{}", msg, r.operator_name.empty() ? "" : " by " + r.operator_name,
+               r.note.empty() ? "" : " (" + r.note + ")");
+  return msg;
+}
 
 metrics::Snapshot Enforcement::metrics_snapshot() {
   // The agent's registry is published by its capture thread; a registry of our own only holds atomics.
@@ -334,14 +373,13 @@ flowguard::v1::ControlResponse Enforcement::handle_control(const flowguard::v1::
       wire::to_proto(snapshot, *resp.mutable_metrics());
       break;
     }
+    case ControlRequest::kMarkFalsePositive:
+      apply_result(mark_false_positive(req.mark_false_positive()));
+      break;
     case ControlRequest::kReload:
     case ControlRequest::kModels:
       resp.set_ok(false);
       resp.set_error("served by flowguard-infer");
-      break;
-    case ControlRequest::kMarkFalsePositive:
-      resp.set_ok(false);
-      resp.set_error("false-positive marking is not supported by this agent");
       break;
     case ControlRequest::BODY_NOT_SET:
       resp.set_ok(false);

@@ -52,6 +52,9 @@ struct EnforceOptions {
   std::string events_path;
   std::uint32_t events_retention_days = 30;
   std::string nft_table = "flowguard";
+  // Not an option: the agent's feature layout, set by the enforce extension so the event store can keep
+  // each alert's features for operator feedback.
+  FeatureSchema feature_schema;
   // Set by register_enforce_options(): an explicit path that cannot be used is a start-up error,
   // the built-in default only a warning (so replaying a pcap as an ordinary user just works).
   bool control_socket_explicit = false;
@@ -95,6 +98,7 @@ class Enforcement final : public VerdictSink {
   Enforcement() = default;
 
   void register_metrics(AgentMetrics& metrics);
+  ControlResult mark_false_positive(const flowguard::v1::MarkFalsePositiveRequest& request);
   metrics::Snapshot metrics_snapshot();
 
   std::string version_;

@@ -21,6 +21,13 @@ namespace flowguard::capture {
 struct InFlightBatch {
   std::vector<FlowIdentity> metas;
   std::vector<std::int64_t> enqueued_ns;  // parallel to metas: when each record entered the ring
+  // The feature values as sent, so a verdict can hand them to its sinks (an alert keeps them in the
+  // event store for operator feedback). Flat: record i's features are features[i*nf, (i+1)*nf);
+  // its group features group_features[group_offsets[i], group_offsets[i+1]) (offsets: metas.size()+1).
+  std::vector<float> features;
+  std::vector<float> group_features;
+  std::vector<std::uint32_t> group_offsets;
+  std::size_t n_features = 0;
   std::string frame;  // wait mode: the encoded batch, re-sent if the connection drops before its verdicts
 };
 

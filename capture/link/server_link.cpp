@@ -357,12 +357,23 @@ struct ServerLink::Impl {
     InFlightBatch entry;
     entry.metas.reserve(n);
     entry.enqueued_ns.reserve(n);
+    entry.n_features = nf;
+    entry.features.reserve(n * nf);
+    entry.group_offsets.reserve(n + 1);
+    entry.group_offsets.push_back(0);
     for (std::size_t i = 0; i < n; ++i) {
       Slot* s = ring.front();
       if (!s) break;
-      encode_record(s->meta, s->features, *fb->add_flows());
+      v1::FlowRecord& rec = *fb->add_flows();
+      encode_record(s->meta, s->features, rec);
       entry.metas.push_back(s->meta);
       entry.enqueued_ns.push_back(s->enqueued_ns);
+      // Kept beside the identity (sender thread, one copy per batch): an alert's verdict hands them
+      // to the event store. Taken from the encoded record so feature groups come along as sent.
+      entry.features.insert(entry.features.end(), rec.features().begin(), rec.features().end());
+      entry.group_features.insert(entry.group_features.end(), rec.group_features().begin(),
+                                  rec.group_features().end());
+      entry.group_offsets.push_back(static_cast<std::uint32_t>(entry.group_features.size()));
       ring.pop();
     }
     const auto count = entry.metas.size();
@@ -451,6 +462,13 @@ struct ServerLink::Impl {
     }
     const std::int64_t now_ns = steady_ns();
     const MatchResult r = match_verdicts(*entry, vb, [&](std::size_t at, const v1::Verdict& v) {
+      fv.features =
+          entry->features.size() >= (at + 1) * entry->n_features
+              ? std::span<const float>(entry->features).subspan(at * entry->n_features, entry->n_features)
+              : std::span<const float>();
+      fv.group_features =
+          std::span<const float>(entry->group_features)
+              .subspan(entry->group_offsets[at], entry->group_offsets[at + 1] - entry->group_offsets[at]);
       deliver(entry->metas[at], v, fv);
       if (latency)
         latency->observe(

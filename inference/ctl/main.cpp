@@ -7,6 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 
@@ -132,6 +133,20 @@ int main(int argc, char** argv) {
   block->add_option("--reason", reason, "shown in blocks and alerts");
   auto* unblock = app.add_subcommand("unblock", "remove an address from the block set (capture agent)");
   unblock->add_option("address", address, "IPv4 or IPv6 address")->required();
+  auto* mark_fp = app.add_subcommand(
+      "mark-fp",
+      "mark an alert, or every alert that led to a block, as a false positive (capture agent; needs "
+      "--events): the flow's features stay in the event store labelled BENIGN for "
+      "`flowguard-train export-feedback`; nothing is deleted and nothing is unblocked");
+  std::int64_t alert_id = 0;
+  std::string fp_address, note, operator_name;
+  auto* fp_alert = mark_fp->add_option("--alert", alert_id, "alert id (event store alerts.id)")
+                       ->check(CLI::PositiveNumber);
+  auto* fp_block =
+      mark_fp->add_option("--block", fp_address, "blocked address: mark every alert from it (its src_ip)");
+  fp_alert->excludes(fp_block);
+  mark_fp->add_option("--note", note, "why this was no attack (stored with the feedback)");
+  mark_fp->add_option("--operator", operator_name, "who decided (default: $USER)");
   CLI11_PARSE(app, argc, argv);
 
   std::string what;
@@ -150,6 +165,20 @@ int main(int argc, char** argv) {
     what = "block", to_capture = true;
   }
   if (unblock->parsed()) req.mutable_unblock()->set_address(address), what = "unblock", to_capture = true;
+  if (mark_fp->parsed()) {
+    if (fp_alert->count() == 0 && fp_block->count() == 0) {
+      std::cerr << "flowguardctl mark-fp: give --alert ID or --block ADDRESS\n";
+      return 2;
+    }
+    auto* m = req.mutable_mark_false_positive();
+    m->set_alert_id(alert_id);
+    m->set_address(fp_address);
+    m->set_note(note);
+    if (operator_name.empty())
+      if (const char* user = std::getenv("USER")) operator_name = user;
+    m->set_operator_(operator_name);
+    what = "mark-fp", to_capture = true;
+  }
 
   v1::ControlResponse resp;
   try {

@@ -2,6 +2,7 @@
 
 #include "audit.hpp"
 #include "bundle/bundle.hpp"
+#include "feedback.hpp"
 #include "profiles.hpp"
 #include "report.hpp"
 #include "split.hpp"
@@ -187,8 +188,18 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   const Split split = make_split(data, kind, o.config.seed);
   const Audit audit = audit_dataset(data, &split);
   log << format_audit(audit) << std::flush;
-  const Dataset train = subset(data, split.train), val = subset(data, split.val),
-                test = subset(data, split.test);
+  Dataset train = subset(data, split.train);
+  const Dataset val = subset(data, split.val), test = subset(data, split.test);
+  std::size_t extra_rows = 0;
+  if (!o.extra_benign.empty()) {
+    // Operator feedback: flows marked false positive, training split only (docs/training.md).
+    LoadOptions elo;
+    elo.profile = data.profile;
+    const Dataset extra = load_dataset(o.extra_benign, elo);
+    extra_rows = add_extra_rows(train, extra, data.class_names[benign], o.extra_benign_repeat);
+    log << "added " << extra_rows << " operator-feedback row(s) labelled " << data.class_names[benign]
+        << " x " << o.extra_benign_repeat << " to the training split (--extra-benign)\n";
+  }
 
   log << "training " << o.config.arch << " on " << train.rows() << " rows, validating on " << val.rows()
       << ", testing on " << test.rows() << " (seed " << o.config.seed << ")" << std::endl;
@@ -262,6 +273,9 @@ TrainOutcome run_train(const TrainOptions& o, std::ostream& log) {
   training["files"] = data.files.size();
   training["rows"] = {{"train", train.rows()}, {"val", val.rows()}, {"test", test.rows()}};
   training["split"] = {{"kind", o.split}, {"seed", o.config.seed}, {"description", split.description}};
+  if (!o.extra_benign.empty())
+    training["extra_benign"] = {
+        {"files", o.extra_benign}, {"rows", extra_rows}, {"repeat", o.extra_benign_repeat}};
   if (trees) {
     const auto& c = out.trained.compiled;
     training["input_pipeline"] =

@@ -27,6 +27,10 @@ struct TrainOptions {
   double target_recall = 0.99;  // alert threshold: attack recall on validation >= this
   std::size_t major_min = 500;  // classes with at least this many flows form the "major" macro-F1
   std::string command_line;
+  // Operator feedback (export-feedback CSVs): benign rows added to the training split only, each
+  // repeated extra_benign_repeat times; validation and test stay as drawn from `data`.
+  std::vector<std::string> extra_benign;
+  std::size_t extra_benign_repeat = 20;
 };
 
 struct TrainOutcome {

@@ -1,5 +1,6 @@
 // flowguard-train: train, evaluate and export flowguard model bundles (see models/README.md).
 #include "commands.hpp"
+#include "feedback.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -66,6 +67,29 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool quiet = false;
   train->add_flag("--quiet", quiet, "no per-epoch progress");
+  train
+      ->add_option("--extra-benign", t.extra_benign,
+                   "CSV(s) of benign rows added to the training split only, e.g. operator feedback from "
+                   "`export-feedback` (same profile as --data; every row labelled as the benign class)")
+      ->check(CLI::ExistingPath);
+  train
+      ->add_option("--extra-benign-repeat", t.extra_benign_repeat,
+                   "each --extra-benign row is added this many times (oversampling: a few corrected flows "
+                   "against thousands of training rows)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+
+  ExportFeedbackOptions x;
+  auto* export_fb = app.add_subcommand(
+      "export-feedback",
+      "write the flows operators marked as false positives (flowguardctl mark-fp) in a capture agent's "
+      "event store as BENIGN rows of the profile's CSV layout, for train --extra-benign");
+  export_fb->add_option("--events", x.events, "the agent's SQLite event store (--events)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  export_fb->add_option("--out", x.out, "CSV to write")->required();
+  export_fb->add_option("--profile", x.profile,
+                        "export only alerts of this feature profile (needed when the store holds several)");
 
   EvaluateOptions e;
   auto* evaluate = app.add_subcommand("evaluate", "compute every metric for a bundle on labelled CSVs");
@@ -97,6 +121,8 @@ int main(int argc, char** argv) {
       run_evaluate(e, std::cout);
     } else if (predict->parsed()) {
       run_predict(p, std::cout);
+    } else if (export_fb->parsed()) {
+      export_feedback(x, std::cout);
     }
   } catch (const std::exception& ex) {
     std::cerr << "flowguard-train: " << ex.what() << "\n";

@@ -171,6 +171,48 @@ TEST_CASE("every record gets a verdict joined with the agent's own flow metadata
   CHECK(link.counters().unjudged_stopped == 0);
 }
 
+TEST_CASE("verdicts carry the feature values their record was sent with, valid during on_verdict") {
+  // FlowVerdict::features is a view into the link's in-flight batch: a sink copies what it keeps
+  // (the event store does, for alerts). Here every verdict's view must equal its own record's values.
+  struct FeatureSink : VerdictSink {
+    std::mutex mu;
+    std::vector<std::pair<std::uint64_t, std::vector<float>>> got;
+    std::size_t with_groups = 0;
+    void on_verdict(const FlowVerdict& v) override {
+      std::lock_guard lock(mu);
+      got.emplace_back(v.flow_id, std::vector<float>(v.features.begin(), v.features.end()));
+      with_groups += v.group_features.empty() ? 0 : 1;
+    }
+  };
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  InProcessServer srv(d.file("a.pt"));
+  FeatureSink sink;
+  ServerLink link(options(srv.socket()), schema(), &sink);
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  constexpr std::size_t kFlows = 300;  // several batches of 64
+  for (std::size_t i = 0; i < kFlows; ++i) {
+    Flow f(i, i % 7 == 0 ? 10.0 : 0.0);
+    f.features[1] = static_cast<double>(i) + 0.5;
+    f.features[3] = -static_cast<double>(i);
+    link.on_flow(f.report);
+  }
+  REQUIRE(link.flush(15s));
+  link.stop();
+  std::lock_guard lock(sink.mu);
+  REQUIRE(sink.got.size() == kFlows);
+  for (const auto& [id, features] : sink.got) {
+    INFO("flow " << id);
+    REQUIRE(features.size() == 4);
+    CHECK(features[0] == (id % 7 == 0 ? 10.f : 0.f));
+    CHECK(features[1] == static_cast<float>(id) + 0.5f);
+    CHECK(features[2] == 0.f);
+    CHECK(features[3] == -static_cast<float>(id));
+  }
+  CHECK(sink.with_groups == 0);  // no feature group announced: no group values
+}
+
 TEST_CASE("a refused handshake is reported and retried until a matching model is served", "[long]") {
   TempDir d;
   save_linear_model(d.file("five.pt"), "5F", 5);

@@ -472,6 +472,12 @@ TEST_CASE("control socket: models, stats, and block requests answered as not ser
   r = control(srv.control(), req);
   CHECK_FALSE(r.ok());
   CHECK(r.error().find("served by the capture agent") != std::string::npos);
+
+  req.Clear();
+  req.mutable_mark_false_positive()->set_alert_id(1);
+  r = control(srv.control(), req);
+  CHECK_FALSE(r.ok());
+  CHECK(r.error().find("false-positive marks are served by the capture agent") != std::string::npos);
 }
 
 TEST_CASE("socket files: mode 0660, stale file replaced, live server or non-socket refused") {
