@@ -14,7 +14,12 @@
 #include "output/csv_writer.hpp"
 #include "source/packet_source.hpp"
 
+#include "common/privileges.hpp"
+
 #include <CLI/CLI.hpp>
+
+#include <linux/capability.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -36,6 +41,33 @@ std::atomic<PacketSource*> g_source{nullptr};
 
 extern "C" void on_stop_signal(int) {
   if (PacketSource* s = g_source.load()) s->request_stop();
+}
+
+// Least privilege (issue 15): started as root, the agent switches every thread to --user once the
+// device, the sockets and the files are open, keeping CAP_NET_RAW (live capture) and CAP_NET_ADMIN
+// (nftables enforcement) only, with no-new-privs. A missing default user keeps root with a warning.
+void drop_privileges(const app::CaptureOptions& o, bool live, bool net_admin) {
+  if (::geteuid() != 0) return;  // already unprivileged
+  if (o.user.empty() || o.user == "none" || o.user == "root") {
+    std::fprintf(stderr, "flowguard-capture: warning: running as root with every capability (--user %s)\n",
+                 o.user.empty() ? "\"\"" : o.user.c_str());
+    return;
+  }
+  auto spec = flowguard::priv::user_spec(o.user);
+  if (!spec) {
+    if (o.user_explicit) throw flowguard::Exception(std::move(spec).error());
+    if (!live) return;  // reading a file as root (a developer's replay): no warning noise
+    std::fprintf(stderr,
+                 "flowguard-capture: warning: no user '%s' on this host; staying root with every capability "
+                 "(create the user, or pass --user NAME / --user none)\n",
+                 o.user.c_str());
+    return;
+  }
+  if (live) spec->keep_caps.push_back(CAP_NET_RAW);
+  if (net_admin) spec->keep_caps.push_back(CAP_NET_ADMIN);
+  flowguard::priv::drop_privileges(*spec).value_or_throw();
+  std::fprintf(stderr, "flowguard-capture: running as user %s (uid %u)%s%s, no-new-privs\n", o.user.c_str(),
+               static_cast<unsigned>(spec->uid), live ? ", CAP_NET_RAW" : "", net_admin ? ", CAP_NET_ADMIN" : "");
 }
 
 // What the extensions may know and do about the input (core/extension.hpp), for this PacketSource.
@@ -122,7 +154,8 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
                        verdicts,
                        metrics,
                        input,
-                       groups};
+                       groups,
+                       false};
   std::vector<AgentExtension*> started;
   for (auto& e : extensions) {
     // --no-server is the pure extractor: without verdicts there is nothing to link or enforce.
@@ -130,6 +163,7 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
     e->start(context);
     started.push_back(e.get());
   }
+  drop_privileges(options, options.file.empty(), context.needs_net_admin);
 
   engine = FlowEngine::create(config, sinks, host_context.get());
   // The reference scan's quirks depend on the reference build, i.e. on the profile (reference_scan.hpp).

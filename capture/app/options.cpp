@@ -86,6 +86,12 @@ void register_capture_options(CLI::App& app, CaptureOptions& o) {
                  "Print statistics every T seconds (0 = only at exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--user", o.user,
+                 "Started as root: run as this user once the device and sockets are open, keeping only "
+                 "CAP_NET_RAW (live) and CAP_NET_ADMIN (--enforce nftables); 'none' stays root. The default "
+                 "applies only if the user exists")
+      ->capture_default_str()
+      ->each([&o](const std::string&) { o.user_explicit = true; });
 }
 
 EngineConfig engine_config(const CaptureOptions& o) {

@@ -50,6 +50,10 @@ struct CaptureOptions {
   bool csv_snapshots = false;           // also write snapshot rows (first column "Record Kind")
   double stats_interval_s = 10.0;       // 0: only at exit
   std::string metrics_json;             // also write the registry as JSON here with every stats line
+  // Started as root: switch to this user once the device and sockets are open (see docs/operations.md
+  // "Privileges"). The default is used only when the user exists; "none" stays root.
+  std::string user = "flowguard";
+  bool user_explicit = false;
 };
 
 void register_capture_options(CLI::App& app, CaptureOptions& options);

@@ -42,6 +42,7 @@ struct AgentContext {
   InputControl& input;                              // live or file; stop the input early
   // Feature groups every record carries (FlowReport::group_features, in this order); may be empty.
   std::span<const FeatureGroupInfo> feature_groups = {};
+  bool needs_net_admin = false;  // set by a part that changes firewall state later (privilege drop)
 };
 
 class AgentExtension {

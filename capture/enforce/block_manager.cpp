@@ -1,5 +1,7 @@
 #include "enforce/block_manager.hpp"
 
+#include "common/log_safe.hpp"
+
 #include "enforce/event_store.hpp"
 
 #include <fmt/format.h>
@@ -313,7 +315,7 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
     counters_.allowlisted.fetch_add(1);
     if (note_allowlisted(src, now)) {
       spdlog::warn("blocked-but-allowlisted {} ({} {:.3f}, model {} {})", format_address(src),
-                   v.predicted_class, v.score, v.model_name, v.model_version);
+                   log_safe(v.predicted_class), v.score, log_safe(v.model_name), log_safe(v.model_version));
       record_block_event(BlockRecord{src, v.predicted_class, v.model_version, now, now, false, v.evidence},
                          BlockOutcome::allowlisted, now);
     }
@@ -340,9 +342,9 @@ BlockOutcome BlockManager::apply(const FlowVerdict& v) {
     case BlockOutcome::dry_run_listed:
       if (outcome == BlockOutcome::dry_run_listed && !renewal) break;  // within the renew interval
       spdlog::info("BLOCK {} for {} s ({} {:.3f}, model {} {}){} [{}{}]", format_address(src), ttl,
-                   v.predicted_class, v.score, v.model_name, v.model_version,
+                   log_safe(v.predicted_class), v.score, log_safe(v.model_name), log_safe(v.model_version),
                    v.evidence.present() ? fmt::format(" evidence: rule {}, {} flows, level {:.1f}, offence {}",
-                                                      v.evidence.rule, v.evidence.flows, v.evidence.level,
+                                                      log_safe(v.evidence.rule), v.evidence.flows, v.evidence.level,
                                                       v.evidence.offence)
                                         : std::string(),
                    to_string(options_.mode), renewal ? ", renewed" : "");
@@ -392,7 +394,8 @@ ControlResult BlockManager::block(std::string_view address_text, std::uint32_t t
   if (outcome == BlockOutcome::failed) return Error{ErrorCode::io_error, "nftables: " + error};
   counters_.manual_blocks.fetch_add(1);
   record_block_event(snapshot, outcome, now);
-  spdlog::info("BLOCK {} for {} s (manual: {}) [{}]", text, ttl, snapshot.reason, to_string(options_.mode));
+  spdlog::info("BLOCK {} for {} s (manual: {}) [{}]", text, ttl, log_safe(snapshot.reason),
+               to_string(options_.mode));
   return "blocked " + text + " for " + std::to_string(ttl) + " s (" + std::string(to_string(options_.mode)) +
          ")";
 }

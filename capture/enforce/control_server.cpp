@@ -1,5 +1,6 @@
 #include "enforce/control_server.hpp"
 
+#include "common/throttle.hpp"
 #include "common/unix_socket.hpp"
 #include "framing.hpp"
 
@@ -8,8 +9,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -18,11 +21,20 @@
 namespace flowguard::capture::enforce {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct Client {
   int fd;
   wire::FrameDecoder decoder;
   std::string out;
   bool closing = false;  // close once `out` is written
+  Clock::time_point last_active = Clock::now();
+  Clock::time_point frame_started{};  // when the partial frame in `decoder` began
+  bool partial() const { return decoder.buffered() > 0; }
+  // Idle between requests counts from the last byte; a partial frame from its first byte.
+  Clock::time_point deadline(std::chrono::milliseconds t) const {
+    return (partial() ? frame_started : last_active) + t;
+  }
 };
 
 }  // namespace
@@ -41,6 +53,17 @@ ControlServer::ControlServer(ControlServerOptions options, ControlHandler handle
   if (listener.replaced_stale)
     spdlog::info("control socket: replaced the stale socket file {}", options_.path);
   listen_fd_ = listener.fd.release();
+  if (options_.check_peers) {
+    struct stat st {};
+    if (::stat(options_.path.c_str(), &st) != 0) st.st_gid = ::getegid();
+    auto policy = priv::make_peer_policy(options_.allow_groups, st.st_gid);
+    if (!policy) {
+      ::close(listen_fd_);
+      ::unlink(options_.path.c_str());
+      throw Exception(std::move(policy).error());
+    }
+    peers_ = std::move(*policy);
+  }
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     const int err = errno;
     ::close(listen_fd_);
@@ -67,33 +90,36 @@ void ControlServer::run() {
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<pollfd> fds;
   char buf[4096];
+  RetryBackoff backoff;
+  LogThrottle log_errors, log_refused;
+  Clock::time_point accept_paused_until{};  // after an accept() resource error: do not poll the listener
+  const auto close_client = [](Client& c) {
+    ::close(c.fd);
+    c.fd = -1;
+  };
   for (;;) {
+    const auto now = Clock::now();
+    const bool listen_ok = now >= accept_paused_until;
     fds.clear();
     fds.push_back({wake_pipe_[0], POLLIN, 0});
-    fds.push_back({listen_fd_, POLLIN, 0});
+    fds.push_back({listen_ok ? listen_fd_ : -1, POLLIN, 0});  // a negative fd is ignored by poll()
+    Clock::time_point next = listen_ok ? Clock::time_point::max() : accept_paused_until;
     for (const auto& c : clients) {
       fds.push_back(
           {c->fd, static_cast<short>((c->closing ? 0 : POLLIN) | (c->out.empty() ? 0 : POLLOUT)), 0});
+      if (c->out.empty()) next = std::min(next, c->deadline(options_.idle_timeout));
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    int timeout_ms = -1;
+    if (next != Clock::time_point::max())
+      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1, 0, 60000));
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("control socket: poll: {}", std::strerror(errno));
       break;
     }
     if (fds[0].revents != 0) break;
-    if (fds[1].revents & POLLIN) {
-      for (;;) {
-        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) break;
-        if (clients.size() >= options_.max_clients) {
-          refused_.fetch_add(1);
-          ::close(fd);
-          continue;
-        }
-        clients.push_back(
-            std::make_unique<Client>(Client{fd, wire::FrameDecoder(options_.max_frame_bytes), {}, false}));
-      }
-    }
+    // Existing clients first (their pollfd slots match `clients` by index), then new connections.
     for (std::size_t i = 0; i + 2 < fds.size(); ++i) {
       Client& c = *clients[i];
       const short ev = fds[i + 2].revents;
@@ -103,6 +129,9 @@ void ControlServer::run() {
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
           drop = true;
         } else if (n > 0) {
+          const bool was_partial = c.partial();
+          c.last_active = Clock::now();
+          if (!was_partial) c.frame_started = c.last_active;
           c.decoder.feed(std::string_view(buf, static_cast<std::size_t>(n)));
           std::string_view payload;
           while (c.decoder.next(payload)) {
@@ -123,6 +152,8 @@ void ControlServer::run() {
               wire::append_frame(fail, c.out);
             }
           }
+          // A frame that began in this read but is still incomplete started now.
+          if (c.partial() && !was_partial) c.frame_started = c.last_active;
           if (c.decoder.failed()) {
             bad_frames_.fetch_add(1);
             spdlog::warn("control socket: closing a connection: {} (declared {} bytes)",
@@ -134,17 +165,74 @@ void ControlServer::run() {
       }
       if (!drop && !c.out.empty()) {
         const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-        if (n > 0)
+        if (n > 0) {
           c.out.erase(0, static_cast<std::size_t>(n));
-        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+          c.last_active = Clock::now();
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
           drop = true;
+        }
       }
-      if (drop || (c.closing && c.out.empty())) {
-        ::close(c.fd);
-        c.fd = -1;
+      if (!drop && c.out.empty() && Clock::now() >= c.deadline(options_.idle_timeout)) {
+        timeouts_.fetch_add(1);
+        spdlog::debug("control socket: closing a connection {} for {} ms",
+                      c.partial() ? "stopped mid-frame" : "idle", options_.idle_timeout.count());
+        drop = true;
       }
+      if (drop || (c.closing && c.out.empty())) close_client(c);
     }
     std::erase_if(clients, [](const auto& c) { return c->fd < 0; });
+
+    if (listen_ok && (fds[1].revents & POLLIN)) {
+      for (;;) {
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+          const int err = errno;
+          if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) break;
+          accept_errors_.fetch_add(1);
+          std::uint64_t suppressed = 0;
+          if (log_errors.allow(suppressed))
+            spdlog::warn("control socket: accept failed: {} ({} similar suppressed)", std::strerror(err),
+                         suppressed);
+          // Out of descriptors: the listener stays readable, so polling it again at once would spin.
+          if (accept_error_is_resource(err)) accept_paused_until = Clock::now() + backoff.failed();
+          break;
+        }
+        backoff.succeeded();
+        {
+          if (auto why = priv::check_peer(fd, peers_); !why.empty()) {
+            refused_.fetch_add(1);
+            std::uint64_t suppressed = 0;
+            if (log_refused.allow(suppressed))
+              spdlog::warn("control socket: refused a connection: {} ({} similar suppressed)", why,
+                           suppressed);
+            ::close(fd);
+            continue;
+          }
+        }
+        if (clients.size() >= options_.max_clients) {
+          // Full: close the connection idle longest (not one with a reply pending), so idle
+          // connections never lock an operator out.
+          Client* victim = nullptr;
+          for (const auto& c : clients)
+            if (c->out.empty() && (!victim || (c->partial() != victim->partial()
+                                                   ? !c->partial()
+                                                   : c->last_active < victim->last_active)))
+              victim = c.get();
+          if (victim) {
+            refused_.fetch_add(1);
+            close_client(*victim);
+            std::erase_if(clients, [](const auto& c) { return c->fd < 0; });
+          }
+        }
+        if (clients.size() >= options_.max_clients) {
+          refused_.fetch_add(1);
+          ::close(fd);
+          continue;
+        }
+        clients.push_back(
+            std::make_unique<Client>(Client{fd, wire::FrameDecoder(options_.max_frame_bytes), {}, false}));
+      }
+    }
   }
   for (const auto& c : clients) ::close(c->fd);
 }

@@ -23,6 +23,7 @@ class EnforceExtension final : public AgentExtension {
     for (auto n : context.feature_names) options_.feature_schema.feature_names.emplace_back(n);
     enforcement_ = enforce::Enforcement::create(options_, FLOWGUARD_VERSION, &context.metrics);
     context.verdicts.add(enforcement_.get());
+    if (options_.mode == "nftables") context.needs_net_admin = true;  // nft transactions on every block
   }
   void stop() override {
     if (enforcement_) enforcement_->stop();

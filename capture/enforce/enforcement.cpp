@@ -58,6 +58,20 @@ EnforceOptionHandles register_enforce_options(CLI::App& app, EnforceOptions& o) 
                                  "Unix socket for flowguardctl blocks/block/unblock/status ('none' disables)")
                       ->capture_default_str()
                       ->group(g);
+  app.add_option("--max-control-connections", o.control_max_connections,
+                 "Open control connections; when full the one idle longest is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096))
+      ->group(g);
+  app.add_option("--allow-group", o.control_allow_groups,
+                 "Groups (names or ids) whose members may use the control socket, besides root and this "
+                 "process's user (default: the socket file's group)")
+      ->group(g);
+  app.add_option("--control-idle-timeout-ms", o.control_idle_timeout_ms,
+                 "Close a control connection idle (or stopped mid-frame) this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600000))
+      ->group(g);
   auto* state = app.add_option("--state-dir", o.state_dir,
                                "Where the block list persists across restarts ('none' disables)")
                     ->capture_default_str()
@@ -145,9 +159,13 @@ std::unique_ptr<Enforcement> Enforcement::create(const EnforceOptions& o, std::s
 
   if (o.control_socket != "none" && !o.control_socket.empty()) {
     try {
+      ControlServerOptions co;
+      co.path = o.control_socket;
+      co.max_clients = o.control_max_connections;
+      co.idle_timeout = std::chrono::milliseconds(o.control_idle_timeout_ms);
+      co.allow_groups = o.control_allow_groups;
       e->control_ = std::make_unique<ControlServer>(
-          ControlServerOptions{o.control_socket},
-          [raw = e.get()](const auto& req) { return raw->handle_control(req); });
+          std::move(co), [raw = e.get()](const auto& req) { return raw->handle_control(req); });
     } catch (const std::exception& ex) {
       if (o.control_socket_explicit) throw;
       spdlog::warn("enforce: no control socket ({}); flowguardctl blocks/unblock will not reach this agent",
@@ -235,6 +253,13 @@ void Enforcement::register_metrics(AgentMetrics& m) {
     items.push_back({"control_requests", "Control socket requests", [c] { return c->requests(); }, false});
     items.push_back(
         {"control_bad_frames", "Control socket frames refused", [c] { return c->bad_frames(); }, false});
+    items.push_back({"control_refused",
+                     "Control connections refused (peer not allowed) or closed to make room",
+                     [c] { return c->refused_connections(); }, false});
+    items.push_back({"control_accept_errors", "Control socket accept() failures (e.g. out of descriptors)",
+                     [c] { return c->accept_errors(); }, false});
+    items.push_back({"control_timeouts", "Control connections closed idle or mid-frame",
+                     [c] { return c->timeouts(); }, false});
   }
   for (auto& it : items) {
     metrics::Desc d{"flowguard_capture_enforce_" + std::string(it.key) + "_total", it.help, it.key};

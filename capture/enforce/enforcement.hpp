@@ -43,6 +43,9 @@ struct EnforceOptions {
   std::string allowlist_file;
   bool no_host_allowlist = false;                      // loopback stays allowlisted regardless
   std::string control_socket = kDefaultControlSocket;  // "none" disables
+  std::size_t control_max_connections = 16;
+  unsigned control_idle_timeout_ms = 10000;
+  std::vector<std::string> control_allow_groups;  // peers allowed besides root and our user (SO_PEERCRED)
   std::string state_dir = kDefaultStateDir;            // "none" disables persistence
   std::string alerts_path;
   double alert_interval_s = 1.0;

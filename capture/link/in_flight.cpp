@@ -22,6 +22,17 @@ std::size_t InFlightTable::clear() {
   return n;
 }
 
+std::size_t InFlightTable::trim_oldest(std::size_t max_flows) {
+  std::size_t dropped = 0;
+  while (flows_ > max_flows && !batches_.empty()) {
+    const auto it = batches_.begin();  // lowest batch_seq: the oldest
+    dropped += it->second.metas.size();
+    flows_ -= it->second.metas.size();
+    batches_.erase(it);
+  }
+  return dropped;
+}
+
 std::vector<std::pair<std::size_t, std::string>> InFlightTable::frames() const {
   std::vector<std::pair<std::size_t, std::string>> out;
   for (const auto& [seq, b] : batches_) out.emplace_back(b.metas.size(), b.frame);

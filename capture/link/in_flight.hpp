@@ -40,6 +40,8 @@ class InFlightTable {
   void answered(std::size_t records) { flows_ -= records; }
   // Forgets everything (connection lost, fail-open mode); returns the records dropped.
   std::size_t clear();
+  // Drops the oldest batches until at most `max_flows` records remain; returns the records dropped.
+  std::size_t trim_oldest(std::size_t max_flows);
   // Record counts and frames of the unanswered batches, oldest first (wait mode resend).
   std::vector<std::pair<std::size_t, std::string>> frames() const;
   std::size_t flows() const { return flows_; }

@@ -34,6 +34,16 @@ void register_link_options(CLI::App& app, LinkOptions& o) {
        "wait mode: give up with an error (exit 1) when the server has been away or stalled this long "
        "(default 30)")
       ->check(CLI::Range(0.1, 86400.0));
+  g->add_option_function<unsigned>(
+       "--link-resend-window-ms",
+       [&o](unsigned ms) { o.resend_window = std::chrono::milliseconds(ms); },
+       "fail-open mode: re-send the records in flight on a lost connection if the server is back within "
+       "this time (0: never; default 10000)")
+      ->check(CLI::Range(0u, 3600000u));
+  g->add_option("--link-resend-max", o.resend_max_flows,
+                "fail-open mode: at most this many in-flight records kept for the re-send (oldest dropped)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 24));
   g->add_option("--agent-id", o.agent_id, "name of this agent in the server's logs (default: host name)");
   g->add_flag(
       "--judge-multicast", o.judge_multicast,

@@ -39,6 +39,11 @@ struct LinkOptions {
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds hello_timeout{5000};
+  // fail_open mode: records in flight when a connection drops are kept (at most resend_max_flows,
+  // the oldest dropped first) and re-sent if a new connection is up within resend_window; later they
+  // count unjudged (connection_lost). resend_window 0: never re-sent (the pre-issue-15 behaviour).
+  std::chrono::milliseconds resend_window{10000};
+  std::size_t resend_max_flows = 16384;
 };
 
 // A feature group the agent announces (Hello.feature_groups) and sends with every record.

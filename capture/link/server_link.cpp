@@ -6,6 +6,7 @@
 #include "link/judge_scope.hpp"
 #include "link/ring.hpp"
 
+#include "common/log_safe.hpp"
 #include "common/unix_socket.hpp"
 #include "flowguard/v1/flowguard.pb.h"
 #include "framing.hpp"
@@ -75,6 +76,11 @@ struct ServerLink::Impl {
   AtomicCounters c;
   std::atomic<bool> connected{false}, stopping{false}, broken{false}, started{false};
   const bool waits = opts.backpressure == Backpressure::wait;
+  // Batches keep their encoded frame for a re-send: always in wait mode, in fail-open mode when the
+  // resend window is on (one copy per batch on the sender thread; bounded by max_in_flight).
+  const bool keeps_frames = waits || opts.resend_window.count() > 0;
+  bool retained = false;  // fail-open: the in-flight table of a lost connection waits for a re-send
+  Clock::time_point lost_at{};
   std::atomic<bool> gave_up{false};
   WaitHooks hooks;
   metrics::Histogram* latency = nullptr;  // flow-to-verdict, microseconds (set before start())
@@ -148,11 +154,11 @@ struct ServerLink::Impl {
 
   void set_error(const std::string& e, bool log_as_error) {
     std::lock_guard lock(mu);
-    if (e != last_error) {
+    if (e != last_error) {  // the text may quote the server (its Error, a refusal reason)
       if (log_as_error)
-        spdlog::error("server link: {}", e);
+        spdlog::error("server link: {}", log_safe(e, 512));
       else
-        spdlog::warn("server link: {}", e);
+        spdlog::warn("server link: {}", log_safe(e, 512));
     }
     last_error = e;
   }
@@ -194,7 +200,7 @@ struct ServerLink::Impl {
     if (ever_connected) add(c.reconnects);
     ever_connected = true;
     spdlog::info("server link: connected to flowguard-infer at {} (model {} {})", opts.socket_path,
-                 ack->model().name(), ack->model().version());
+                 log_safe(ack->model().name()), log_safe(ack->model().version()));
     broken.store(false);
     connected.store(true, std::memory_order_release);
     receiver = std::thread([this, s, d = std::move(dec)]() mutable { receive_loop(s, std::move(d)); });
@@ -217,6 +223,18 @@ struct ServerLink::Impl {
     }
     broken.store(false);
     if (waiting() && !stopping.load()) return;
+    if (!waits && !stopping.load() && opts.resend_window.count() > 0) {
+      // Fail-open: what was in flight is kept (bounded, oldest dropped first) for a re-send if the
+      // server is back soon; the queue fails open as before (live packets cannot wait).
+      {
+        std::lock_guard lock(mu);
+        add(in_flight_reason, inflight.trim_oldest(opts.resend_max_flows));
+        retained = inflight.flows() > 0;
+      }
+      lost_at = Clock::now();
+      drain_ring(queued_reason);
+      return;
+    }
     {
       std::lock_guard lock(mu);
       add(in_flight_reason, inflight.clear());
@@ -241,6 +259,17 @@ struct ServerLink::Impl {
       if (!write_all(s, frame)) return broken.store(true);
       add(c.resent, count);
     }
+  }
+
+  // Fail-open: the retained in-flight records are too old for a re-send: count them lost.
+  void expire_retained(bool force) {
+    if (!retained || (!force && Clock::now() - lost_at <= opts.resend_window)) return;
+    {
+      std::lock_guard lock(mu);
+      add(c.connection_lost, inflight.clear());
+    }
+    retained = false;
+    progress.notify_all();
   }
 
   void drain_ring(std::atomic<std::uint64_t>& reason) {
@@ -268,10 +297,15 @@ struct ServerLink::Impl {
         continue;
       }
       if (!connected.load()) {
-        if (!waiting()) drain_ring(c.server_away);
+        if (!waiting()) {
+          drain_ring(c.server_away);
+          expire_retained(false);
+        }
         if (connect_and_hello()) {
           backoff = opts.reconnect_min;
-          if (waiting()) resend_in_flight();
+          if (!waiting()) expire_retained(false);
+          if (waiting() || retained) resend_in_flight();
+          retained = false;
           continue;
         }
         std::unique_lock lock(mu);
@@ -311,6 +345,7 @@ struct ServerLink::Impl {
       if (ring.size() > 0) first_seen = Clock::now();
     }
     disconnect(c.stopped, c.stopped);
+    expire_retained(true);  // (already cleared by disconnect() when stopping; kept for clarity)
   }
 
   void send_batch(std::size_t n, v1::AgentMessage& msg, std::string& frame) {
@@ -347,7 +382,7 @@ struct ServerLink::Impl {
     const auto count = entry.metas.size();
     frame.clear();
     const bool encoded = wire::append_frame(msg, frame) == wire::FrameError::none;
-    if (encoded && waits) entry.frame = frame;
+    if (encoded && keeps_frames) entry.frame = frame;
     {
       std::lock_guard lock(mu);
       if (encoded) {
@@ -406,7 +441,8 @@ struct ServerLink::Impl {
     if (msg.has_model_changed()) {
       add(c.model_changes);
       const auto& m = msg.model_changed();
-      spdlog::info("server link: flowguard-infer now serves model {} {}", m.name(), m.version());
+      spdlog::info("server link: flowguard-infer now serves model {} {}", log_safe(m.name()),
+                   log_safe(m.version()));
       std::lock_guard lock(mu);
       model = m.name() + " " + m.version();
       return;

@@ -7,8 +7,10 @@
 //
 // When the ring is full or the server is away, LinkOptions::backpressure decides:
 // - fail_open (live capture): the record is counted unjudged and on_flow() returns at once. Records in
-//   flight when a connection drops are counted unjudged (connection_lost), not resent: by the time a new
-//   connection is up their moment has passed, and a live flow sends a fresh snapshot anyway.
+//   flight when a connection drops (a server crash) are kept, at most LinkOptions::resend_max_flows with
+//   the oldest dropped first (counted connection_lost), and re-sent (counted `resent`) if a new
+//   connection is up within resend_window; after that their moment has passed and they count
+//   connection_lost (a live flow sends a fresh snapshot anyway).
 // - wait (replaying a file): on_flow() waits on a condition variable until the sender frees a slot;
 //   records queue while the server is away, and what was in flight on a lost connection is re-sent
 //   after the reconnect (counted `resent`), so every record is judged. If nothing moves for wait_limit

@@ -147,6 +147,11 @@ void Registry::gauge_fn(Desc desc, std::function<std::int64_t()> fn) {
   e.fn = std::move(fn);
 }
 
+void Registry::collector(std::function<void(std::vector<Sample>&)> fn) {
+  std::lock_guard lock(mu_);
+  collectors_.push_back(std::move(fn));
+}
+
 Histogram& Registry::histogram(Desc desc, std::vector<std::uint64_t> bounds) {
   if (bounds.empty() || !std::is_sorted(bounds.begin(), bounds.end()) ||
       std::adjacent_find(bounds.begin(), bounds.end()) != bounds.end())
@@ -192,6 +197,7 @@ Snapshot Registry::snapshot() const {
   }
   std::stable_sort(s.samples.begin(), s.samples.end(),
                    [&](const Sample& a, const Sample& b) { return first.at(a.name) < first.at(b.name); });
+  for (const auto& fn : collectors_) fn(s.samples);
   return s;
 }
 

@@ -57,23 +57,77 @@ Batcher::Batcher(BatcherOptions opts, ModelHolder& models, const Policy& policy,
 
 Batcher::~Batcher() { stop(); }
 
-std::size_t Batcher::reserve(std::size_t want) {
-  std::size_t cur = queued_.load(std::memory_order_relaxed);
-  for (;;) {
-    const std::size_t room = cur >= opts_.max_queue ? 0 : opts_.max_queue - cur;
-    const std::size_t take = std::min(room, want);
-    if (take == 0) return 0;
-    if (queued_.compare_exchange_weak(cur, cur + take, std::memory_order_relaxed)) return take;
-  }
+Batcher::Admission Batcher::reserve(std::uint64_t session, std::size_t want, std::size_t sessions) {
+  Admission a;
+  if (want == 0) return a;
+  std::lock_guard lock(mu_);
+  const std::size_t max = opts_.max_queue;
+  const std::size_t share = std::max<std::size_t>(max / std::max<std::size_t>(sessions, 1), 1);
+  const std::size_t total = queued_.load(std::memory_order_relaxed);
+  std::size_t& held = held_[session];
+  // Within its share a session is always admitted (the shares of the connected sessions add up to
+  // max_queue); beyond it only into spare room below max_queue. Hard cap: 2 x max_queue in total.
+  const std::size_t hard_room = total >= 2 * max ? 0 : 2 * max - total;
+  const std::size_t guaranteed = std::min({want, held < share ? share - held : 0, hard_room});
+  const std::size_t after = total + guaranteed;
+  const std::size_t spare = after >= max ? 0 : max - after;
+  const std::size_t borrowed = std::min(want - guaranteed, spare);
+  a.admitted = guaranteed + borrowed;
+  const std::size_t shed = want - a.admitted;
+  if (held + guaranteed >= share && sessions > 1)
+    a.fair_share = shed;
+  else
+    a.overload = shed;
+  held += a.admitted;
+  if (held == 0) held_.erase(session);
+  queued_.fetch_add(a.admitted, std::memory_order_relaxed);
+  return a;
 }
 
-void Batcher::unreserve(std::size_t n) { queued_.fetch_sub(n, std::memory_order_relaxed); }
+void Batcher::release_locked(std::uint64_t session, std::size_t n) {
+  queued_.fetch_sub(n, std::memory_order_relaxed);
+  auto it = held_.find(session);
+  if (it == held_.end()) return;
+  it->second -= std::min(it->second, n);
+  if (it->second == 0) held_.erase(it);
+}
+
+void Batcher::unreserve(std::uint64_t session, std::size_t n) {
+  std::lock_guard lock(mu_);
+  release_locked(session, n);
+}
+
+std::size_t Batcher::queued_for(std::uint64_t session) const {
+  std::lock_guard lock(mu_);
+  const auto it = held_.find(session);
+  return it == held_.end() ? 0 : it->second;
+}
+
+Job* Batcher::peek_locked() const {
+  if (ready_.empty()) return nullptr;
+  return queues_.at(ready_.front()).front().get();
+}
+
+std::unique_ptr<Job> Batcher::pop_locked() {
+  const std::uint64_t id = ready_.front();
+  ready_.pop_front();
+  auto it = queues_.find(id);
+  auto job = std::move(it->second.front());
+  it->second.pop_front();
+  if (it->second.empty())
+    queues_.erase(it);
+  else
+    ready_.push_back(id);  // its next job waits until every other session had a turn
+  return job;
+}
 
 void Batcher::submit(std::unique_ptr<Job> job) {
   job->enqueued = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
+    auto& q = queues_[job->session];
+    if (q.empty()) ready_.push_back(job->session);
+    q.push_back(std::move(job));
   }
   cv_.notify_one();
 }
@@ -105,24 +159,23 @@ void Batcher::worker_loop() {
     bool more = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued has been taken
-      const auto deadline = queue_.front()->enqueued + opts_.max_delay;
+      cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+      if (ready_.empty()) return;  // stopping, and everything queued has been taken
+      const auto deadline = peek_locked()->enqueued + opts_.max_delay;
       std::size_t rows = 0;
       for (;;) {
-        while (!queue_.empty() && (rows == 0 || rows + queue_.front()->slots.size() <= opts_.max_batch)) {
-          rows += queue_.front()->slots.size();
-          jobs.push_back(std::move(queue_.front()));
-          queue_.pop_front();
+        while (!ready_.empty() && (rows == 0 || rows + peek_locked()->slots.size() <= opts_.max_batch)) {
+          rows += peek_locked()->slots.size();
+          jobs.push_back(pop_locked());
+          release_locked(jobs.back()->session, jobs.back()->slots.size());
         }
         // Full, or the next job does not fit, or nothing more may wait.
-        if (rows >= opts_.max_batch || !queue_.empty() || stopping_ || draining_) break;
+        if (rows >= opts_.max_batch || !ready_.empty() || stopping_ || draining_) break;
         if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-          if (queue_.empty() || rows + queue_.front()->slots.size() > opts_.max_batch) break;
+          if (ready_.empty() || rows + peek_locked()->slots.size() > opts_.max_batch) break;
         }
       }
-      queued_.fetch_sub(rows, std::memory_order_relaxed);
-      more = !queue_.empty();
+      more = !ready_.empty();
     }
     if (more) cv_.notify_one();  // another worker may start on the rest
     run(jobs);

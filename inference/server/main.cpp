@@ -53,6 +53,42 @@ int main(int argc, char** argv) {
   app.add_option("--hello-timeout-ms", hello_timeout_ms,
                  "close connections that send no Hello within this time")
       ->capture_default_str();
+  unsigned frame_timeout_ms = 30000, idle_timeout_ms = 0, stall_timeout_ms = 30000, control_idle_ms = 10000;
+  app.add_option("--max-sessions", opts.max_sessions,
+                 "open connections on the agent socket; beyond: closed at once with an Error")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--frame-timeout-ms", frame_timeout_ms,
+                 "close an agent connection whose frame stays incomplete this long (0: never)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", idle_timeout_ms,
+                 "close an agent connection that sends nothing this long (0: never; agents may be quiet)")
+      ->capture_default_str();
+  app.add_option("--max-session-buffer", opts.max_session_buffer,
+                 "bytes of verdicts waiting for one agent to read; at the cap its socket is not read")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1} << 16, std::size_t{1} << 32));
+  app.add_option("--max-unanswered-flows", opts.max_unanswered_flows,
+                 "flows of one agent not answered yet; at the cap its socket is not read")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 24));
+  app.add_option("--stall-timeout-ms", stall_timeout_ms,
+                 "close an agent that reads no verdicts this long while it is at a cap (0: never)")
+      ->capture_default_str();
+  app.add_option("--max-control-connections", opts.max_control_connections,
+                 "open control connections; when full the one idle longest is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--control-idle-timeout-ms", control_idle_ms,
+                 "close a control connection idle (or stopped mid-frame) this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--max-model-bytes", opts.max_model_bytes,
+                 "larger model files are refused before they are read")
+      ->capture_default_str();
+  app.add_option("--allow-group", opts.allow_groups,
+                 "groups (names or ids) whose members may connect to both sockets, besides root and this "
+                 "process's user (default: each socket file's group)");
   unsigned stats_interval_s = 60;
   app.add_option("--stats-interval", stats_interval_s, "log the stats line every N seconds (0: never)")
       ->capture_default_str();
@@ -61,6 +97,10 @@ int main(int argc, char** argv) {
   opts.batch.max_delay = std::chrono::microseconds(max_delay_us);
   opts.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
   opts.stats_interval = std::chrono::seconds(stats_interval_s);
+  opts.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
+  opts.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  opts.stall_timeout = std::chrono::milliseconds(stall_timeout_ms);
+  opts.control_idle_timeout = std::chrono::milliseconds(control_idle_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -82,7 +122,7 @@ int main(int argc, char** argv) {
   if (opts.batch.max_batch > 1) warmup.push_back(static_cast<std::int64_t>(opts.batch.max_batch));
   std::shared_ptr<const Model> model;
   try {
-    model = load_model(opts.model_path, warmup);
+    model = load_model(opts.model_path, warmup, opts.max_model_bytes);
   } catch (const ModelLoadError& e) {
     spdlog::critical("cannot serve: {}", e.what());
     return 1;

@@ -2,6 +2,8 @@
 
 #include "bundle/bundle.hpp"
 
+static_assert(flowguard::models::kMaxBundleBytes == (1ull << 30), "model.hpp repeats the default");
+
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -76,9 +78,10 @@ void configure_torch_threads(int threads) {
 }
 
 std::shared_ptr<const Model> load_model(const std::string& path,
-                                        const std::vector<std::int64_t>& warmup_batches) {
+                                        const std::vector<std::int64_t>& warmup_batches,
+                                        std::uint64_t max_bytes) {
   try {
-    auto bundle = models::load_bundle(path);
+    auto bundle = models::load_bundle(path, max_bytes);
     {
       c10::InferenceMode guard;
       models::validate_bundle(bundle, warmup_batches);

@@ -69,8 +69,10 @@ struct ModelLoadError : flowguard::Exception {
 
 // Loads a bundle, checks the manifest, runs warm-up forwards at `warmup_batches` (plus a NaN/Inf
 // batch). Throws ModelLoadError naming the file and the reason. Runs on the caller's thread.
+// `max_bytes`: larger files are refused before they are read (default models::kMaxBundleBytes, 1 GiB).
 std::shared_ptr<const Model> load_model(const std::string& path,
-                                        const std::vector<std::int64_t>& warmup_batches);
+                                        const std::vector<std::int64_t>& warmup_batches,
+                                        std::uint64_t max_bytes = 1ull << 30);
 
 // Sets LibTorch's intra-op and inter-op pool sizes, and keeps multi-MB tensor buffers on the heap
 // (glibc mallopt) so batches do not page-fault them in again. Call once, before the first model is loaded.

@@ -2,6 +2,8 @@
 
 #include "handshake.hpp"
 
+#include "common/log_safe.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -25,12 +27,14 @@ std::int64_t unix_ms_now() {
 }  // namespace
 
 ModelManager::ModelManager(ModelHolder& holder, const Policy& policy, ServeMetrics& metrics,
-                           std::string default_path, std::vector<std::int64_t> warmup_batches)
+                           std::string default_path, std::vector<std::int64_t> warmup_batches,
+                           std::uint64_t max_model_bytes)
     : holder_(holder),
       policy_(policy),
       metrics_(metrics),
       default_path_(std::move(default_path)),
-      warmup_(std::move(warmup_batches)) {
+      warmup_(std::move(warmup_batches)),
+      max_model_bytes_(max_model_bytes) {
   const auto m = holder_.get();
   remember(m);
   warn_unknown_policy_classes(*m);
@@ -50,20 +54,25 @@ void ModelManager::remember(const std::shared_ptr<const Model>& m) {
 ReloadResult ModelManager::reload(const std::string& requested,
                                   const std::function<std::uint32_t()>& connected_agents,
                                   const std::function<void(const v1::ModelInfo&)>& on_swap) {
-  std::lock_guard lock(mu_);
+  std::lock_guard reload_lock(reload_mu_);
+  metrics_.reloads_started.inc();
   const std::string path = requested.empty() ? default_path_ : requested;
   auto fail = [&](const std::string& why) {
-    last_error_ = why;
-    last_reload_ms_ = unix_ms_now();
+    {
+      std::lock_guard lock(mu_);
+      last_error_ = why;
+      last_reload_ms_ = unix_ms_now();
+    }
     metrics_.reloads_failed.inc();
     const auto cur = holder_.get();
-    spdlog::error("reload refused, still serving {} {}: {}", cur->info.name(), cur->info.version(), why);
+    spdlog::error("reload refused, still serving {} {}: {}", cur->info.name(), cur->info.version(),
+                  log_safe(why, 1024));
     return ReloadResult{false, why};
   };
   if (path.empty()) return fail("no model file given and no --model configured");
   std::shared_ptr<const Model> next;
   try {
-    next = load_model(path, warmup_);
+    next = load_model(path, warmup_, max_model_bytes_);
   } catch (const std::exception& e) {  // ModelLoadError, or LibTorch's own: the old model stays
     return fail(e.what());
   }
@@ -79,14 +88,17 @@ ReloadResult ModelManager::reload(const std::string& requested,
                     path, next->info.name(), next->info.version(), agents, diff));
   holder_.exchange(next);
   warn_unknown_policy_classes(*next);
-  last_error_.clear();
-  last_reload_ms_ = unix_ms_now();
-  remember(next);
+  {
+    std::lock_guard lock(mu_);
+    last_error_.clear();
+    last_reload_ms_ = unix_ms_now();
+    remember(next);
+  }
   metrics_.reloads_ok.inc();
   auto msg = fmt::format("now serving {} {} (sha256 {}) from '{}', replacing {} {}", next->info.name(),
                          next->info.version(), next->info.sha256().substr(0, 12), path, cur->info.name(),
                          cur->info.version());
-  spdlog::info("{}", msg);
+  spdlog::info("{}", log_safe(msg, 1024));
   if (on_swap) on_swap(next->info);
   return ReloadResult{true, msg};
 }

@@ -30,7 +30,7 @@ class ModelManager {
  public:
   // `default_path`: the model reloaded when none is named (SIGHUP, `flowguardctl reload`).
   ModelManager(ModelHolder& holder, const Policy& policy, ServeMetrics& metrics, std::string default_path,
-               std::vector<std::int64_t> warmup_batches);
+               std::vector<std::int64_t> warmup_batches, std::uint64_t max_model_bytes = 1ull << 30);
 
   // Blocking, thread-safe, serialized with every other reload. `connected_agents`: accepted sessions,
   // asked after the load (a schema change is refused while any agent is connected). `on_swap` runs after a
@@ -38,6 +38,8 @@ class ModelManager {
   ReloadResult reload(const std::string& path, const std::function<std::uint32_t()>& connected_agents,
                       const std::function<void(const v1::ModelInfo&)>& on_swap);
 
+  // Never wait for a reload in progress (they run on the io thread): they read the state a reload
+  // publishes under a separate short lock.
   void fill_history(v1::ControlResponse& resp) const;  // `flowguardctl models`
   void fill_reload_status(v1::Status& st) const;       // last reload error and time
   void warn_unknown_policy_classes(const Model& m) const;
@@ -50,7 +52,9 @@ class ModelManager {
   ServeMetrics& metrics_;
   const std::string default_path_;
   const std::vector<std::int64_t> warmup_;
-  mutable std::mutex mu_;  // serializes reloads; guards the fields below
+  const std::uint64_t max_model_bytes_;
+  std::mutex reload_mu_;   // serializes reloads (held for the whole load: seconds)
+  mutable std::mutex mu_;  // guards the fields below; held only to copy them
   std::string last_error_;
   std::int64_t last_reload_ms_ = 0;
   std::deque<std::pair<v1::ModelInfo, std::string>> history_;  // newest first

@@ -9,10 +9,14 @@
 #include "control_service.hpp"
 #include "metrics_proto.hpp"
 
+#include "common/log_safe.hpp"
+#include "common/privileges.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,10 +50,10 @@ struct Server::Impl {
         policy(std::move(p)),
         metrics(registry),
         holder(std::move(initial)),
-        models(holder, policy, metrics, opts.model_path, warmup_batches(opts.batch)),
+        models(holder, policy, metrics, opts.model_path, warmup_batches(opts.batch), opts.max_model_bytes),
         batcher(opts.batch, holder, policy, metrics, &registry),
-        sessions(ioc, SessionOptions{opts.max_frame_bytes, opts.hello_timeout}, holder, batcher, metrics),
-        control(ioc, control_handlers()),
+        sessions(ioc, session_options(opts), holder, batcher, metrics),
+        control(ioc, control_options(opts), control_handlers()),
         data_acc(ioc),
         ctl_acc(ioc),
         signals(ioc),
@@ -68,6 +72,30 @@ struct Server::Impl {
     registry.gauge_fn({"flowguard_infer_evidence_table_bytes", "Memory of the evidence table (preallocated)",
                        "evidence_bytes", {}, 1.0, false},
                       [this] { return static_cast<std::int64_t>(batcher.evidence().bytes()); });
+    registry.collector([this](std::vector<metrics::Sample>& out) { sessions.collect(out); });
+  }
+
+  static SessionOptions session_options(const ServerOptions& o) {
+    SessionOptions s;
+    s.max_frame_bytes = o.max_frame_bytes;
+    s.hello_timeout = o.hello_timeout;
+    s.max_sessions = o.max_sessions;
+    s.frame_timeout = o.frame_timeout;
+    s.idle_timeout = o.idle_timeout;
+    s.max_buffered_bytes = o.max_session_buffer;
+    s.max_unanswered_flows = o.max_unanswered_flows;
+    s.stall_timeout = o.stall_timeout;
+    return s;
+  }
+
+  ControlOptions control_options(const ServerOptions& o) {
+    ControlOptions c;
+    c.max_connections = o.max_control_connections;
+    c.idle_timeout = o.control_idle_timeout;
+    c.refused = &metrics.control_refused;
+    c.accept_errors = &metrics.control_accept_errors;
+    c.timeouts = &metrics.control_timeouts;
+    return c;
   }
 
   ServerOptions opts;
@@ -86,6 +114,7 @@ struct Server::Impl {
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd;
   bool stopping = false;
   bool bound_data = false, bound_ctl = false;
+  priv::PeerPolicy data_peers, ctl_peers;  // built in start() from each socket file's group
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // ------------------------------------------------------------------ control handlers
@@ -101,6 +130,7 @@ struct Server::Impl {
       wire::to_proto(snap, *r.mutable_metrics());
     };
     h.counted = [this] { metrics.control_requests.inc(); };
+    h.check_peer = [this](int fd) { return priv::check_peer(fd, ctl_peers); };
     return h;
   }
 
@@ -151,6 +181,18 @@ struct Server::Impl {
       throw;
     }
     bound_ctl = true;
+    if (opts.check_peers) {
+      try {
+        data_peers = peer_policy(opts.socket_path);
+        ctl_peers = peer_policy(opts.control_path);
+      } catch (...) {
+        remove_socket_files();
+        throw;
+      }
+      sessions.set_peer_check([this](int fd) { return priv::check_peer(fd, data_peers); });
+      spdlog::info("peer check: agent socket allows {}; control socket allows {}", data_peers.describe(),
+                   ctl_peers.describe());
+    }
     if (!opts.watch_dir.empty()) {
       const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
       if (fd < 0 || ::inotify_add_watch(fd, opts.watch_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
@@ -162,6 +204,12 @@ struct Server::Impl {
       }
       watch_fd = std::make_unique<asio::posix::stream_descriptor>(ioc, fd);
     }
+  }
+
+  priv::PeerPolicy peer_policy(const std::string& path) const {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) st.st_gid = ::getegid();
+    return priv::make_peer_policy(opts.allow_groups, st.st_gid).value_or_throw();
   }
 
   void remove_socket_files() {
@@ -195,7 +243,7 @@ struct Server::Impl {
   }
 
   awaitable<void> reload_and_log(std::string path, std::string origin) {
-    spdlog::info("reload requested by {}: '{}'", origin, path.empty() ? opts.model_path : path);
+    spdlog::info("reload requested by {}: '{}'", origin, log_safe(path.empty() ? opts.model_path : path, 512));
     co_await reload_async(std::move(path));
   }
 

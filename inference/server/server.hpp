@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace flowguard::inference {
 
@@ -33,6 +34,21 @@ struct ServerOptions {
   bool handle_signals = true;  // SIGINT/SIGTERM stop, SIGHUP reload (off for in-process tests)
   std::chrono::milliseconds hello_timeout{10000};  // a connection must say Hello within this time
   std::chrono::seconds stats_interval{0};          // log the stats line this often (0: never)
+  // Connection limits (docs/operations.md "Limits"). Agent socket:
+  std::size_t max_sessions = 64;
+  std::chrono::milliseconds frame_timeout{30000};  // a started frame must complete within this
+  std::chrono::milliseconds idle_timeout{0};       // agent sent nothing for this long: close (0: never)
+  std::size_t max_session_buffer = 32u * 1024u * 1024u;  // verdict bytes waiting for one agent to read
+  std::size_t max_unanswered_flows = 65536;               // flows of one agent not answered yet
+  std::chrono::milliseconds stall_timeout{30000};  // at a cap and the agent reads nothing: close
+  std::uint64_t max_model_bytes = 1ull << 30;  // larger bundle files are refused before reading
+  // Peer check on both sockets (SO_PEERCRED): root, this process's user, and members of these groups
+  // (names or ids; empty: each socket file's group). false: anyone who can open the socket files.
+  bool check_peers = true;
+  std::vector<std::string> allow_groups;
+  // Control socket:
+  std::size_t max_control_connections = 16;
+  std::chrono::milliseconds control_idle_timeout{10000};  // between requests and mid-frame
 };
 
 class Server {

@@ -12,6 +12,17 @@ inline metrics::Desc verdicts(const char* action) {
   return {"flowguard_infer_verdicts_total", "Verdicts decided, by action", action, {{"action", action}}};
 }
 
+inline metrics::Desc closed(const char* reason, const char* key) {
+  return {"flowguard_infer_sessions_closed_total",
+          "Agent sessions the server closed on a limit, by reason",
+          key,
+          {{"reason", reason}}};
+}
+
+inline metrics::Desc by_socket(const char* name, const char* help, const char* socket, const char* key) {
+  return {name, help, key, {{"socket", socket}}};
+}
+
 inline metrics::Desc shed(const char* reason, const char* key) {
   return {"flowguard_infer_flows_shed_total",
           "Flows answered SHED (not judged), by reason",
@@ -37,6 +48,7 @@ struct ServeMetrics {
         block(r.counter(serve_metrics_detail::verdicts("block"))),
         shed_overload(r.counter(serve_metrics_detail::shed("overload", "shed_overload"))),
         shed_error(r.counter(serve_metrics_detail::shed("error", "shed_error"))),
+        shed_fair_share(r.counter(serve_metrics_detail::shed("fair_share", "shed_fair_share"))),
         inference_batches(r.counter({"flowguard_infer_inference_batches_total", "forward() calls"})),
         inference_rows(r.counter({"flowguard_infer_inference_rows_total", "Flows run through forward()"})),
         explained_rows(r.counter({"flowguard_infer_explained_rows_total", "Verdicts given top features"})),
@@ -47,7 +59,28 @@ struct ServeMetrics {
             r.counter({"flowguard_infer_sessions_refused_total", "Agent sessions refused at Hello"})),
         protocol_errors(r.counter({"flowguard_infer_protocol_errors_total",
                                    "Sessions closed for a bad frame or a protocol violation"})),
+        closed_hello_timeout(r.counter(serve_metrics_detail::closed("hello_timeout", "closed_hello_timeout"))),
+        closed_frame_timeout(r.counter(serve_metrics_detail::closed("frame_timeout", "closed_frame_timeout"))),
+        closed_idle(r.counter(serve_metrics_detail::closed("idle", "closed_idle"))),
+        closed_stalled(r.counter(serve_metrics_detail::closed("stalled", "closed_stalled"))),
+        agent_refused(r.counter(serve_metrics_detail::by_socket(
+            "flowguard_infer_connections_refused_total",
+            "Connections closed at accept: connection limit reached or peer not allowed", "agent",
+            "refused_agent"))),
+        control_refused(r.counter(serve_metrics_detail::by_socket(
+            "flowguard_infer_connections_refused_total",
+            "Connections closed at accept: connection limit reached or peer not allowed", "control",
+            "refused_control"))),
+        agent_accept_errors(r.counter(serve_metrics_detail::by_socket(
+            "flowguard_infer_accept_errors_total", "accept() failures (e.g. out of file descriptors)", "agent",
+            "accept_errors_agent"))),
+        control_accept_errors(r.counter(serve_metrics_detail::by_socket(
+            "flowguard_infer_accept_errors_total", "accept() failures (e.g. out of file descriptors)",
+            "control", "accept_errors_control"))),
+        control_timeouts(r.counter({"flowguard_infer_control_timeouts_total",
+                                    "Control connections closed idle or mid-frame", "control_timeouts"})),
         control_requests(r.counter({"flowguard_infer_control_requests_total", "Control socket requests"})),
+        reloads_started(r.counter({"flowguard_infer_reloads_started_total", "Model reloads begun"})),
         reloads_ok(r.counter({"flowguard_infer_reloads_ok_total", "Model swaps that succeeded"})),
         alerts_below_block(r.counter({"flowguard_infer_evidence_alerts_below_block_total",
                                       "Alert verdicts whose source has not (yet) enough evidence for a block"})),
@@ -88,6 +121,7 @@ struct ServeMetrics {
   metrics::Counter& block;
   metrics::Counter& shed_overload;      // queue full
   metrics::Counter& shed_error;         // forward() failed, or the feature schema changed under the flow
+  metrics::Counter& shed_fair_share;    // the session was over its share of the queue (others connected)
   metrics::Counter& inference_batches;  // forward() calls
   metrics::Counter& inference_rows;
   metrics::Counter& explained_rows;
@@ -95,7 +129,17 @@ struct ServeMetrics {
   metrics::Counter& sessions_accepted;
   metrics::Counter& sessions_refused;  // HelloAck accepted=false
   metrics::Counter& protocol_errors;   // sessions closed for a bad frame or protocol violation
+  metrics::Counter& closed_hello_timeout;  // no Hello in time
+  metrics::Counter& closed_frame_timeout;  // stopped mid-frame
+  metrics::Counter& closed_idle;           // nothing received for idle_timeout
+  metrics::Counter& closed_stalled;        // reading stopped (caps) and the agent read nothing
+  metrics::Counter& agent_refused;         // over max_sessions or peer not allowed
+  metrics::Counter& control_refused;
+  metrics::Counter& agent_accept_errors;
+  metrics::Counter& control_accept_errors;
+  metrics::Counter& control_timeouts;
   metrics::Counter& control_requests;
+  metrics::Counter& reloads_started;  // a reload began on the loader thread (status answers meanwhile)
   metrics::Counter& reloads_ok;
   metrics::Counter& alerts_below_block;
   metrics::Counter& evidence_evictions;

@@ -34,10 +34,28 @@ std::string sha256_file_hex(const std::string& path) {
   return out;
 }
 
-Bundle load_bundle(const std::string& path) {
+void check_bundle_file(const std::string& path, std::uint64_t max_bytes) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw BundleError("model bundle '" + path + "' does not exist or is not a regular file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw BundleError("cannot read the size of '" + path + "': " + ec.message());
+  if (size > max_bytes)
+    throw BundleError("'" + path + "' is " + std::to_string(size) + " bytes, more than the " +
+                      std::to_string(max_bytes) + "-byte limit for a model bundle (--max-model-bytes)");
+  char magic[4] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw BundleError("cannot read '" + path + "'");
+  in.read(magic, sizeof magic);
+  if (in.gcount() != 4 || magic[0] != 'P' || magic[1] != 'K' || magic[2] != 3 || magic[3] != 4)
+    throw BundleError("'" + path +
+                      "' is not a loadable TorchScript module: it does not start with the zip signature "
+                      "(a model bundle is a zip archive written by flowguard-train)");
+}
+
+Bundle load_bundle(const std::string& path, std::uint64_t max_bytes) {
+  check_bundle_file(path, max_bytes);
+  std::error_code ec;
   Bundle b;
   b.path = path;
   b.file_bytes = std::filesystem::file_size(path, ec);

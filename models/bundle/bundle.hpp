@@ -28,9 +28,17 @@ struct Bundle {
   std::uint64_t file_bytes = 0;
 };
 
-// Reads the file, parses and checks the manifest. Throws BundleError naming the problem
-// (unreadable file, not TorchScript, no manifest, invalid manifest).
-Bundle load_bundle(const std::string& path);
+// Largest bundle file loaded by default (flowguard-infer --max-model-bytes).
+inline constexpr std::uint64_t kMaxBundleBytes = 1ull << 30;
+
+// Cheap checks before anything reads the whole file (hashing a huge file would take minutes): a
+// regular file, at most `max_bytes`, starting with the zip signature (TorchScript files are zip
+// archives). Throws BundleError with the reason.
+void check_bundle_file(const std::string& path, std::uint64_t max_bytes = kMaxBundleBytes);
+
+// check_bundle_file(), then reads the file, parses and checks the manifest. Throws BundleError naming
+// the problem (unreadable file, too large, not TorchScript, no manifest, invalid manifest).
+Bundle load_bundle(const std::string& path, std::uint64_t max_bytes = kMaxBundleBytes);
 
 // Runs forward() at each batch size on finite inputs, plus NaN/Inf inputs (flows legitimately carry
 // them, e.g. Flow Bytes/s of a one-packet flow), and checks the output is float [B, n_classes] and

@@ -133,6 +133,7 @@ void synthetic() {
   auto ctl = [&](const std::string& name, const v1::ControlRequest& r) {
     const auto f = flowguard::wire::encode_frame(r);
     seed("control_request", name, f);
+    seed("infer_control", name, f);  // the same requests against flowguard-infer's control service
     all += f;
   };
   v1::ControlRequest r;
@@ -153,6 +154,10 @@ void synthetic() {
   r.mutable_reload()->set_path("/nonexistent.pt");
   ctl("reload", r);
   seed("control_request", "all", all);
+  r.mutable_models();
+  seed("infer_control", "models", flowguard::wire::encode_frame(r));
+  seed("infer_control", "all", all);
+  seed("infer_control", "half-frame", std::string("\x00\x00\x01\x00\x08", 5));
 
   // Manifest: complete, and broken in typical ways.
   flowguard::models::Manifest m;

@@ -28,7 +28,7 @@ fi
 "$build/make-fuzz-seeds" "$seeds" "${captures[@]}"
 
 status=0
-for target in packet_decoder flow_engine frame_hello control_request manifest; do
+for target in packet_decoder flow_engine frame_hello control_request manifest infer_control; do
   corpus=$build/corpus/$target
   mkdir -p "$corpus"
   log=$build/$target.log

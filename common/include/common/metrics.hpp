@@ -122,6 +122,10 @@ class Registry {
   Histogram& histogram(Desc desc, std::vector<std::uint64_t> bounds);
   // A gauge computed when a snapshot is taken (queue depth, open sessions). `fn` must be thread-safe.
   void gauge_fn(Desc desc, std::function<std::int64_t()> fn);
+  // Samples computed when a snapshot is taken and appended after the registered ones: families whose
+  // label sets come and go (one sample per open agent session). `fn` must be thread-safe, keep the
+  // samples of one family adjacent, use names no registered metric uses, and bound what it adds.
+  void collector(std::function<void(std::vector<Sample>&)> fn);
 
   Snapshot snapshot() const;
 
@@ -141,6 +145,7 @@ class Registry {
   std::deque<Counter> counters_;
   std::deque<Gauge> gauges_;
   std::deque<Histogram> histograms_;
+  std::vector<std::function<void(std::vector<Sample>&)>> collectors_;
 };
 
 // Checks a Prometheus metric or label name ([a-zA-Z_:][a-zA-Z0-9_:]*, no "__" prefix for labels).

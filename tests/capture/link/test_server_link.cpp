@@ -2,6 +2,7 @@
 #include "support/support.hpp"
 
 #include "link/server_link.hpp"
+#include "link/in_flight.hpp"
 
 #include "framing.hpp"
 
@@ -466,6 +467,95 @@ TEST_CASE(
   CHECK(c.block == 30);
   CHECK(c.reconnects == 1);
   CHECK(sink.size() == 30);
+}
+
+namespace {
+
+// A fake server at `path` that accepts the agent, takes (the start of) its first FlowBatch and dies
+// without answering it, as a crashed flowguard-infer does.
+void crash_after_first_batch(int lfd, const std::string& path, std::atomic<bool>& taken) {
+  const int c = accept_and_ack(lfd);
+  char buf[65536];
+  (void)::recv(c, buf, sizeof(buf), 0);
+  ::unlink(path.c_str());
+  ::close(lfd);
+  ::close(c);
+  taken = true;
+}
+
+}  // namespace
+
+TEST_CASE("fail-open mode: records in flight when the server crashed are re-sent after it is back") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  const auto path = d.file("infer.sock");
+  const int lfd = listen_at(path);
+  std::atomic<bool> taken{false};
+  std::thread peer([&] { crash_after_first_batch(lfd, path, taken); });
+  CollectingSink sink;
+  auto o = options(path);
+  o.backpressure = Backpressure::fail_open;  // live capture
+  o.resend_window = std::chrono::milliseconds(60000);
+  ServerLink link(o, schema(), &sink);
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  offer(link, 1, 10, 10.0);
+  peer.join();
+  REQUIRE(taken);
+  REQUIRE(eventually([&] { return !link.connected(); }));
+  CHECK(link.counters().unjudged_connection_lost == 0);  // kept for the re-send, not dropped
+
+  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, path);
+  REQUIRE(eventually([&] { return link.counters().judged == 10; }));
+  const auto c = link.counters();
+  CHECK(c.resent == 10);
+  CHECK(c.block == 10);
+  CHECK(c.unjudged() == 0);
+  CHECK(sink.size() == 10);
+}
+
+TEST_CASE("fail-open mode: in-flight records older than the resend window are counted lost, not re-sent") {
+  TempDir d;
+  save_linear_model(d.file("a.pt"), "A");
+  const auto path = d.file("infer.sock");
+  const int lfd = listen_at(path);
+  std::atomic<bool> taken{false};
+  std::thread peer([&] { crash_after_first_batch(lfd, path, taken); });
+  CollectingSink sink;
+  auto o = options(path);
+  o.backpressure = Backpressure::fail_open;
+  o.resend_window = std::chrono::milliseconds(50);
+  ServerLink link(o, schema(), &sink);
+  link.start();
+  REQUIRE(link.wait_connected(10s));
+  offer(link, 1, 10, 10.0);
+  peer.join();
+  // The window passes while the server is away: the records are counted lost (by the sender's next
+  // reconnect attempt), never re-sent to the server that comes back.
+  REQUIRE(eventually([&] { return link.counters().unjudged_connection_lost == 10; }));
+  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, path);
+  REQUIRE(link.wait_connected(20s));
+  offer(link, 100, 5, 10.0);
+  REQUIRE(eventually([&] { return link.counters().judged == 5; }));
+  const auto c = link.counters();
+  CHECK(c.resent == 0);
+  CHECK(c.offered == c.judged + c.shed + c.unjudged());
+}
+
+TEST_CASE("the in-flight table drops the oldest batches first when trimmed") {
+  InFlightTable t;
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    InFlightBatch b;
+    b.metas.resize(4);
+    b.frame = "frame" + std::to_string(seq);
+    t.add(seq, std::move(b));
+  }
+  CHECK(t.trim_oldest(8) == 4);
+  CHECK(t.flows() == 8);
+  const auto frames = t.frames();
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0].second == "frame2");
+  CHECK(frames[1].second == "frame3");
 }
 
 TEST_CASE("the link survives flowguard-infer being killed with SIGKILL and restarted", "[long]") {
