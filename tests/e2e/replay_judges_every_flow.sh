@@ -14,7 +14,11 @@ cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
 
-timeout 600 "$infer" --model "$model" --socket "$work/infer.sock" --control-socket "$work/infer.ctl" \
+# Evidence-based blocking remembers sources across sessions (a repeat offender is blocked at once), so
+# the second replay would see blocks where the first saw alerts: per-flow decisions keep the two
+# replays comparable (this test is about every flow being judged, not about the evidence layer).
+printf 'evidence: {enabled: false}\n' >"$work/policy.yaml"
+timeout 600 "$infer" --model "$model" --policy "$work/policy.yaml" --socket "$work/infer.sock" --control-socket "$work/infer.ctl" \
   --max-batch 8 --workers 1 >"$work/infer.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do [ -S "$work/infer.sock" ] && break; kill -0 "$server" 2>/dev/null || fail "server exited"; sleep 0.1; done
