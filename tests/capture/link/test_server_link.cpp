@@ -505,7 +505,7 @@ TEST_CASE("fail-open mode: records in flight when the server crashed are re-sent
   REQUIRE(eventually([&] { return !link.connected(); }));
   CHECK(link.counters().unjudged_connection_lost == 0);  // kept for the re-send, not dropped
 
-  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, path);
+  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, per_flow(), path);
   REQUIRE(eventually([&] { return link.counters().judged == 10; }));
   const auto c = link.counters();
   CHECK(c.resent == 10);
@@ -533,7 +533,7 @@ TEST_CASE("fail-open mode: in-flight records older than the resend window are co
   // The window passes while the server is away: the records are counted lost (by the sender's next
   // reconnect attempt), never re-sent to the server that comes back.
   REQUIRE(eventually([&] { return link.counters().unjudged_connection_lost == 10; }));
-  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, inf::Policy{}, path);
+  InProcessServer srv(d.file("a.pt"), InProcessServer::Tweak{}, per_flow(), path);
   REQUIRE(link.wait_connected(20s));
   offer(link, 100, 5, 10.0);
   REQUIRE(eventually([&] { return link.counters().judged == 5; }));
