@@ -189,7 +189,8 @@ TEST_CASE("an out-of-distribution flow through the real server is unknown and ne
   const auto data = load_dataset({csv}, LoadOptions{});
   const std::size_t nf = data.n_features();
 
-  fgtest::InProcessServer srv(o.out);
+  // Per-flow decisions (evidence-based blocking would need several flows per source to block).
+  fgtest::InProcessServer srv(o.out, {}, flowguard::inference::Policy::from_yaml("evidence: {enabled: false}\n"));
   fgtest::AgentClient client(srv.socket());
   REQUIRE(client.hello(data.feature_names, data.profile)->accepted());
   std::uint64_t seq = 1;
