@@ -25,7 +25,7 @@ void encode_record(const FlowIdentity& m, std::span<const float> features,
   r.set_kind(m.kind == RecordKind::snapshot ? v1::RECORD_KIND_SNAPSHOT : v1::RECORD_KIND_FINAL);
   r.mutable_features()->Add(features.begin(), features.end());
   r.mutable_group_features()->Add(group_features.begin(), group_features.end());
-  // core/initiator.hpp numbers its enumerators as the wire does.
+  // core/initiator.hpp numbers its enumerators as the wire does (checked below).
   r.set_initiator(static_cast<v1::FlowSide>(m.initiator));
   r.set_initiator_basis(static_cast<v1::InitiatorBasis>(m.initiator_basis));
 }
@@ -59,6 +59,10 @@ VerdictAction to_action(v1::Action a) {
   }
 }
 
+static_assert(static_cast<int>(FlowSide::src) == v1::FLOW_SIDE_SRC &&
+              static_cast<int>(FlowSide::dst) == v1::FLOW_SIDE_DST &&
+              static_cast<int>(InitiatorBasis::first_packet) == v1::INITIATOR_BASIS_FIRST_PACKET);
+
 void decode_verdict(const v1::Verdict& v, FlowVerdict& fv) {
   fv.action = to_action(v.action());
   fv.predicted_class = v.predicted_class();
@@ -71,9 +75,8 @@ void decode_verdict(const v1::Verdict& v, FlowVerdict& fv) {
   fv.ood_score = v.ood_score();
   fv.top_features.clear();
   for (const auto& f : v.top_features()) fv.top_features.push_back({f.name(), f.value(), f.contribution()});
-  fv.block_side = v.block_side() == v1::FLOW_SIDE_SRC   ? FlowSide::src
-                  : v.block_side() == v1::FLOW_SIDE_DST ? FlowSide::dst
-                                                        : FlowSide::unspecified;
+  // Same numbering as the wire (the encoder's cast); an unknown value from a newer server is "no side".
+  fv.block_side = v1::FlowSide_IsValid(v.block_side()) ? static_cast<FlowSide>(v.block_side()) : FlowSide::unspecified;
   fv.evidence = BlockEvidence{};
   if (v.has_evidence()) {
     const auto& e = v.evidence();
