@@ -172,7 +172,8 @@ class Engine final : public FlowEngine {
             emit_final(rec);
           }
           profile_.restart(rec.state, p, step);
-          // A split that keeps the orientation continues the conversation: same initiator.
+          // A split with the packet's own orientation starts a new conversation: decide its initiator
+          // again. One that inherits the orientation continues the old one, initiator included.
           if (step == Step::split_own) rec.initiator = decide_initiator(first_packet_of(p));
           start_record(rec, step == Step::split_own);
           table_.set_activity(slot, p.ts);
