@@ -15,6 +15,7 @@
 #include "source/packet_source.hpp"
 
 #include "common/privileges.hpp"
+#include "protobuf_log.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -205,6 +206,7 @@ int run(const app::CaptureOptions& options, std::vector<std::unique_ptr<AgentExt
 }  // namespace
 
 int main(int argc, char** argv) {
+  flowguard::wire::route_protobuf_log();  // a peer's bad strings must not write raw lines to stderr
   CLI::App cli{"flowguard-capture: flow features from live traffic or capture files"};
   cli.set_version_flag("--version", std::string("flowguard-capture ") + FLOWGUARD_VERSION);
   app::CaptureOptions options;

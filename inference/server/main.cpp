@@ -3,6 +3,8 @@
 #include "policy.hpp"
 #include "server.hpp"
 
+#include "protobuf_log.hpp"
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -12,12 +14,13 @@
 using namespace flowguard::inference;
 
 int main(int argc, char** argv) {
+  flowguard::wire::route_protobuf_log();  // a peer's bad strings must not write raw lines to stderr
   CLI::App app{"flowguard-infer: judges the capture agent's flows with a TorchScript model"};
   ServerOptions opts;
   opts.model_path = "/var/lib/flowguard/models/current.pt";
   std::string policy_path, log_level = "info";
   int torch_threads = 1;
-  unsigned max_delay_us = 2000;
+  unsigned max_delay_us = 1000;
   app.add_option("--model", opts.model_path, "model bundle to serve (reloaded by SIGHUP)")
       ->capture_default_str();
   app.add_option("--socket", opts.socket_path, "agent socket")->capture_default_str();
