@@ -261,7 +261,8 @@ TEST_CASE("an agent that stops mid-frame after its Hello is closed after the fra
   CHECK(m->error().message().find("frame incomplete") != std::string::npos);
   CHECK(c.wait_closed());
   CHECK(srv.server->metrics().value("closed_frame_timeout") == 1);
-  CHECK(srv.server->metrics().value("sessions") == 0);
+  // The session is forgotten just after its socket closes (a ThreadSanitizer run saw it still counted).
+  CHECK(eventually([&] { return srv.server->metrics().value("sessions") == 0; }));
 }
 
 TEST_CASE("an agent that sends but never reads its verdicts is stopped being read, then closed") {
