@@ -211,9 +211,9 @@ TEST_CASE("strategy choice follows depth, and a forest of lone leaves compiles t
     Tree t;
     const int n = (2 << depth) - 1;
     for (int i = 0; i < n; ++i) {
-      const bool leaf = 2 * i + 1 >= n;
-      t.left.push_back(leaf ? -1 : 2 * i + 1);
-      t.right.push_back(leaf ? -1 : 2 * i + 2);
+      const bool is_leaf = 2 * i + 1 >= n;
+      t.left.push_back(is_leaf ? -1 : 2 * i + 1);
+      t.right.push_back(is_leaf ? -1 : 2 * i + 2);
       t.feature.push_back(i % 2);
       t.threshold.push_back(static_cast<float>(i % 7));
       t.value.push_back(static_cast<float>(i));
