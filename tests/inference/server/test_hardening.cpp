@@ -424,14 +424,6 @@ std::vector<std::string> infer_args(const std::string& model, const std::string&
   return {FG_INFER_BIN, "--model", model, "--socket", sock, "--max-batch", "16", "--stats-interval", "0"};
 }
 
-bool serving(const std::string& ctl) {
-  try {
-    return control_status(ctl).ok();
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 TEST_CASE("a newline in agent_id cannot forge a log line, and a 1 MiB agent_id is not logged whole", "[long]") {

@@ -21,14 +21,6 @@ std::vector<std::string> infer_args(const TempDir& /*dir*/, const std::string& m
 
 std::string ctl_of(const std::string& sock) { return flowguard::inference::default_control_path(sock); }
 
-bool serving(const std::string& ctl) {
-  try {
-    return control_status(ctl).ok();
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 TEST_CASE("SIGHUP reloads the configured model file and SIGTERM stops and removes the sockets", "[long]") {

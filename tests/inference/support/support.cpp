@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
@@ -267,6 +268,14 @@ v1::ControlResponse control_status(const std::string& path) {
   v1::ControlRequest r;
   r.mutable_status();
   return control(path, r);
+}
+
+bool serving(const std::string& control_path) {
+  try {
+    return control_status(control_path).ok();
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 v1::ControlResponse control_reload(const std::string& path, const std::string& file) {

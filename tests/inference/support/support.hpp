@@ -118,6 +118,8 @@ bool eventually(F&& cond, std::chrono::milliseconds timeout = 15s) {
 
 flowguard::v1::ControlResponse control(const std::string& path, const flowguard::v1::ControlRequest& req);
 flowguard::v1::ControlResponse control_status(const std::string& path);
+// True once a flowguard-infer answers `status` on its control socket (false while it is not up yet).
+bool serving(const std::string& control_path);
 flowguard::v1::ControlResponse control_reload(const std::string& path, const std::string& file);
 
 }  // namespace fgtest
